@@ -1,0 +1,176 @@
+"""Scored per-item rows → the arrays a model of one task needs.
+
+A task becomes an ``items × scales`` pair of matrices: ``trials`` (target tokens, 0 where an item
+was not evaluated at a scale) and ``errors``. Because item difficulty is integrated out of the
+likelihood (see :mod:`mirage_bayes.models.generation`), items with identical rows contribute
+identical likelihood terms; they are collapsed to unique *patterns* with multiplicities, so
+memory and compute grow with the number of distinct outcomes, not the number of items.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from scipy.special import gammaln
+
+from mirage_bayes.errors import InputError
+
+
+@dataclass
+class TaskData:
+    """Everything the models and reports need to know about one task.
+
+    Attributes
+    ----------
+    task
+        Task name.
+    models
+        Model names, sorted by size; the ``scale`` coordinate.
+    n_params
+        Parameter count of each model (same order as ``models``).
+    items
+        Item ids; the ``item`` coordinate. Without item ids in the input each row is its own item.
+    trials, errors
+        ``(item, scale)`` integer matrices: target tokens and tokens not reproduced; both 0 where
+        the item was not evaluated at that scale.
+    item_ids_shared
+        Whether item ids link the same test item across scales (item difficulty is then shared).
+    rows
+        The scored rows of this task (for observed accuracy and edit distance).
+    """
+
+    task: str
+    models: list[str]
+    n_params: np.ndarray
+    items: list[str]
+    trials: np.ndarray
+    errors: np.ndarray
+    item_ids_shared: bool
+    rows: pd.DataFrame = field(repr=False)
+
+    # Derived once: the unique (trials, errors) rows and how often each occurs.
+    pattern_trials: np.ndarray = field(init=False, repr=False)
+    pattern_errors: np.ndarray = field(init=False, repr=False)
+    pattern_counts: np.ndarray = field(init=False, repr=False)
+    pattern_of_item: np.ndarray = field(init=False, repr=False)
+    pattern_log_binom: np.ndarray = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        stacked = np.concatenate([self.trials, self.errors], axis=1)
+        unique, inverse, counts = np.unique(
+            stacked, axis=0, return_inverse=True, return_counts=True
+        )
+        n_scales = len(self.models)
+        self.pattern_trials = unique[:, :n_scales].astype(np.float64)
+        self.pattern_errors = unique[:, n_scales:].astype(np.float64)
+        self.pattern_counts = counts.astype(np.float64)
+        self.pattern_of_item = inverse.reshape(-1)
+        t, k = self.pattern_trials, self.pattern_errors
+        # log C(T, k), summed over scales: constant in the parameters, but needed for the
+        # pointwise log-likelihood that LOO compares across trends.
+        self.pattern_log_binom = (gammaln(t + 1) - gammaln(k + 1) - gammaln(t - k + 1)).sum(1)
+
+    @property
+    def n_scales(self) -> int:
+        """Number of distinct model sizes."""
+        return len(self.models)
+
+    @property
+    def log_n(self) -> np.ndarray:
+        """Natural log of the parameter counts."""
+        return np.log(self.n_params)
+
+    @property
+    def x_center(self) -> float:
+        """Midpoint of the observed log-size range: the origin of the standardized scale."""
+        return float((self.log_n.min() + self.log_n.max()) / 2)
+
+    @property
+    def x_half_range(self) -> float:
+        """Half the observed log-size range (1 when there is a single scale)."""
+        half = float((self.log_n.max() - self.log_n.min()) / 2)
+        return half if half > 0 else 1.0
+
+    def standardize(self, n_params: np.ndarray | float) -> np.ndarray:
+        """Map parameter counts to the standardized log scale (observed range → [-1, 1])."""
+        return (np.log(n_params) - self.x_center) / self.x_half_range
+
+    @property
+    def x(self) -> np.ndarray:
+        """Standardized log size of each scale."""
+        return self.standardize(self.n_params)
+
+    @property
+    def lengths(self) -> list[int]:
+        """Target lengths (in tokens) present in the data."""
+        return sorted(int(v) for v in np.unique(self.rows["n_tokens"]))
+
+    def observed_epsilon(self) -> np.ndarray:
+        """Pooled per-token error rate per scale: errors / tokens."""
+        tokens = self.trials.sum(0)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return self.errors.sum(0) / tokens
+
+    def observed_by_length(self) -> pd.DataFrame:
+        """Per scale and target length: items, exact matches and mean token edit distance."""
+        grouped = self.rows.groupby(["model", "n_tokens"], sort=False)
+        table = grouped.agg(
+            n_items=("exact_match", "size"),
+            n_correct=("exact_match", "sum"),
+            mean_edit_distance=("token_edit_distance", "mean"),
+        ).reset_index()
+        table = table.rename(columns={"n_tokens": "length"})
+        table["accuracy"] = table["n_correct"] / table["n_items"]
+        return table
+
+
+def split_tasks(scored: pd.DataFrame) -> list[TaskData]:
+    """Turn a scored outputs table into one :class:`TaskData` per task, in order of appearance.
+
+    Parameters
+    ----------
+    scored
+        Output of :func:`mirage_bayes.scoring.score_outputs`.
+
+    Raises
+    ------
+    InputError
+        If a task has no rows.
+    """
+    item_ids = bool(scored.attrs.get("item_ids", "item" in scored and scored["item"].notna().all()))
+    source = scored.attrs.get("source", "input")
+    tasks = []
+    for task, rows in scored.groupby("task", sort=False):
+        if rows.empty:
+            raise InputError(f"task {task!r} has no rows", where=source)
+        tasks.append(_task_data(str(task), rows.reset_index(drop=True), item_ids))
+    return tasks
+
+
+def _task_data(task: str, rows: pd.DataFrame, item_ids: bool) -> TaskData:
+    sizes = rows.groupby("model", sort=False)["n_params"].first().sort_values(kind="stable")
+    models = [str(m) for m in sizes.index]
+    scale_index = pd.Categorical(rows["model"], categories=models).codes
+    if item_ids:
+        item_codes, item_labels = pd.factorize(rows["item"].astype(str), sort=False)
+        items = [str(v) for v in item_labels]
+    else:
+        # Without ids nothing links items across scales: every row is its own item.
+        item_codes = np.arange(len(rows))
+        items = [f"{m}#{i}" for m, i in zip(rows["model"], range(len(rows)), strict=True)]
+    trials = np.zeros((len(items), len(models)), dtype=np.int64)
+    errors = np.zeros_like(trials)
+    trials[item_codes, scale_index] = rows["n_tokens"].to_numpy(np.int64)
+    errors[item_codes, scale_index] = rows["n_errors"].to_numpy(np.int64)
+    return TaskData(
+        task=task,
+        models=models,
+        n_params=sizes.to_numpy(np.float64),
+        items=items,
+        trials=trials,
+        errors=errors,
+        item_ids_shared=item_ids,
+        rows=rows,
+    )

@@ -1,0 +1,450 @@
+"""Read and validate a per-item outputs table (one row per model and test item).
+
+The table is the only input the analysis needs, so every problem in it is reported as a single
+:class:`~mirage_bayes.errors.InputError` line that names the file, the row or column, what is
+wrong and how to fix it. Rows are located the way the user sees them:
+
+* CSV/TSV: ``row N`` as a spreadsheet numbers it (the header is row 1, the first data row is 2);
+* JSON Lines: ``line N`` of the file (1-based, blank lines counted);
+* Parquet: ``row index N`` as ``pandas.read_parquet(...).iloc[N]`` shows it (0-based).
+
+Identifier columns (``task``, ``model``, ``item``, ``family``) have surrounding whitespace
+removed; ``target`` and ``output`` are kept verbatim because whitespace can be part of an answer
+(the scorer decides how to tokenise it).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from dataclasses import dataclass
+from io import StringIO
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from mirage_bayes.errors import InputError
+
+__all__ = ["read_outputs", "SUPPORTED_SUFFIXES"]
+
+_CSV_SEPARATORS = {".csv": ",", ".tsv": "\t"}
+_PARQUET = (".parquet", ".pq")
+_JSONL = (".jsonl", ".ndjson")
+SUPPORTED_SUFFIXES: tuple[str, ...] = (*_CSV_SEPARATORS, *_PARQUET, *_JSONL)
+
+_RAW = ("target", "output")
+_PRESCORED = ("n_tokens", "n_errors")
+_EMPTY_FIX = "write a header and data rows"
+_JSON_FIX = 'write one JSON object per line, e.g. {"model": "m", "n_params": 1e9, ...}'
+_SHOWN = 60  # longest cell value quoted in a message; long generations would flood the line
+
+
+@dataclass
+class _Table:
+    """A freshly read table plus what is needed to point the user at one of its rows.
+
+    ``frame`` has a 0-based RangeIndex; ``path`` is the file as the user named it; ``kind`` is how
+    rows are called in this format (``"row"``, ``"line"`` or ``"row index"``) and ``numbers``
+    holds, for each row of ``frame``, the number the user would look up.
+    """
+
+    frame: pd.DataFrame
+    path: str
+    kind: str
+    numbers: np.ndarray
+
+    def at(self, i: int) -> str:
+        """Location string for positional row ``i``."""
+        return f"{self.path}, {self.kind} {int(self.numbers[i])}"
+
+    def fail(self, i: int, what: str, fix: str) -> InputError:
+        """The error for a problem in positional row ``i``."""
+        return InputError(what, where=self.at(i), fix=fix)
+
+    def rows(self, i: int, j: int) -> str:
+        """Location string naming two rows, e.g. ``"rows 2 and 5"``."""
+        kind = {"row": "rows", "line": "lines"}.get(self.kind, "row indices")
+        return f"{self.path}, {kind} {int(self.numbers[i])} and {int(self.numbers[j])}"
+
+
+def _show(value: Any) -> str:
+    """Quote a cell value for a message, shortened and kept on one line."""
+    text = repr(value)
+    return text if len(text) <= _SHOWN else text[: _SHOWN - 3] + "..."
+
+
+def _one_line(text: str) -> str:
+    """Collapse a library's (possibly multi-line) error text so the message stays one line."""
+    return " ".join(str(text).split())
+
+
+def _decode(path: Path, where: str) -> str:
+    """Return the file's text, reporting where non-UTF-8 bytes are (a common spreadsheet export)."""
+    data = path.read_bytes()
+    try:
+        # utf-8-sig drops the byte-order mark Excel writes, which would otherwise end up glued to
+        # the first column name and make "model" look missing.
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        line = data.count(b"\n", 0, err.start) + 1
+        raise InputError(
+            f"line {line} (byte offset {err.start}) is not valid UTF-8 "
+            f"(byte 0x{data[err.start]:02x})",
+            where=where,
+            fix="re-save the file with UTF-8 encoding, e.g. `iconv -f latin1 -t utf-8 in > out`",
+        ) from None
+
+
+def _read_csv(path: Path, shown: str, sep: str) -> _Table:
+    text = _decode(path, shown)
+    if not text.strip():
+        raise InputError("the file is empty", where=shown, fix=_EMPTY_FIX)
+    try:
+        # Everything as text, nothing turned into NaN: validation below decides what a value
+        # means, so a target such as "NA" or "None" stays an answer instead of becoming missing.
+        # Blank lines are kept (and dropped below) so row numbers match what a spreadsheet shows.
+        frame = pd.read_csv(
+            StringIO(text),
+            sep=sep,
+            dtype=str,
+            keep_default_na=False,
+            na_filter=False,
+            skip_blank_lines=False,
+        )
+    except pd.errors.ParserError as err:
+        name = "tab" if sep == "\t" else "comma"
+        fix = (
+            f"make every row have one value per header column; quote values that contain a "
+            f'{name}, a quote (written as "") or a line break'
+        )
+        raise InputError(_csv_parse_problem(str(err)), where=shown, fix=fix) from None
+    except pd.errors.EmptyDataError:
+        raise InputError("the file is empty", where=shown, fix=_EMPTY_FIX) from None
+    frame.columns = [str(c).strip() for c in frame.columns]
+    numbers = np.arange(len(frame)) + 2
+    blank = (frame.apply(lambda col: col.str.strip()) == "").all(axis=1).to_numpy()
+    if blank.any():
+        frame = frame.loc[~blank].reset_index(drop=True)
+        numbers = numbers[~blank]
+    return _Table(frame, shown, "row", numbers)
+
+
+def _csv_parse_problem(text: str) -> str:
+    """Turn pandas' tokenizer message into a plain statement with the user's line number."""
+    fields = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", text)
+    if fields:
+        want, line, got = fields.groups()
+        return f"row {line} has {got} fields but the header has {want}"
+    quote = re.search(r"EOF inside string starting at row (\d+)", text)
+    if quote:
+        # The C parser counts lines from 0 here, the header included.
+        return f"a quoted field starting on line {int(quote.group(1)) + 1} is never closed"
+    return f"cannot be parsed as CSV ({_one_line(text)})"
+
+
+def _read_jsonl(path: Path, shown: str) -> _Table:
+    text = _decode(path, shown)
+    records: list[dict[str, Any]] = []
+    numbers: list[int] = []
+    # Parsed line by line (not with pandas.read_json) so a broken line can be named exactly.
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as err:
+            what = f"line {number} is not valid JSON ({err.msg} at column {err.colno})"
+            raise InputError(what, where=shown, fix=_JSON_FIX) from None
+        if not isinstance(record, dict):
+            what = f"line {number} is a JSON {type(record).__name__}, not an object"
+            raise InputError(what, where=shown, fix=_JSON_FIX)
+        records.append(record)
+        numbers.append(number)
+    if not records:
+        raise InputError("the file is empty", where=shown, fix=_JSON_FIX)
+    frame = pd.DataFrame.from_records(records)
+    frame.columns = [str(c).strip() for c in frame.columns]
+    return _Table(frame.astype(object), shown, "line", np.asarray(numbers))
+
+
+def _read_parquet(path: Path, shown: str) -> _Table:
+    try:
+        frame = pd.read_parquet(path)
+    except Exception as err:  # pyarrow raises several unrelated types for a bad file
+        # pyarrow repeats the path; the location already names it.
+        detail = _one_line(str(err)).replace(f" '{path}'", "").replace(f" '{path.resolve()}'", "")
+        raise InputError(
+            f"cannot be read as Parquet ({type(err).__name__}: {detail})",
+            where=shown,
+            fix="check the file is complete and was written as Parquet, or export it as CSV",
+        ) from None
+    frame = frame.reset_index(drop=True)
+    frame.columns = [str(c).strip() for c in frame.columns]
+    return _Table(frame, shown, "row index", np.arange(len(frame)))
+
+
+def _read_any(path: str | Path) -> _Table:
+    shown = str(path)
+    p = Path(path)
+    if not p.exists():
+        raise InputError("file not found", where=shown, fix="check the path and working directory")
+    if p.is_dir():
+        raise InputError("is a directory", where=shown, fix="give the path of the table itself")
+    suffix = p.suffix.lower()
+    if suffix not in SUPPORTED_SUFFIXES:
+        raise InputError(
+            f"unsupported file type {suffix or '(no suffix)'!r}",
+            where=shown,
+            fix=f"save the table with one of the suffixes {', '.join(SUPPORTED_SUFFIXES)}",
+        )
+    if p.stat().st_size == 0:
+        raise InputError("the file is empty", where=shown, fix=_EMPTY_FIX)
+    if suffix in _CSV_SEPARATORS:
+        table = _read_csv(p, shown, _CSV_SEPARATORS[suffix])
+    elif suffix in _JSONL:
+        table = _read_jsonl(p, shown)
+    else:
+        table = _read_parquet(p, shown)
+    if len(table.frame) == 0:
+        raise InputError("has a header but no data rows", where=shown, fix=_EMPTY_FIX)
+    return table
+
+
+def _is_missing(value: Any) -> bool:
+    if value is None:
+        return True
+    if isinstance(value, str):
+        return value.strip() == ""
+    try:
+        return bool(pd.isna(value))
+    except (TypeError, ValueError):  # lists or dicts from JSON are values, not missing
+        return False
+
+
+def _as_text(values: pd.Series, *, identifier: bool) -> list[str | None]:
+    """Cells as Python strings (None where missing); numbers written the way a user typed them."""
+    out: list[str | None] = []
+    for value in values.tolist():
+        if type(value) is str:  # the common case first: this loop runs once per cell
+            text = value.strip()
+            out.append((text if identifier else value) if text else None)
+        elif _is_missing(value):
+            out.append(None)
+        elif identifier and isinstance(value, float) and value.is_integer():
+            # An id column that passed through a float (Parquet/JSON 3.0) should still read "3".
+            out.append(str(int(value)))
+        else:
+            out.append(str(value))
+    return out
+
+
+def _first(mask: np.ndarray) -> int:
+    return int(np.flatnonzero(mask)[0])
+
+
+def _require_columns(table: _Table) -> tuple[bool, bool]:
+    """Check required columns; return (prescored, item ids present)."""
+    columns = list(table.frame.columns)
+    have = set(columns)
+    missing = [c for c in ("model", "n_params") if c not in have]
+    raw_ok = all(c in have for c in _RAW)
+    pre_ok = all(c in have for c in _PRESCORED)
+    if not raw_ok and not pre_ok:
+        raw_gap = [c for c in _RAW if c not in have]
+        pre_gap = [c for c in _PRESCORED if c not in have]
+        if len(raw_gap) == 2 and len(pre_gap) == 2:
+            missing.append("target+output or n_tokens+n_errors")
+        else:
+            # Point at the pair the user evidently meant (the one partly present).
+            missing.extend(raw_gap if len(raw_gap) < 2 else pre_gap)
+    if missing:
+        hint = ""
+        lower = {c.lower(): c for c in columns}
+        near = [f"{lower[m]!r} for {m!r}" for m in missing if m in lower]
+        if near:
+            hint = f" (column names are case-sensitive: {', '.join(near)}?)"
+        raise InputError(
+            f"missing required column(s) {', '.join(missing)}; the file has "
+            f"{', '.join(repr(c) for c in columns) or 'no columns'}{hint}",
+            where=table.path,
+            fix="add or rename the columns: model, n_params and either target+output "
+            "(raw generations) or n_tokens+n_errors (pre-scored)",
+        )
+    # Raw text wins when both are present: the scorer then recomputes the counts consistently.
+    return not raw_ok, "item" in have
+
+
+def _identifier(table: _Table, column: str) -> list[str]:
+    values = _as_text(table.frame[column], identifier=True)
+    for i, value in enumerate(values):
+        if value is None:
+            optional = " or drop the column" if column != "model" else ""
+            raise table.fail(i, f"column {column!r} is empty", f"fill in every {column}{optional}")
+    return values  # type: ignore[return-value]  # None ruled out above
+
+
+def _n_params(table: _Table, models: list[str]) -> np.ndarray:
+    cells = table.frame["n_params"].astype(object).tolist()
+    missing = np.fromiter(
+        (not v.strip() if type(v) is str else _is_missing(v) for v in cells), bool, len(cells)
+    )
+    numbers = _numbers(cells)
+    with np.errstate(invalid="ignore"):
+        positive = numbers > 0
+    checks = [
+        (missing, "is empty"),
+        (np.isnan(numbers), "is not a number"),
+        (np.isinf(numbers), "is infinite"),
+        (~positive, "is not positive"),
+    ]
+    for mask, problem in checks:
+        if mask.any():
+            i = _first(mask)
+            what = "n_params is empty" if missing[i] else f"n_params {_show(cells[i])} {problem}"
+            raise table.fail(i, what, "give the parameter count as a number such as 1.3e9")
+    # A model has one size whatever the task: the scaling law is indexed by model size.
+    frame = pd.DataFrame({"model": models, "n": numbers})
+    first = frame.groupby("model", sort=False)["n"].transform("first").to_numpy()
+    conflict = numbers != first
+    if conflict.any():
+        j = _first(conflict)
+        i = _first(np.asarray(models, dtype=object) == models[j])
+        raise InputError(
+            f"model {models[j]!r} has n_params {first[j]:g} here and {numbers[j]:g} later",
+            where=table.rows(i, j),
+            fix="give each model a single parameter count in every row and task",
+        )
+    return numbers
+
+
+def _numbers(cells: list[Any]) -> np.ndarray:
+    """Cells as floats, NaN where a cell is not a number (booleans count as not a number)."""
+    stripped = [v.strip() if isinstance(v, str) else v for v in cells]
+    # A JSON list or dict in a cell is no number either (to_numeric would raise on it).
+    stripped = [v if isinstance(v, str | int | float) else math.nan for v in stripped]
+    numbers = pd.to_numeric(pd.Series(stripped, dtype=object), errors="coerce")
+    values = numbers.to_numpy(dtype=float, na_value=np.nan, copy=True)
+    booleans = np.fromiter((isinstance(v, bool | np.bool_) for v in cells), bool, len(cells))
+    values[booleans] = np.nan
+    return values
+
+
+def _counts(table: _Table) -> tuple[np.ndarray, np.ndarray]:
+    result = []
+    for column in _PRESCORED:
+        cells = table.frame[column].astype(object).tolist()
+        numbers = _numbers(cells)
+        with np.errstate(invalid="ignore"):
+            whole = np.isfinite(numbers) & (numbers == np.floor(numbers))
+        ok = whole & (numbers >= 0)
+        if not ok.all():
+            # Classify only the first bad row, so the common (valid) case stays vectorised.
+            i = _first(~ok)
+            if _is_missing(cells[i]):
+                what = f"column {column!r} is empty"
+            elif whole[i]:
+                what = f"{column} {_show(cells[i])} is negative"
+            else:
+                what = f"{column} {_show(cells[i])} is not a whole number"
+            raise table.fail(i, what, f"give {column} as a whole number >= 0")
+        result.append(numbers.astype(np.int64))
+    n_tokens, n_errors = result
+    if (n_tokens == 0).any():
+        what = "n_tokens is 0, but an item must have at least one target token"
+        raise table.fail(_first(n_tokens == 0), what, "drop the row or give the target length")
+    if (n_errors > n_tokens).any():
+        i = _first(n_errors > n_tokens)
+        what = f"n_errors {n_errors[i]} is larger than n_tokens {n_tokens[i]}"
+        raise table.fail(i, what, "count at most one error per target token")
+    return n_tokens, n_errors
+
+
+def _targets(table: _Table) -> tuple[list[str], list[str]]:
+    targets = _as_text(table.frame["target"], identifier=False)
+    for i, value in enumerate(targets):
+        if value is None:
+            raw = table.frame["target"].iloc[i]
+            blank = isinstance(raw, str) and raw != ""
+            what = "target is only whitespace" if blank else "target is empty"
+            raise table.fail(i, what, "give the expected answer in every row, or drop the row")
+    # A missing generation is a legitimate (wrong) answer, not an input error; a whitespace-only
+    # one is kept verbatim because the tokenizer decides what it means.
+    outputs = [
+        v if isinstance(v, str) else ("" if _is_missing(v) else str(v))
+        for v in table.frame["output"].tolist()
+    ]
+    return targets, outputs  # type: ignore[return-value]  # None ruled out above
+
+
+def _check_duplicates(table: _Table, tasks: list[str], models: list[str], items: list[str]) -> None:
+    keys = pd.DataFrame({"task": tasks, "model": models, "item": items})
+    dup = keys.duplicated(keep="first").to_numpy()
+    if dup.any():
+        j = _first(dup)
+        same = (keys == keys.iloc[j]).all(axis=1).to_numpy()
+        i = _first(same)
+        raise InputError(
+            f"duplicate row for task {tasks[j]!r}, model {models[j]!r}, item {items[j]!r}",
+            where=table.rows(i, j),
+            fix="keep one row per model and item (use a different task name for repeats)",
+        )
+
+
+def read_outputs(path: str | Path) -> pd.DataFrame:
+    """Read and validate a per-item outputs table.
+
+    Parameters
+    ----------
+    path
+        A ``.csv``, ``.tsv``, ``.parquet``/``.pq`` or ``.jsonl``/``.ndjson`` file with one row per
+        (model, test item). Required columns: ``model``, ``n_params`` (> 0) and either ``target``
+        + ``output`` (raw generations) or ``n_tokens`` + ``n_errors`` (pre-scored counts).
+        Optional: ``task``, ``item``, ``family``. Other columns are ignored. If both the raw and
+        the pre-scored columns are present, the raw text is used.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns, in order: ``task``, ``model`` (str), ``n_params`` (float64), ``item`` (str, or
+        all missing when the file has no item column), ``family`` (str, missing allowed), then
+        ``target``, ``output`` (str; a missing output becomes ``""``) or ``n_tokens``,
+        ``n_errors`` (int64). Rows stay in file order. ``attrs`` holds ``"prescored"`` (bool),
+        ``"item_ids"`` (bool) and ``"source"`` (the path as given).
+
+    Raises
+    ------
+    InputError
+        For any problem with the file, in one line naming the file, row or column, the problem
+        and the fix.
+    """
+    table = _read_any(path)
+    prescored, item_ids = _require_columns(table)
+    n = len(table.frame)
+    models = _identifier(table, "model")
+    tasks = _identifier(table, "task") if "task" in table.frame else ["default"] * n
+    n_params = _n_params(table, models)
+    items: list[str] | list[None] = _identifier(table, "item") if item_ids else [None] * n
+    has_family = "family" in table.frame
+    family = _as_text(table.frame["family"], identifier=True) if has_family else [None] * n
+    out = pd.DataFrame(
+        {
+            "task": pd.Series(tasks, dtype=str),
+            "model": pd.Series(models, dtype=str),
+            "n_params": n_params.astype(np.float64),
+            "item": pd.Series(items, dtype=str if item_ids else object),
+            "family": pd.Series(family, dtype=object),  # None where not given
+        }
+    )
+    if prescored:
+        out["n_tokens"], out["n_errors"] = _counts(table)
+    else:
+        out["target"], out["output"] = (pd.Series(c, dtype=str) for c in _targets(table))
+    if item_ids:
+        _check_duplicates(table, tasks, models, items)  # type: ignore[arg-type]
+    out.attrs["prescored"] = prescored
+    out.attrs["item_ids"] = item_ids
+    out.attrs["source"] = str(path)
+    return out

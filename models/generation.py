@@ -1,0 +1,164 @@
+"""The per-token error model for generation tasks, with item difficulty integrated out.
+
+For item ``i`` at scale ``s`` with ``T`` target tokens, ``n_errors ~ Binomial(T, ε_si)`` and
+``η_si = log L_CE = μ(x_s) + u_i`` with ``ε = 1 − exp(−exp(η))`` — the paper's
+``p(token correct) = exp(−L_CE)``, a complementary log-log link. Item difficulty
+``u_i ~ Normal(0, σ_item)`` is shared across scales when item ids match.
+
+Instead of sampling one ``u_i`` per item, each item's likelihood is integrated over ``u`` on a
+fixed grid (trapezoid rule, which is spectrally accurate for smooth peaked integrands):
+``p(y_i) = Σ_q w_q Π_s Binomial(y_is | T_is, ε(μ_s + σ z_q))``. The sampler then sees only the
+handful of trend parameters and ``σ_item``, the per-item log-likelihood needed for LOO is the
+marginal one (leave-one-item-out, stable under PSIS), and identical items collapse to patterns.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pymc as pm
+import pytensor.tensor as pt
+from scipy.special import logsumexp
+
+from mirage_bayes.data import TaskData
+from mirage_bayes.models.trends import Trend
+
+GRID_LIMIT = 5.5  # integrate item difficulty over ±5.5 standard deviations (mass beyond: 4e-8)
+
+
+def quadrature_grid(max_trials_per_item: float) -> tuple[np.ndarray, np.ndarray]:
+    """Standard-normal grid nodes and normalised log weights.
+
+    The trapezoid rule stays accurate while the grid is finer than the narrowest peak it
+    integrates. An item's likelihood in ``z = u / sigma`` is at least ``1 / (sigma·sqrt(0.65·T))``
+    wide (0.65 bounds the Fisher information of one token on the cloglog scale), so a spacing of
+    ``1/sqrt(T)`` keeps the per-item error below 1e-3 up to ``sigma ≈ 2.5`` (beyond the 99th
+    percentile of its prior); ``tests/test_models.py`` checks this against a fine grid.
+    """
+    spacing = min(0.3, 1.0 / np.sqrt(max(max_trials_per_item, 1.0)))
+    n_nodes = min(int(np.ceil(2 * GRID_LIMIT / spacing)) + 1, 801)
+    nodes = np.linspace(-GRID_LIMIT, GRID_LIMIT, n_nodes)
+    log_w = -0.5 * nodes**2
+    log_w -= logsumexp(log_w)
+    return nodes, log_w
+
+
+def build_model(data: TaskData, trend: Trend) -> pm.Model:
+    """The PyMC model of one task under one trend.
+
+    Parameters
+    ----------
+    data
+        The task's item × scale matrices.
+    trend
+        Mean curve of η in standardized log size.
+    """
+    nodes, log_w = quadrature_grid(data.trials.sum(1).max())
+    coords = {"scale": data.models}
+    with pm.Model(coords=coords) as model:
+        x = pm.Data("x", data.x, dims="scale")
+        mu = pm.Deterministic("mu", trend.build(x, data.n_scales), dims="scale")
+        sigma = pm.HalfNormal("sigma_item", 1.0)
+        eta = mu[:, None] + sigma * nodes[None, :]  # (scale, node)
+        log_eps = pt.log1mexp(-pt.exp(eta))
+        log_not_eps = -pt.exp(eta)
+        errors = pt.as_tensor(data.pattern_errors)
+        correct = pt.as_tensor(data.pattern_trials - data.pattern_errors)
+        per_node = errors @ log_eps + correct @ log_not_eps + log_w[None, :]
+        per_pattern = pt.logsumexp(per_node, axis=1).flatten() + data.pattern_log_binom
+        pm.Potential("item_loglik", (data.pattern_counts * per_pattern).sum())
+    return model
+
+
+# --- NumPy counterparts, evaluated on posterior draws after sampling --------------------------
+
+
+def epsilon_from_eta(eta: np.ndarray) -> np.ndarray:
+    """Per-token error rate from log cross-entropy: ``1 − exp(−exp(η))``."""
+    return -np.expm1(-np.exp(eta))
+
+
+def _log1mexp(values: np.ndarray) -> np.ndarray:
+    """``log(1 − exp(v))`` for ``v ≤ 0``, accurate at both ends."""
+    with np.errstate(divide="ignore"):
+        return np.where(
+            values > -np.log(2), np.log(-np.expm1(values)), np.log1p(-np.exp(values))
+        )
+
+
+def _per_node_loglik(
+    data: TaskData, mu: np.ndarray, sigma: np.ndarray, nodes: np.ndarray, log_w: np.ndarray
+) -> np.ndarray:
+    """``(draws, patterns, nodes)`` joint log-likelihood of each pattern at each grid node."""
+    eta = mu[:, :, None] + sigma[:, None, None] * nodes[None, None, :]
+    exp_eta = np.exp(eta)
+    log_eps = _log1mexp(-exp_eta)
+    correct = data.pattern_trials - data.pattern_errors
+    # Guard 0·(−inf) where a scale has no tokens for a pattern.
+    log_eps = np.where(np.isfinite(log_eps), log_eps, -1e300)
+    out = np.einsum("ps,dsq->dpq", data.pattern_errors, log_eps)
+    out -= np.einsum("ps,dsq->dpq", correct, exp_eta)
+    return out + log_w[None, None, :]
+
+
+def item_log_likelihood(
+    data: TaskData, mu: np.ndarray, sigma: np.ndarray, *, chunk: int = 256
+) -> np.ndarray:
+    """Marginal log-likelihood of every item's data for every draw: ``(draws, items)``.
+
+    Parameters
+    ----------
+    data
+        The task.
+    mu
+        ``(draws, scales)`` trend values at the observed scales.
+    sigma
+        ``(draws,)`` item difficulty standard deviations.
+    """
+    nodes, log_w = quadrature_grid(data.trials.sum(1).max())
+    out = np.empty((mu.shape[0], len(data.pattern_counts)))
+    for start in range(0, mu.shape[0], chunk):
+        part = slice(start, start + chunk)
+        per_node = _per_node_loglik(data, mu[part], sigma[part], nodes, log_w)
+        out[part] = logsumexp(per_node, axis=2) + data.pattern_log_binom[None, :]
+    return out[:, data.pattern_of_item]
+
+
+def population_quantities(
+    mu: np.ndarray, sigma: np.ndarray, lengths: list[int], n_nodes: int = 241
+) -> dict[str, np.ndarray]:
+    """Averages over the item-difficulty distribution, per draw and scale.
+
+    Returns ``epsilon`` ``(draws, scales)``: mean per-token error rate; ``accuracy``
+    ``(draws, scales, lengths)``: ``E_items[(1 − ε_i)^L]``, the expected exact-match rate for
+    targets of ``L`` tokens.
+    """
+    nodes = np.linspace(-GRID_LIMIT, GRID_LIMIT, n_nodes)
+    w = np.exp(-0.5 * nodes**2)
+    w /= w.sum()
+    eta = mu[..., None] + sigma[:, None, None] * nodes
+    l_ce = np.exp(eta)
+    epsilon = (epsilon_from_eta(eta) * w).sum(-1)
+    lengths_arr = np.asarray(lengths, dtype=float)
+    accuracy = np.stack([(np.exp(-length * l_ce) * w).sum(-1) for length in lengths_arr], -1)
+    return {"epsilon": epsilon, "accuracy": accuracy}
+
+
+def posterior_predictive_errors(
+    data: TaskData, mu: np.ndarray, sigma: np.ndarray, rng: np.random.Generator
+) -> np.ndarray:
+    """Replicated error counts ``(draws, items, scales)`` for the items as observed.
+
+    Each item's difficulty is drawn from its conditional posterior given the draw (the grid
+    weights times the item's likelihood), so replicates respect what the item showed.
+    """
+    nodes, log_w = quadrature_grid(data.trials.sum(1).max())
+    n_draws = mu.shape[0]
+    out = np.zeros((n_draws, len(data.items), data.n_scales), dtype=np.int32)
+    for d in range(n_draws):
+        per_node = _per_node_loglik(data, mu[d : d + 1], sigma[d : d + 1], nodes, log_w)[0]
+        post = np.exp(per_node - logsumexp(per_node, axis=1, keepdims=True))
+        cdf = np.cumsum(post[data.pattern_of_item], axis=1)
+        pick = (cdf < rng.random((len(data.items), 1))).sum(1).clip(max=len(nodes) - 1)
+        eta = mu[d][None, :] + sigma[d] * nodes[pick][:, None]
+        out[d] = rng.binomial(data.trials, epsilon_from_eta(eta))
+    return out
