@@ -10,9 +10,12 @@ whatever the family. That makes one set of weakly informative priors sensible fo
   but a flat or rising trend keeps real prior mass.
 * ``sigma_item ~ HalfNormal(1)`` (in :mod:`.generation`) — item difficulty spread.
 
-The broken power law adds the change of slope ``delta ~ Normal(0, 1.5)``, the break location
+The broken power law adds ``departure ~ Normal(0, 1.5)`` (η at the largest observed size minus the
+unbroken line; it sets the change of slope ``delta``), the break location
 ``x_break ~ Uniform(-1.25, 1.25)`` (the observed range and a little beyond) and the sharpness
-``f ~ LogNormal(log 0.2, 0.75)`` (width of the transition, in half-ranges).
+``f ~ LogNormal(log 0.3, 0.5)`` (width of the transition, in half-ranges; kinks much sharper
+than the spacing between observed scales cannot be told apart and only make the posterior
+hard to sample).
 :func:`mirage_bayes.priors.prior_predictive_epsilon` checks that together these cover ε from near
 0 to near 1 without piling up at either edge.
 """
@@ -30,6 +33,11 @@ import pytensor.tensor as pt
 def softplus(values: np.ndarray) -> np.ndarray:
     """``log(1 + exp(v))`` without overflow."""
     return np.logaddexp(0.0, values)
+
+
+def _kink(x, x_break, f, softplus_fn):
+    """``f·[softplus((x − x_break)/f) − softplus(−x_break/f)]``: 0 at x = 0, slope 0 → 1."""
+    return f * (softplus_fn((x - x_break) / f) - softplus_fn(-x_break / f))
 
 
 @dataclass(frozen=True)
@@ -67,12 +75,13 @@ class ScaleFree(Trend):
     def build(self, x: pt.TensorVariable, n_scales: int) -> pt.TensorVariable:
         a = pm.Normal("a", -1.5, 1.5)
         tau = pm.HalfNormal("tau", 1.5)
-        z = pm.Normal("z_scale", 0.0, 1.0, dims="scale")
-        return a + tau * z
+        # Centred: every scale has many tokens, so the data pin each level down and the
+        # non-centred form would be the one with the awkward geometry.
+        return pm.Normal("level", a, tau, dims="scale")
 
     def mu(self, posterior: dict[str, np.ndarray], x: np.ndarray) -> np.ndarray:
         # Only defined at the observed scales: ``x`` must be those scales.
-        return posterior["a"][:, None] + posterior["tau"][:, None] * posterior["z_scale"]
+        return posterior["level"]
 
 
 class PowerLaw(Trend):
@@ -104,30 +113,42 @@ class BrokenPowerLaw(Trend):
     """Smoothly broken power law with one break (Caballero et al. 2023).
 
     ``L_CE = b · N^(−c0) · (1 + (N/d)^(1/f))^(−c1·f)``; on the standardized scale
-    ``η = a + beta·x + delta·f·softplus((x − x_break)/f)``: slope ``beta`` before the break,
-    ``beta + delta`` after it.
+    ``η = a + beta·x + delta·f·[softplus((x − x_break)/f) − softplus(−x_break/f)]``: slope
+    ``beta`` before the break, ``beta + delta`` after it. The subtracted constant pins ``a`` to
+    η at the middle of the range whatever the break does, which keeps ``a`` from trading off
+    against ``delta`` and ``f`` in the posterior.
+
+    The sampler does not see ``delta`` itself but ``departure``: how far η at the largest
+    observed size lies from the unbroken line. The data pin that down wherever the break sits,
+    whereas ``delta`` alone is free when the break falls past the data and tight when it falls
+    inside — a funnel that makes NUTS diverge.
     """
 
     name = "broken_power_law"
     min_scales = 5
     description = "smoothly broken power law with one break (Caballero et al.)"
-    parameters = ("a", "beta", "delta", "x_break", "f")
+    parameters = ("a", "beta", "delta", "x_break", "f")  # delta is derived from departure
 
     def build(self, x: pt.TensorVariable, n_scales: int) -> pt.TensorVariable:
         a = pm.Normal("a", -1.5, 1.5)
         beta = pm.Normal("beta", -1.0, 1.0)
-        delta = pm.Normal("delta", 0.0, 1.5)
+        departure = pm.Normal("departure", 0.0, 1.5)
         x_break = pm.Uniform("x_break", -1.25, 1.25)
-        f = pm.LogNormal("f", np.log(0.2), 0.75)
-        return a + beta * x + delta * f * pt.softplus((x - x_break) / f)
+        f = pm.LogNormal("f", np.log(0.3), 0.5)
+        unit_kink = _kink(x, x_break, f, pt.softplus)
+        delta = pm.Deterministic("delta", departure / _kink(1.0, x_break, f, pt.softplus))
+        return a + beta * x + delta * unit_kink
 
     def mu(self, posterior, x):
         x = np.asarray(x)[None, :]
         a, beta, delta, x_break, f = (posterior[p][:, None] for p in self.parameters)
-        return a + beta * x + delta * f * softplus((x - x_break) / f)
+        return a + beta * x + delta * _kink(x, x_break, f, softplus)
 
     def natural_parameters(self, posterior, center, half_range):
         a, beta, delta = posterior["a"], posterior["beta"], posterior["delta"]
+        x_break, f = posterior["x_break"], posterior["f"]
+        # Undo the centring constant: log b is η's intercept in log N before the break.
+        a = a - delta * f * softplus(-x_break / f)
         return {
             "c0": -beta / half_range,
             "c1": -delta / half_range,

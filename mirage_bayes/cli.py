@@ -1,0 +1,248 @@
+"""``mirage-bayes``: a thin command line over the library.
+
+Exit codes: 0 success; 2 bad input or usage (one line on standard error, nothing written);
+3 sampler diagnostics failed under ``--strict`` (results are still written).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+import warnings
+from pathlib import Path
+
+from mirage_bayes import __version__
+from mirage_bayes.errors import EXIT_BAD_INPUT, EXIT_DIAGNOSTICS, InputError
+
+
+def _int_list(text: str) -> list[int]:
+    try:
+        values = [int(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated integers, got {text!r}"
+        ) from None
+    if any(v < 1 for v in values):
+        raise argparse.ArgumentTypeError("lengths must be positive integers")
+    return values
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def _trend_list(text: str) -> list[str]:
+    from mirage_bayes.models import TRENDS
+
+    names = [v.strip() for v in text.split(",") if v.strip()]
+    unknown = [n for n in names if n not in TRENDS]
+    if unknown or not names:
+        raise argparse.ArgumentTypeError(
+            f"unknown trend(s) {', '.join(unknown) or '(none given)'}; choose from "
+            + ", ".join(sorted(TRENDS))
+        )
+    return names
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one line, exit 2, like every other input problem
+        self.exit(EXIT_BAD_INPUT, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of ``mirage-bayes`` and its subcommands."""
+    parser = _Parser(
+        prog="mirage-bayes",
+        description="Bayesian analysis of emergent abilities of language models.",
+    )
+    parser.add_argument("--version", action="version", version=f"mirage-bayes {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    fit = commands.add_parser(
+        "fit",
+        help="fit per-token error rates and compare scaling trends",
+        description="Infer the per-token error rate ε of every model size from per-item "
+        "outputs, propagate it to accuracy, token edit distance and Brier score, and compare "
+        "a power law with a broken power law by LOO.",
+    )
+    fit.add_argument("file", help="outputs table: .csv, .tsv, .parquet or .jsonl")
+    fit.add_argument("--out", default="mirage_out", help="output folder (default: mirage_out)")
+    fit.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    fit.add_argument("--draws", type=_positive, default=1000, help="draws per chain (1000)")
+    fit.add_argument("--tune", type=_positive, default=1000, help="tuning steps per chain (1000)")
+    fit.add_argument("--chains", type=_positive, default=2, help="chains (default: 2)")
+    fit.add_argument(
+        "--tokenizer", default="auto", help="auto | char | whitespace | regex:PATTERN (auto)"
+    )
+    fit.add_argument(
+        "--lengths", type=_int_list, default=[], help="extra target lengths, e.g. 1,2,5"
+    )
+    fit.add_argument(
+        "--choices", type=int, default=2, help="K of the K-way choice in the Brier transform (2)"
+    )
+    fit.add_argument(
+        "--trends",
+        type=_trend_list,
+        default=["power_law", "broken_power_law"],
+        help="trends to compare (default: power_law,broken_power_law; scale_free is always "
+        "fitted as the reference)",
+    )
+    fit.add_argument("--force", action="store_true", help="replace a non-empty --out folder")
+    fit.add_argument(
+        "--strict", action="store_true", help="exit with code 3 when sampler diagnostics fail"
+    )
+    fit.add_argument("--quiet", action="store_true", help="no progress output")
+    fit.set_defaults(handler=_run_fit)
+
+    simulate = commands.add_parser(
+        "simulate",
+        help="write an outputs table simulated from the paper's mathematical model",
+        description="Simulate a model family's outputs: L_CE = (N/c)^alpha, item difficulty "
+        "on the log cross-entropy scale, each target token reproduced with probability "
+        "exp(-L_CE).",
+    )
+    simulate.add_argument("--out", required=True, help="file to write (.csv, .parquet, .jsonl)")
+    simulate.add_argument("--c", type=float, default=3.0e8, help="power-law scale c (3e8)")
+    simulate.add_argument("--alpha", type=float, default=-0.6, help="power-law exponent (-0.6)")
+    simulate.add_argument(
+        "--scales", default=None, help="comma-separated sizes (default: the 8 GPT-3 sizes)"
+    )
+    simulate.add_argument("--items", type=_positive, default=200, help="test items (200)")
+    simulate.add_argument(
+        "--lengths", type=_int_list, default=[1, 2, 3, 4, 5], help="target lengths (1,2,3,4,5)"
+    )
+    simulate.add_argument(
+        "--sigma-item", type=float, default=0.5, help="item difficulty sd on log L_CE (0.5)"
+    )
+    simulate.add_argument("--break-at", type=float, default=None, help="size of a break")
+    simulate.add_argument(
+        "--break-slope", type=float, default=-1.0, help="change of log-log slope at the break"
+    )
+    simulate.add_argument("--task", default="simulated_arithmetic", help="task name")
+    simulate.add_argument("--seed", type=int, default=0, help="random seed (0)")
+    simulate.add_argument("--truth", default=None, help="also write the population truth CSV")
+    simulate.add_argument("--force", action="store_true", help="overwrite existing files")
+    simulate.set_defaults(handler=_run_simulate)
+    return parser
+
+
+def _quiet_libraries(quiet: bool) -> None:
+    # PyMC and ArviZ speak through logging and warnings; the CLI reports what matters itself.
+    import pymc  # noqa: F401  (pymc sets its logger's level on import: import it first)
+
+    warnings.filterwarnings("ignore")
+    if quiet:
+        logging.getLogger("pymc").setLevel(logging.ERROR)
+    logging.getLogger("pytensor").setLevel(logging.ERROR)
+
+
+def _run_fit(args: argparse.Namespace) -> int:
+    from mirage_bayes.fitting import fit
+    from mirage_bayes.io import read_outputs
+    from mirage_bayes.save import check_destination
+
+    if args.choices < 2:
+        raise InputError("--choices must be at least 2", fix="give the number of options K")
+    check_destination(args.out, force=args.force)
+    outputs = read_outputs(args.file)
+    log = None if args.quiet else (lambda m: print(m, file=sys.stderr, flush=True))
+    result = fit(
+        outputs,
+        trends=args.trends,
+        lengths=args.lengths,
+        choices=args.choices,
+        tokenizer=args.tokenizer,
+        draws=args.draws,
+        tune=args.tune,
+        chains=args.chains,
+        seed=args.seed,
+        progressbar=not args.quiet,
+        log=log,
+    )
+    out = result.save(args.out, force=args.force)
+    for task, text in result.verdicts().items():
+        print(f"{task}: {text}")
+    print(f"results in {out} (report: {out / 'report.html'})")
+    if not result.ok:
+        problems = result.diagnostics().query("not ok")
+        print(
+            f"warning: sampler diagnostics failed for {len(problems)} fit(s); "
+            "see the report's warnings and summary.json",
+            file=sys.stderr,
+        )
+        if args.strict:
+            return EXIT_DIAGNOSTICS
+    return 0
+
+
+def _run_simulate(args: argparse.Namespace) -> int:
+    from mirage_bayes.simulate import GPT3_SIZES, Break, simulate_outputs
+
+    scales = GPT3_SIZES
+    if args.scales:
+        try:
+            scales = tuple(float(v) for v in args.scales.split(","))
+        except ValueError:
+            raise InputError(
+                "--scales must be comma-separated numbers such as 1.3e9,6.7e9"
+            ) from None
+        if any(v <= 0 for v in scales):
+            raise InputError("--scales must be positive parameter counts")
+    out = Path(args.out)
+    targets = [out] + ([Path(args.truth)] if args.truth else [])
+    for path in targets:
+        if path.exists() and not args.force:
+            raise InputError("file exists", where=str(path), fix="pass --force to overwrite it")
+        if path.suffix.lower() not in {".csv", ".parquet", ".jsonl"}:
+            raise InputError(
+                "unsupported file type", where=str(path), fix="use .csv, .parquet or .jsonl"
+            )
+    brk = Break(args.break_at, args.break_slope) if args.break_at else None
+    outputs, truth = simulate_outputs(
+        n_params=scales, c=args.c, alpha=args.alpha, n_items=args.items, lengths=args.lengths,
+        sigma_item=args.sigma_item, brk=brk, task=args.task, seed=args.seed,
+    )  # fmt: skip
+    _write_table(outputs, out)
+    if args.truth:
+        _write_table(truth, Path(args.truth))
+    print(f"wrote {len(outputs)} rows to {out}")
+    return 0
+
+
+def _write_table(table, path: Path) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    suffix = path.suffix.lower()
+    if suffix == ".parquet":
+        table.to_parquet(tmp, index=False)
+    elif suffix == ".jsonl":
+        table.to_json(tmp, orient="records", lines=True)
+    else:
+        table.to_csv(tmp, index=False)
+    os.replace(tmp, path)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``mirage-bayes`` command."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    _quiet_libraries(getattr(args, "quiet", False))
+    try:
+        return args.handler(args)
+    except InputError as error:
+        print(f"mirage-bayes: error: {error.message}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        print("mirage-bayes: interrupted; nothing was written", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

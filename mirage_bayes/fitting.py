@@ -1,0 +1,157 @@
+"""``fit``: scored outputs → posteriors of every identifiable trend, for every task."""
+
+from __future__ import annotations
+
+import hashlib
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import arviz as az
+import pandas as pd
+
+from mirage_bayes.comparison import compare_trends, verdict
+from mirage_bayes.data import TaskData, split_tasks
+from mirage_bayes.inference import SamplerConfig, diagnose, sample_trend
+from mirage_bayes.models import TRENDS
+from mirage_bayes.result import FitResult
+from mirage_bayes.scoring import score_outputs
+
+DEFAULT_TRENDS = ("power_law", "broken_power_law")
+
+
+def _stderr(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def file_sha256(path: str | Path) -> str | None:
+    """SHA-256 of a file's bytes, or ``None`` when there is no such file."""
+    path = Path(path)
+    if not path.is_file():
+        return None
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def trends_for(data: TaskData, requested: Sequence[str]) -> tuple[list[str], list[str]]:
+    """Trends identifiable with this task's number of scales, and those that are not.
+
+    ``scale_free`` is always fitted: it is the reference the trends are compared against.
+    """
+    wanted = ["scale_free", *[t for t in requested if t != "scale_free"]]
+    fitted = [t for t in wanted if TRENDS[t].min_scales <= data.n_scales]
+    skipped = [t for t in wanted if t not in fitted]
+    return fitted, skipped
+
+
+def fit(
+    outputs: pd.DataFrame,
+    *,
+    trends: Sequence[str] = DEFAULT_TRENDS,
+    lengths: Sequence[int] = (),
+    choices: int = 2,
+    tokenizer: str = "auto",
+    draws: int = 1000,
+    tune: int = 1000,
+    chains: int = 2,
+    seed: int = 0,
+    progressbar: bool = True,
+    log: Callable[[str], None] | None = _stderr,
+) -> FitResult:
+    """Infer the per-token error rate of every model size and compare trends in scale.
+
+    Parameters
+    ----------
+    outputs
+        Per-item outputs from :func:`mirage_bayes.read_outputs` (scored or not).
+    trends
+        Trends to fit besides the ``scale_free`` reference: ``power_law``, ``broken_power_law``.
+    lengths
+        Target lengths (tokens) at which to report accuracy and edit distance, in addition to
+        those present in the data.
+    choices
+        ``K`` of the K-way choice behind the Brier transform.
+    tokenizer
+        ``auto``, ``char``, ``whitespace`` or ``regex:PATTERN`` (ignored for pre-scored input).
+    draws, tune, chains, seed
+        NUTS settings; the same seed gives the same draws.
+    progressbar
+        Show PyMC's progress bar.
+    log
+        Receives one line per step (default: standard error); ``None`` for silence.
+
+    Returns
+    -------
+    FitResult
+    """
+    unknown = [t for t in trends if t not in TRENDS]
+    if unknown:
+        raise ValueError(f"unknown trend(s) {unknown}; choose from {sorted(TRENDS)}")
+    if choices < 2:
+        raise ValueError("--choices must be at least 2")
+    log = log or (lambda _message: None)
+    scored = outputs if "exact_match" in outputs else None
+    tokenizers: dict[str, str] = {}
+    if scored is None:
+        scored, tokenizers = score_outputs(outputs, tokenizer)
+    tasks = split_tasks(scored)
+    config = SamplerConfig(
+        draws=draws, tune=tune, chains=chains, seed=seed, progressbar=progressbar
+    )
+    idatas: dict[str, dict[str, az.InferenceData]] = {}
+    comparisons, verdicts, warnings_, diagnostics = [], {}, [], {}
+    for number, data in enumerate(tasks, start=1):
+        fitted, skipped = trends_for(data, trends)
+        for trend in skipped:
+            warnings_.append(
+                f"{data.task}: {trend} needs at least {TRENDS[trend].min_scales} model sizes, "
+                f"the data have {data.n_scales}; it was not fitted"
+            )
+            log(f"warning: {warnings_[-1]}")
+        idatas[data.task] = {}
+        for trend in fitted:
+            log(
+                f"[task {number}/{len(tasks)}: {data.task}] sampling {trend} "
+                f"({chains} chains × {tune} tune + {draws} draws)"
+            )
+            idata = sample_trend(data, trend, config)
+            idatas[data.task][trend] = idata
+            diag = diagnose(idata, _sampled_names(idata))
+            diagnostics[(data.task, trend)] = diag
+            if not diag.ok:
+                warnings_.append(
+                    f"{data.task}, {trend}: sampler trouble — " + "; ".join(diag.problems())
+                )
+                log(f"warning: {warnings_[-1]}")
+        table = compare_trends(data.task, idatas[data.task])
+        comparisons.append(table)
+        verdicts[data.task] = verdict(data.task, table, data.n_scales, skipped)
+    meta = {
+        "input": outputs.attrs.get("source"),
+        "input_sha256": file_sha256(outputs.attrs["source"]) if "source" in outputs.attrs else None,
+        "tokenizers": tokenizers or {t.task: "prescored" for t in tasks},
+        "seed": seed,
+        "draws": draws,
+        "tune": tune,
+        "chains": chains,
+        "choices": choices,
+        "trends": list(trends),
+        "lengths": sorted({int(v) for v in lengths}),
+        "warnings": warnings_,
+    }
+    return FitResult(
+        tasks=tasks,
+        idatas=idatas,
+        comparisons=comparisons,
+        verdict_texts=verdicts,
+        diagnostics_by_fit=diagnostics,
+        meta=meta,
+    )
+
+
+def _sampled_names(idata: az.InferenceData) -> list[str]:
+    derived = {"mu", "delta"}
+    return [name for name in idata.posterior.data_vars if name not in derived]

@@ -1,0 +1,311 @@
+"""``FitResult``: posteriors of one ``fit`` as tables, figures, files and a report."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+
+import arviz as az
+import numpy as np
+import pandas as pd
+
+from mirage_bayes.data import TaskData
+from mirage_bayes.inference import Diagnostics, stacked
+from mirage_bayes.models import TRENDS, population_quantities
+from mirage_bayes.transforms import (
+    accuracy_independent,
+    brier_score,
+    jeffreys_interval,
+    token_edit_distance,
+)
+
+HDI_PROB = 0.94
+SUMMARY_COLUMNS = [
+    "task", "trend", "model", "n_params", "quantity", "length",
+    "observed", "mean", "hdi_low", "hdi_high",
+]  # fmt: skip
+CURVE_POINTS = 80
+
+
+def hdi(samples: np.ndarray) -> np.ndarray:
+    """94% highest-density interval over the first axis (draws): shape ``(*rest, 2)``."""
+    if samples.ndim == 1:
+        return az.hdi(samples, hdi_prob=HDI_PROB)
+    # ArviZ reads a 3+-d array as (chain, draw, *shape): add a chain axis.
+    return az.hdi(samples[None, ...], hdi_prob=HDI_PROB)
+
+
+def _rows_for(task, trend, models, n_params, quantity, length, observed, draws):
+    """Summary rows of one quantity: ``draws`` is ``(draws, scales)``."""
+    interval = hdi(draws)
+    return pd.DataFrame(
+        {
+            "task": task,
+            "trend": trend,
+            "model": models,
+            "n_params": n_params,
+            "quantity": quantity,
+            "length": np.nan if length is None else float(length),
+            "observed": observed,
+            "mean": draws.mean(0),
+            "hdi_low": interval[:, 0],
+            "hdi_high": interval[:, 1],
+        }
+    )
+
+
+def posterior_dict(idata: az.InferenceData) -> dict[str, np.ndarray]:
+    """Every posterior variable with chains and draws flattened."""
+    return {name: stacked(idata, name) for name in idata.posterior.data_vars}
+
+
+@dataclass
+class FitResult:
+    """Posteriors of every task and trend of one :func:`mirage_bayes.fit`.
+
+    Tables: :meth:`summary`, :meth:`curves`, :meth:`observed`, :meth:`comparison`,
+    :meth:`diagnostics`, :meth:`parameters`, :meth:`verdicts`. Figures: :meth:`plot_epsilon`,
+    :meth:`plot_metric`, :meth:`plot_comparison`. Files: :meth:`save`.
+    """
+
+    tasks: list[TaskData]
+    idatas: dict[str, dict[str, az.InferenceData]]
+    comparisons: list[pd.DataFrame]
+    verdict_texts: dict[str, str]
+    diagnostics_by_fit: dict[tuple[str, str], Diagnostics]
+    meta: dict = field(default_factory=dict)
+
+    # --- tables --------------------------------------------------------------------------
+
+    def task_names(self) -> list[str]:
+        """Tasks in order of appearance in the input."""
+        return [t.task for t in self.tasks]
+
+    def _task(self, task: str | None) -> TaskData:
+        if task is None:
+            return self.tasks[0]
+        for data in self.tasks:
+            if data.task == task:
+                return data
+        raise KeyError(f"no task {task!r}; tasks are {self.task_names()}")
+
+    def lengths(self, data: TaskData) -> list[int]:
+        """Lengths reported for a task: those in the data plus the requested ones."""
+        return sorted(set(data.lengths) | set(self.meta.get("lengths", [])))
+
+    @cached_property
+    def _observed(self) -> pd.DataFrame:
+        frames = []
+        for data in self.tasks:
+            table = data.observed_by_length()
+            eps = pd.Series(data.observed_epsilon(), index=data.models)
+            tokens = pd.Series(data.trials.sum(0), index=data.models)
+            sizes = pd.Series(data.n_params, index=data.models)
+            low, high = jeffreys_interval(table["n_correct"], table["n_items"], HDI_PROB)
+            table = table.assign(
+                task=data.task,
+                n_params=table["model"].map(sizes),
+                accuracy_low=low,
+                accuracy_high=high,
+                epsilon_observed=table["model"].map(eps),
+                tokens=table["model"].map(tokens),
+            )
+            frames.append(table.sort_values(["n_params", "length"], kind="stable"))
+        columns = [
+            "task", "model", "n_params", "length", "n_items", "n_correct", "accuracy",
+            "accuracy_low", "accuracy_high", "mean_edit_distance", "epsilon_observed", "tokens",
+        ]  # fmt: skip
+        return pd.concat(frames, ignore_index=True)[columns]
+
+    def observed(self) -> pd.DataFrame:
+        """Observed exact matches (with 94% Jeffreys intervals), edit distance and ε."""
+        return self._observed.copy()
+
+    @cached_property
+    def _summary(self) -> pd.DataFrame:
+        frames = []
+        choices = int(self.meta.get("choices", 2))
+        observed = self._observed
+        for data in self.tasks:
+            lengths = self.lengths(data)
+            obs = observed[observed["task"] == data.task].set_index(["model", "length"])
+            eps_obs = data.observed_epsilon()
+            for trend, idata in self.idatas[data.task].items():
+                draws = population_quantities(
+                    stacked(idata, "mu"), stacked(idata, "sigma_item"), lengths
+                )
+                eps = draws["epsilon"]
+                args = (data.task, trend, data.models, data.n_params)
+                frames.append(_rows_for(*args, "epsilon", None, eps_obs, eps))
+                for j, length in enumerate(lengths):
+                    acc_obs = _lookup(obs, data.models, length, "accuracy")
+                    ted_obs = _lookup(obs, data.models, length, "mean_edit_distance")
+                    frames += [
+                        _rows_for(*args, "accuracy", length, acc_obs, draws["accuracy"][..., j]),
+                        _rows_for(
+                            *args, "accuracy_independent", length, acc_obs,
+                            accuracy_independent(eps, length),
+                        ),
+                        _rows_for(
+                            *args, "token_edit_distance", length, ted_obs,
+                            token_edit_distance(eps, length),
+                        ),
+                    ]  # fmt: skip
+                frames.append(
+                    _rows_for(
+                        *args, "brier", None, brier_score(eps_obs, choices),
+                        brier_score(eps, choices),
+                    )
+                )  # fmt: skip
+        return pd.concat(frames, ignore_index=True)[SUMMARY_COLUMNS]
+
+    def summary(self) -> pd.DataFrame:
+        """Posterior mean and 94% HDI of every quantity, per task, trend, scale and length.
+
+        ``quantity`` is ``epsilon`` (population mean per-token error rate), ``accuracy``
+        (``E_items[(1 − ε_i)^L]``), ``accuracy_independent`` (the paper's ``(1 − ε̄)^L``),
+        ``token_edit_distance`` (``L·ε̄``) or ``brier`` (``ε̄²·K/(K − 1)``).
+        """
+        return self._summary.copy()
+
+    @cached_property
+    def _curves(self) -> pd.DataFrame:
+        frames = []
+        choices = int(self.meta.get("choices", 2))
+        for data in self.tasks:
+            grid = np.geomspace(data.n_params.min(), data.n_params.max(), CURVE_POINTS)
+            lengths = self.lengths(data)
+            for trend, idata in self.idatas[data.task].items():
+                if trend == "scale_free":
+                    continue  # no shape between scales: drawn at the scales only
+                mu = TRENDS[trend].mu(posterior_dict(idata), data.standardize(grid))
+                draws = population_quantities(mu, stacked(idata, "sigma_item"), lengths)
+                eps = draws["epsilon"]
+                quantities = [("epsilon", None, eps), ("brier", None, brier_score(eps, choices))]
+                for j, length in enumerate(lengths):
+                    quantities += [
+                        ("accuracy", length, draws["accuracy"][..., j]),
+                        ("accuracy_independent", length, accuracy_independent(eps, length)),
+                        ("token_edit_distance", length, token_edit_distance(eps, length)),
+                    ]
+                for quantity, length, values in quantities:
+                    table = _rows_for(
+                        data.task, trend, None, grid, quantity, length, np.nan, values
+                    )
+                    frames.append(table.drop(columns=["model", "observed"]))
+        if not frames:
+            return pd.DataFrame(
+                columns=["task", "trend", "n_params", "quantity", "length", "mean", "hdi_low",
+                         "hdi_high"]
+            )  # fmt: skip
+        return pd.concat(frames, ignore_index=True)
+
+    def curves(self) -> pd.DataFrame:
+        """The summary's quantities on a fine grid of sizes, for the parametric trends."""
+        return self._curves.copy()
+
+    def comparison(self) -> pd.DataFrame:
+        """LOO comparison per task: ``task, trend, rank, elpd_loo, p_loo, elpd_diff, dse, weight,
+        warning``."""
+        return pd.concat(self.comparisons, ignore_index=True)
+
+    def diagnostics(self) -> pd.DataFrame:
+        """Max r̂, min bulk ESS and divergences of every fit, with ``ok`` against the policy."""
+        rows = [
+            {
+                "task": task,
+                "trend": trend,
+                "max_rhat": d.max_rhat,
+                "min_ess_bulk": d.min_ess_bulk,
+                "divergences": d.divergences,
+                "ok": d.ok,
+            }
+            for (task, trend), d in self.diagnostics_by_fit.items()
+        ]
+        return pd.DataFrame(rows)
+
+    @property
+    def ok(self) -> bool:
+        """Whether every fit passed the sampler diagnostics."""
+        return all(d.ok for d in self.diagnostics_by_fit.values())
+
+    def parameters(self) -> pd.DataFrame:
+        """Posterior mean and 94% HDI of σ_item and each trend's parameters on the paper's scale
+        (power law: α and log10 c of ``L_CE = (N/c)^α``; broken power law: c0, c1, log10 b,
+        log10 d, f of Caballero et al.)."""
+        rows = []
+        for data in self.tasks:
+            for trend, idata in self.idatas[data.task].items():
+                post = posterior_dict(idata)
+                values = {"sigma_item": post["sigma_item"]}
+                values.update(
+                    TRENDS[trend].natural_parameters(post, data.x_center, data.x_half_range)
+                )
+                for name, draws in values.items():
+                    finite = draws[np.isfinite(draws)]
+                    low, high = hdi(finite) if finite.size > 1 else (np.nan, np.nan)
+                    rows.append(
+                        {
+                            "task": data.task,
+                            "trend": trend,
+                            "parameter": name,
+                            "mean": float(np.mean(finite)) if finite.size else np.nan,
+                            "hdi_low": float(low),
+                            "hdi_high": float(high),
+                        }
+                    )
+        return pd.DataFrame(rows)
+
+    def verdicts(self) -> dict[str, str]:
+        """Per task, a paragraph saying which trend the data prefer and how firmly."""
+        return dict(self.verdict_texts)
+
+    # --- figures ---------------------------------------------------------------------------
+
+    def plot_epsilon(self, task: str | None = None, *, ax=None):
+        """ε vs parameters with each trend's 94% band and the observed rates."""
+        from mirage_bayes.plots import plot_epsilon
+
+        task = self._task(task).task
+        return plot_epsilon(self._summary, self._curves, self._observed, task=task, ax=ax)
+
+    def plot_metric(
+        self, quantity: str = "accuracy", task: str | None = None, *, lengths=None, ax=None
+    ):
+        """``accuracy``, ``token_edit_distance`` or ``brier`` vs parameters, per length."""
+        from mirage_bayes.plots import plot_metric
+
+        task = self._task(task).task
+        return plot_metric(
+            self._summary, self._curves, self._observed,
+            task=task, quantity=quantity, lengths=lengths, ax=ax,
+        )  # fmt: skip
+
+    def plot_comparison(self, task: str | None = None, *, ax=None):
+        """ELPD (LOO) of each trend with standard errors."""
+        from mirage_bayes.plots import plot_comparison
+
+        return plot_comparison(self.comparison(), task=self._task(task).task, ax=ax)
+
+    # --- files -------------------------------------------------------------------------------
+
+    def save(self, directory, *, force: bool = False, report: bool = True):
+        """Write every output file into ``directory`` atomically; see :mod:`mirage_bayes.save`."""
+        from mirage_bayes.save import save_result
+
+        return save_result(self, directory, force=force, report=report)
+
+    def _repr_html_(self) -> str:
+        parts = [f"<h3>mirage-bayes fit: {len(self.tasks)} task(s)</h3>"]
+        for data in self.tasks:
+            parts.append(f"<h4>{data.task}</h4><p>{self.verdict_texts.get(data.task, '')}</p>")
+        parts.append(self.comparison().to_html(index=False, float_format="%.2f"))
+        if not self.ok:
+            parts.append("<p style='color:#b00'>Sampler warnings: see .diagnostics()</p>")
+        return "\n".join(parts)
+
+
+def _lookup(obs: pd.DataFrame, models: list[str], length: int, column: str) -> np.ndarray:
+    """Observed ``column`` at each scale for one length (NaN where no item has that length)."""
+    keys = pd.MultiIndex.from_arrays([models, [length] * len(models)])
+    return obs[column].reindex(keys).to_numpy(float)
