@@ -7,6 +7,8 @@ import warnings
 import arviz as az
 import pandas as pd
 
+# Below this, an ELPD difference is small whatever its standard error (Sivula et al. 2022).
+SMALL_ELPD = 4.0
 COLUMNS = ["task", "trend", "rank", "elpd_loo", "p_loo", "elpd_diff", "dse", "weight", "warning"]
 
 
@@ -69,14 +71,17 @@ def verdict(task: str, comparison: pd.DataFrame, n_scales: int, skipped: list[st
         worse = "power_law" if better == "broken_power_law" else "broken_power_law"
         clear = diff > 2 * se
         names = {"power_law": "the single power law", "broken_power_law": "the broken power law"}
+        if clear and diff < SMALL_ELPD:
+            strength = (
+                ", more than two standard errors but small in size (below 4): a weak preference."
+            )
+        elif clear:
+            strength = ", more than two standard errors: a clear preference."
+        else:
+            strength = ", within two standard errors: the data cannot tell them apart."
         parts.append(
             f"{names[better].capitalize()} fits {task} better than {names[worse]} "
-            f"(ELPD difference {diff:.1f} ± {se:.1f})"
-            + (
-                ", more than two standard errors: a clear preference."
-                if clear
-                else ", within two standard errors: the data cannot tell them apart."
-            )
+            f"(ELPD difference {diff:.1f} ± {se:.1f}){strength}"
         )
         if better == "power_law" or not clear:
             parts.append(
