@@ -9,7 +9,9 @@ import pandas as pd
 
 # Below this, an ELPD difference is small whatever its standard error (Sivula et al. 2022).
 SMALL_ELPD = 4.0
-COLUMNS = ["task", "trend", "rank", "elpd_loo", "p_loo", "elpd_diff", "dse", "weight", "warning"]
+COLUMNS = [
+    "task", "trend", "rank", "elpd_loo", "se", "p_loo", "elpd_diff", "dse", "weight", "warning"
+]  # fmt: skip
 
 
 def compare_trends(task: str, idatas: dict[str, az.InferenceData]) -> pd.DataFrame:
@@ -28,6 +30,7 @@ def compare_trends(task: str, idatas: dict[str, az.InferenceData]) -> pd.DataFra
                 "trend": [trend],
                 "rank": [0],
                 "elpd_loo": [loo.elpd_loo],
+                "se": [loo.se],
                 "p_loo": [loo.p_loo],
                 "elpd_diff": [0.0],
                 "dse": [0.0],

@@ -319,11 +319,9 @@ def plot_comparison(comparison: pd.DataFrame, *, task: str, ax: Axes | None = No
         x, xerr = best - rows.loc[rest, "elpd_diff"], rows.loc[rest, "dse"]
         label = "difference to best ± dSE"
         ax.errorbar(x, y[rest] - 0.22, xerr=xerr, fmt="^", c="grey", capsize=3, label=label)
-    warned = rows.get("warning", pd.Series(False, index=rows.index)).astype("boolean")
-    labels = [
-        trend_label(t) + (" (Pareto k!)" if w else "")
-        for t, w in zip(rows["trend"], warned.fillna(False), strict=True)
-    ]
+    warned = rows.get("warning", pd.Series(False, index=rows.index)).astype("boolean").fillna(False)
+    flag = {True: " (Pareto k!)", False: ""}
+    labels = [trend_label(t) + flag[bool(w)] for t, w in zip(rows["trend"], warned, strict=True)]
     ax.set_yticks(y, labels)
     ax.set_ylim(0.4, len(rows) + 0.6)
     ax.set_xlabel("ELPD (PSIS-LOO log score; higher is better)")
