@@ -102,7 +102,7 @@ def main() -> None:
     args = parser.parse_args()
 
     scoring = time_scoring(args.pairs)
-    rows = pd.read_csv(EXAMPLE)
+    rows = pd.read_csv(EXAMPLE, dtype={"target": str, "output": str})
     rows["tokens"] = rows["target"].str.len()
     rows["errors"] = [sum(a != b for a, b in zip(t, o, strict=False)) for t, o in
                       zip(rows["target"].astype(str), rows["output"].astype(str), strict=True)]
