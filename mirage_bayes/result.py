@@ -25,6 +25,7 @@ SUMMARY_COLUMNS = [
     "observed", "mean", "hdi_low", "hdi_high",
 ]  # fmt: skip
 CURVE_POINTS = 80
+CURVE_DRAWS = 500  # bands on the fine grid are for display: a thinned posterior draws them
 
 
 def hdi(samples: np.ndarray) -> np.ndarray:
@@ -178,8 +179,11 @@ class FitResult:
             for trend, idata in self.idatas[data.task].items():
                 if trend == "scale_free":
                     continue  # no shape between scales: drawn at the scales only
-                mu = TRENDS[trend].mu(posterior_dict(idata), data.standardize(grid))
-                draws = population_quantities(mu, stacked(idata, "sigma_item"), lengths)
+                post = posterior_dict(idata)
+                every = max(1, len(post["sigma_item"]) // CURVE_DRAWS)
+                post = {name: values[::every] for name, values in post.items()}
+                mu = TRENDS[trend].mu(post, data.standardize(grid))
+                draws = population_quantities(mu, post["sigma_item"], lengths)
                 eps = draws["epsilon"]
                 quantities = [("epsilon", None, eps), ("brier", None, brier_score(eps, choices))]
                 for j, length in enumerate(lengths):

@@ -124,7 +124,7 @@ def item_log_likelihood(
 
 
 def population_quantities(
-    mu: np.ndarray, sigma: np.ndarray, lengths: list[int], n_nodes: int = 241
+    mu: np.ndarray, sigma: np.ndarray, lengths: list[int], n_nodes: int = 161
 ) -> dict[str, np.ndarray]:
     """Averages over the item-difficulty distribution, per draw and scale.
 
@@ -137,14 +137,13 @@ def population_quantities(
     w /= w.sum()
     eta = mu[..., None] + sigma[:, None, None] * nodes
     l_ce = np.exp(eta)
-    epsilon = (epsilon_from_eta(eta) * w).sum(-1)
-    lengths_arr = np.asarray(lengths, dtype=float)
-    accuracy = np.stack([(np.exp(-length * l_ce) * w).sum(-1) for length in lengths_arr], -1)
+    epsilon = epsilon_from_eta(eta) @ w
+    accuracy = np.stack([np.exp(-float(length) * l_ce) @ w for length in lengths], -1)
     return {"epsilon": epsilon, "accuracy": accuracy}
 
 
 def posterior_predictive_errors(
-    data: TaskData, mu: np.ndarray, sigma: np.ndarray, rng: np.random.Generator
+    data: TaskData, mu: np.ndarray, sigma: np.ndarray, rng: np.random.Generator, *, chunk: int = 64
 ) -> np.ndarray:
     """Replicated error counts ``(draws, items, scales)`` for the items as observed.
 
@@ -152,13 +151,15 @@ def posterior_predictive_errors(
     weights times the item's likelihood), so replicates respect what the item showed.
     """
     nodes, log_w = quadrature_grid(data.trials.sum(1).max())
-    n_draws = mu.shape[0]
-    out = np.zeros((n_draws, len(data.items), data.n_scales), dtype=np.int32)
-    for d in range(n_draws):
-        per_node = _per_node_loglik(data, mu[d : d + 1], sigma[d : d + 1], nodes, log_w)[0]
-        post = np.exp(per_node - logsumexp(per_node, axis=1, keepdims=True))
-        cdf = np.cumsum(post[data.pattern_of_item], axis=1)
-        pick = (cdf < rng.random((len(data.items), 1))).sum(1).clip(max=len(nodes) - 1)
-        eta = mu[d][None, :] + sigma[d] * nodes[pick][:, None]
-        out[d] = rng.binomial(data.trials, epsilon_from_eta(eta))
+    n_draws, n_items = mu.shape[0], len(data.items)
+    out = np.zeros((n_draws, n_items, data.n_scales), dtype=np.int32)
+    for start in range(0, n_draws, chunk):
+        part = slice(start, start + chunk)
+        per_node = _per_node_loglik(data, mu[part], sigma[part], nodes, log_w)
+        post = np.exp(per_node - logsumexp(per_node, axis=2, keepdims=True))
+        cdf = np.cumsum(post[:, data.pattern_of_item], axis=2)  # (draws, items, nodes)
+        uniform = rng.random((cdf.shape[0], n_items, 1))
+        pick = (cdf < uniform).sum(2).clip(max=len(nodes) - 1)
+        eta = mu[part][:, None, :] + sigma[part][:, None, None] * nodes[pick][..., None]
+        out[part] = rng.binomial(data.trials[None], epsilon_from_eta(eta))
     return out
