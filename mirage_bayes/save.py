@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from mirage_bayes import __version__
+from mirage_bayes.comparison import pair
 from mirage_bayes.errors import InputError
 
 if TYPE_CHECKING:
@@ -53,14 +54,14 @@ def summary_json(result: FitResult) -> dict:
     for table in result.comparisons:
         task = str(table["task"].iloc[0])
         best = table.sort_values("rank").iloc[0]
-        pair = table.attrs.get("pair")
+        main = pair(table, "power_law", "broken_power_law")
         diag = diagnostics[diagnostics["task"] == task]
         tasks[task] = {
             "preferred_trend": str(best["trend"]),
             "power_vs_broken": None
-            if pair is None
-            else {"preferred": pair[0], "elpd_diff": pair[1], "se": pair[2],
-                  "exceeds_2se": bool(pair[1] > 2 * pair[2])},  # fmt: skip
+            if main is None
+            else {"preferred": main[0], "elpd_diff": main[1], "se": main[2],
+                  "exceeds_2se": bool(main[1] > 2 * main[2])},  # fmt: skip
             "trends": {
                 row.trend: {
                     "max_rhat": float(row.max_rhat),
