@@ -122,10 +122,10 @@ def fit(
             diag = diagnose(idata, _sampled_names(idata))
             diagnostics[(data.task, trend)] = diag
             if not diag.ok:
-                warnings_.append(
-                    f"{data.task}, {trend}: sampler trouble — " + "; ".join(diag.problems())
+                # Reported from the diagnostics table in the report and summary.json.
+                log(
+                    f"warning: {data.task}, {trend}: sampler trouble — {'; '.join(diag.problems())}"
                 )
-                log(f"warning: {warnings_[-1]}")
         table = compare_trends(data.task, idatas[data.task])
         comparisons.append(table)
         verdicts[data.task] = verdict(data.task, table, data.n_scales, skipped)
