@@ -39,10 +39,20 @@ def _positive(text: str) -> int:
     return value
 
 
+def _seed(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {text!r}")
+    return value
+
+
 def _trend_list(text: str) -> list[str]:
     from mirage_bayes.models import TRENDS
 
-    names = [v.strip() for v in text.split(",") if v.strip()]
+    names = list(dict.fromkeys(v.strip() for v in text.split(",") if v.strip()))
     unknown = [n for n in names if n not in TRENDS]
     if unknown or not names:
         raise argparse.ArgumentTypeError(
@@ -75,7 +85,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     fit.add_argument("file", help="outputs table: .csv, .tsv, .parquet or .jsonl")
     fit.add_argument("--out", default="mirage_out", help="output folder (default: mirage_out)")
-    fit.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    fit.add_argument("--seed", type=_seed, default=0, help="random seed (default: 0)")
     fit.add_argument("--draws", type=_positive, default=1000, help="draws per chain (1000)")
     fit.add_argument("--tune", type=_positive, default=1000, help="tuning steps per chain (1000)")
     fit.add_argument("--chains", type=_positive, default=2, help="chains (default: 2)")
@@ -127,7 +137,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--break-slope", type=float, default=-1.0, help="change of log-log slope at the break"
     )
     simulate.add_argument("--task", default="simulated_arithmetic", help="task name")
-    simulate.add_argument("--seed", type=int, default=0, help="random seed (0)")
+    simulate.add_argument("--seed", type=_seed, default=0, help="random seed (0)")
     simulate.add_argument("--truth", default=None, help="also write the population truth CSV")
     simulate.add_argument("--force", action="store_true", help="overwrite existing files")
     simulate.set_defaults(handler=_run_simulate)
@@ -184,6 +194,8 @@ def _run_fit(args: argparse.Namespace) -> int:
 
 
 def _run_simulate(args: argparse.Namespace) -> int:
+    import numpy as np
+
     from mirage_bayes.simulate import GPT3_SIZES, Break, simulate_outputs
 
     scales = GPT3_SIZES
@@ -196,6 +208,17 @@ def _run_simulate(args: argparse.Namespace) -> int:
             ) from None
         if any(v <= 0 for v in scales):
             raise InputError("--scales must be positive parameter counts")
+    checks = {
+        "--c": (args.c, args.c > 0, "a positive parameter count such as 3e8"),
+        "--alpha": (args.alpha, np.isfinite(args.alpha), "a finite exponent such as -0.6"),
+        "--sigma-item": (args.sigma_item, args.sigma_item >= 0, "a standard deviation ≥ 0"),
+    }
+    if args.break_at is not None:
+        checks["--break-at"] = (args.break_at, args.break_at > 0, "a positive parameter count")
+        checks["--break-slope"] = (args.break_slope, np.isfinite(args.break_slope), "a number")
+    for flag, (value, ok, fix) in checks.items():
+        if not ok:
+            raise InputError(f"{flag} {value} is impossible", fix=f"give {fix}")
     out = Path(args.out)
     targets = [out] + ([Path(args.truth)] if args.truth else [])
     for path in targets:
@@ -205,7 +228,7 @@ def _run_simulate(args: argparse.Namespace) -> int:
             raise InputError(
                 "unsupported file type", where=str(path), fix="use .csv, .parquet or .jsonl"
             )
-    brk = Break(args.break_at, args.break_slope) if args.break_at else None
+    brk = Break(args.break_at, args.break_slope) if args.break_at is not None else None
     outputs, truth = simulate_outputs(
         n_params=scales, c=args.c, alpha=args.alpha, n_items=args.items, lengths=args.lengths,
         sigma_item=args.sigma_item, brk=brk, task=args.task, seed=args.seed,

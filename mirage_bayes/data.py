@@ -145,15 +145,23 @@ def split_tasks(scored: pd.DataFrame) -> list[TaskData]:
     for task, rows in scored.groupby("task", sort=False):
         if rows.empty:
             raise InputError(f"task {task!r} has no rows", where=source)
-        tasks.append(_task_data(str(task), rows.reset_index(drop=True), item_ids))
+        tasks.append(_task_data(str(task), rows.reset_index(drop=True), item_ids, source))
     return tasks
 
 
-def _task_data(task: str, rows: pd.DataFrame, item_ids: bool) -> TaskData:
+def _task_data(task: str, rows: pd.DataFrame, item_ids: bool, source: str) -> TaskData:
     sizes = rows.groupby("model", sort=False)["n_params"].first().sort_values(kind="stable")
     models = [str(m) for m in sizes.index]
     scale_index = pd.Categorical(rows["model"], categories=models).codes
     if item_ids:
+        duplicated = rows.duplicated(["model", "item"], keep=False)
+        if duplicated.any():
+            first = rows[duplicated].iloc[0]
+            raise InputError(
+                f"model {first['model']!r} has item {first['item']!r} more than once",
+                where=f"{source}, task {task!r}",
+                fix="keep one row per (model, item) or give distinct item ids",
+            )
         item_codes, item_labels = pd.factorize(rows["item"].astype(str), sort=False)
         items = [str(v) for v in item_labels]
     else:

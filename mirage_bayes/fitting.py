@@ -41,7 +41,7 @@ def trends_for(data: TaskData, requested: Sequence[str]) -> tuple[list[str], lis
 
     ``scale_free`` is always fitted: it is the reference the trends are compared against.
     """
-    wanted = ["scale_free", *[t for t in requested if t != "scale_free"]]
+    wanted = list(dict.fromkeys(["scale_free", *requested]))
     fitted = [t for t in wanted if TRENDS[t].min_scales <= data.n_scales]
     skipped = [t for t in wanted if t not in fitted]
     return fitted, skipped
@@ -91,7 +91,9 @@ def fit(
     if unknown:
         raise ValueError(f"unknown trend(s) {unknown}; choose from {sorted(TRENDS)}")
     if choices < 2:
-        raise ValueError("--choices must be at least 2")
+        raise ValueError("choices must be at least 2")
+    if seed < 0:
+        raise ValueError("seed must be a non-negative integer")
     log = log or (lambda _message: None)
     scored = outputs if "exact_match" in outputs else None
     tokenizers: dict[str, str] = {}

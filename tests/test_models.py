@@ -1,0 +1,528 @@
+"""Tests of the statistical model, trends, simulator, transforms and task data (no sampling)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy.special import expit, logit, logsumexp
+from scipy.stats import binom, halfnorm, norm
+
+from mirage_bayes.data import TaskData, split_tasks
+from mirage_bayes.fitting import trends_for
+from mirage_bayes.models import TRENDS, build_model, item_log_likelihood, population_quantities
+from mirage_bayes.models.trends import softplus
+from mirage_bayes.scoring import score_outputs
+from mirage_bayes.simulate import (
+    GPT3_SIZES,
+    Break,
+    log_cross_entropy,
+    population_truth,
+    simulate_outputs,
+)
+from mirage_bayes.transforms import (
+    accuracy_independent,
+    brier_score,
+    jeffreys_interval,
+    token_edit_distance,
+)
+
+C_TRUE, ALPHA_TRUE = 3.0e8, -0.6
+
+
+def task_data(n_params, trials, errors, *, items=None, item_ids_shared=True) -> TaskData:
+    """A TaskData built directly from matrices (rows are not needed by the model code)."""
+    trials = np.asarray(trials, dtype=np.int64)
+    return TaskData(
+        task="t",
+        models=[f"m{s}" for s in range(trials.shape[1])],
+        n_params=np.asarray(n_params, dtype=float),
+        items=items or [f"q{i}" for i in range(trials.shape[0])],
+        trials=trials,
+        errors=np.asarray(errors, dtype=np.int64),
+        item_ids_shared=item_ids_shared,
+        rows=pd.DataFrame(),
+    )
+
+
+@pytest.fixture(scope="module")
+def simulated() -> TaskData:
+    """60 items shared by the 5 smallest GPT-3 sizes, scored from simulated generations."""
+    outputs, _ = simulate_outputs(n_items=60, n_params=GPT3_SIZES[:5], seed=0)
+    scored, _ = score_outputs(outputs)
+    (data,) = split_tasks(scored)
+    return data
+
+
+def true_eta(data: TaskData) -> np.ndarray:
+    return log_cross_entropy(data.n_params, C_TRUE, ALPHA_TRUE)
+
+
+# --------------------------------------------------------------------------------------------
+# Quadrature of item difficulty
+# --------------------------------------------------------------------------------------------
+
+
+def fine_item_log_likelihood(
+    data: TaskData, mu: np.ndarray, sigma: np.ndarray, n_nodes: int = 4001, limit: float = 8.0
+) -> np.ndarray:
+    """Reference: per item (not per pattern), trapezoid rule on a very fine, wider grid."""
+    z = np.linspace(-limit, limit, n_nodes)
+    w = norm.pdf(z) * (z[1] - z[0])
+    w[[0, -1]] *= 0.5
+    out = np.empty((mu.shape[0], len(data.items)))
+    for d in range(mu.shape[0]):
+        eps = -np.expm1(-np.exp(mu[d][:, None] + sigma[d] * z[None, :]))  # (scale, node)
+        per_node = binom.logpmf(data.errors[:, :, None], data.trials[:, :, None], eps[None])
+        out[d] = logsumexp(per_node.sum(1), axis=1, b=w[None, :])
+    return out
+
+
+def near_truth_mu(data: TaskData) -> np.ndarray:
+    """Trend values where a posterior would be: the truth, shifted, and with a flatter slope."""
+    eta = true_eta(data)
+    shifted = [eta + shift for shift in (-0.3, 0.0, 0.3)]
+    return np.stack([*shifted, eta.mean() + 0.8 * (eta - eta.mean())])
+
+
+@pytest.mark.parametrize(
+    "sigma",
+    [0.3, 1.0, 2.0],
+)
+def test_quadrature_agrees_with_fine_grid(simulated, sigma):
+    mu = near_truth_mu(simulated)
+    s = np.full(len(mu), sigma)
+    coarse = item_log_likelihood(simulated, mu, s)
+    fine = fine_item_log_likelihood(simulated, mu, s)
+    assert coarse.shape == (len(mu), len(simulated.items))
+    assert np.all(np.isfinite(coarse))
+    np.testing.assert_allclose(coarse, fine, rtol=0, atol=1e-3)
+
+
+def test_item_log_likelihood_is_per_item_in_item_order(simulated):
+    mu = true_eta(simulated)[None, :]
+    per_item = item_log_likelihood(simulated, mu, np.array([0.5]))[0]
+    # Items with identical data share a pattern, hence a value; different data differ.
+    rows = np.concatenate([simulated.trials, simulated.errors], axis=1)
+    same = (rows[:, None, :] == rows[None, :, :]).all(-1)
+    equal = np.isclose(per_item[:, None], per_item[None, :], rtol=0, atol=1e-12)
+    assert np.array_equal(equal | ~same, np.ones_like(same))
+    # Spot-check one item against the reference on its own.
+    one = task_data(simulated.n_params, simulated.trials[[7]], simulated.errors[[7]])
+    reference = fine_item_log_likelihood(one, mu, np.array([0.5]))[0, 0]
+    assert per_item[7] == pytest.approx(reference, abs=1e-6)
+
+
+# --------------------------------------------------------------------------------------------
+# The PyMC model against the NumPy likelihood
+# --------------------------------------------------------------------------------------------
+
+
+def test_pymc_log_density_equals_numpy(simulated):
+    model = build_model(simulated, TRENDS["power_law"])
+    potential = model.compile_logp(vars=[model["item_loglik"]])
+    total = model.compile_logp()
+    for a, beta, sigma in [(-1.2, -0.8, 0.7), (-0.4, -1.5, 0.2), (-2.0, 0.3, 1.3)]:
+        point = {"a": np.array(a), "beta": np.array(beta), "sigma_item_log__": np.log(sigma)}
+        mu = (a + beta * simulated.x)[None, :]
+        expected = item_log_likelihood(simulated, mu, np.array([sigma])).sum()
+        assert float(potential(point)) == pytest.approx(expected, rel=1e-9, abs=1e-6)
+        # Priors as documented in models/trends.py, plus the log-transform's Jacobian.
+        priors = (
+            norm(-1.5, 1.5).logpdf(a)
+            + norm(-1.0, 1.0).logpdf(beta)
+            + halfnorm(scale=1.0).logpdf(sigma)
+            + np.log(sigma)
+        )
+        assert float(total(point)) == pytest.approx(expected + priors, rel=1e-9, abs=1e-6)
+
+
+def test_pymc_broken_power_law_mu_matches_numpy(simulated):
+    trend = TRENDS["broken_power_law"]
+    model = build_model(simulated, trend)
+    mu_var, delta_var = model.replace_rvs_by_values([model["mu"], model["delta"]])
+    values = {"a": -1.0, "beta": -0.7, "departure": -0.9, "x_break": 0.2, "f": 0.25}
+    point = {
+        "a": np.array(values["a"]),
+        "beta": np.array(values["beta"]),
+        "departure": np.array(values["departure"]),
+        "x_break_interval__": np.array(logit((values["x_break"] + 1.25) / 2.5)),
+        "f_log__": np.array(np.log(values["f"])),
+    }
+    fn = model.compile_fn([mu_var, delta_var], point_fn=True)
+    mu_pymc, delta = fn(point)
+    assert expit(point["x_break_interval__"]) * 2.5 - 1.25 == pytest.approx(values["x_break"])
+    posterior = {k: np.array([v]) for k, v in values.items()}
+    posterior["delta"] = np.array([float(delta)])
+    np.testing.assert_allclose(mu_pymc, trend.mu(posterior, simulated.x)[0], rtol=1e-10)
+    # ``departure`` is η at the largest size minus the unbroken line.
+    line = values["a"] + values["beta"] * 1.0
+    assert mu_pymc[-1] - line == pytest.approx(values["departure"])
+
+
+# --------------------------------------------------------------------------------------------
+# Population averages over item difficulty
+# --------------------------------------------------------------------------------------------
+
+
+def test_population_quantities_without_item_spread_are_closed_form():
+    mu = np.array([[-3.0, -1.0, 0.0, 0.8], [-2.0, -1.5, 0.5, 1.5]])
+    lengths = [1, 2, 5, 10]
+    out = population_quantities(mu, np.full(2, 1e-9), lengths)
+    eps = 1 - np.exp(-np.exp(mu))
+    assert out["epsilon"].shape == (2, 4)
+    assert out["accuracy"].shape == (2, 4, len(lengths))
+    np.testing.assert_allclose(out["epsilon"], eps, rtol=1e-7)
+    for j, length in enumerate(lengths):
+        np.testing.assert_allclose(out["accuracy"][..., j], (1 - eps) ** length, rtol=1e-7)
+
+
+def test_population_accuracy_exceeds_independent_accuracy():
+    mu = np.array([[-3.0, -1.5, -0.5, 0.5], [-2.0, -1.0, 0.0, 1.0]])
+    sigma = np.array([0.5, 1.0])
+    lengths = [1, 2, 5, 10]
+    out = population_quantities(mu, sigma, lengths)
+    eps = out["epsilon"]
+    # L = 1: the exact-match rate is 1 − ε̄ exactly.
+    np.testing.assert_allclose(out["accuracy"][..., 0], 1 - eps, rtol=1e-10)
+    # L ≥ 2: (1 − ε)^L is convex in ε, so E[(1 − ε_i)^L] > (1 − ε̄)^L (Jensen).
+    for j, length in enumerate(lengths[1:], start=1):
+        independent = accuracy_independent(eps, length)
+        assert np.all(out["accuracy"][..., j] > independent)
+    # And longer targets are harder.
+    assert np.all(np.diff(out["accuracy"], axis=-1) < 0)
+
+
+def test_population_quantities_match_monte_carlo():
+    rng = np.random.default_rng(5)
+    mu, sigma = np.array([[-1.2]]), np.array([0.8])
+    out = population_quantities(mu, sigma, [3])
+    u = rng.normal(0, sigma[0], 400_000)
+    eps = 1 - np.exp(-np.exp(mu[0, 0] + u))
+    assert out["epsilon"][0, 0] == pytest.approx(eps.mean(), abs=3e-3)
+    assert out["accuracy"][0, 0, 0] == pytest.approx(((1 - eps) ** 3).mean(), abs=3e-3)
+
+
+# --------------------------------------------------------------------------------------------
+# Trends
+# --------------------------------------------------------------------------------------------
+
+
+def test_power_law_natural_parameters_recover_alpha_and_c():
+    data = task_data(GPT3_SIZES, np.ones((1, 8)), np.zeros((1, 8)))
+    posterior = {"a": [], "beta": []}
+    truths = [(-0.6, 3.0e8), (-0.3, 1.0e6), (-1.1, 2.0e10)]
+    for alpha, c in truths:
+        eta = log_cross_entropy(data.n_params, c, alpha)
+        beta, a = np.polyfit(data.x, eta, 1)  # the line on the standardized scale
+        posterior["a"].append(a)
+        posterior["beta"].append(beta)
+    posterior = {k: np.array(v) for k, v in posterior.items()}
+    natural = TRENDS["power_law"].natural_parameters(posterior, data.x_center, data.x_half_range)
+    np.testing.assert_allclose(natural["alpha"], [t[0] for t in truths], rtol=1e-9)
+    np.testing.assert_allclose(natural["log10_c"], np.log10([t[1] for t in truths]), rtol=1e-9)
+    # And μ reproduces η at the observed sizes and beyond.
+    sizes = np.array([1e7, 1e9, 1e12])
+    mu = TRENDS["power_law"].mu(posterior, data.standardize(sizes))
+    expected = [log_cross_entropy(sizes, c, alpha) for alpha, c in truths]
+    np.testing.assert_allclose(mu, expected, rtol=1e-9, atol=1e-12)
+
+
+def broken_posterior(**values) -> dict[str, np.ndarray]:
+    base = {"a": -1.0, "beta": -0.5, "delta": -1.5, "x_break": 0.1, "f": 0.2}
+    base.update(values)
+    return {k: np.array([v], dtype=float) for k, v in base.items()}
+
+
+def test_broken_power_law_without_departure_is_a_line():
+    x = np.linspace(-1.5, 1.5, 31)
+    for x_break, f in [(-0.5, 0.1), (0.3, 0.6), (1.2, 0.3)]:
+        post = broken_posterior(delta=0.0, x_break=x_break, f=f)
+        mu = TRENDS["broken_power_law"].mu(post, x)[0]
+        np.testing.assert_allclose(mu, -1.0 - 0.5 * x, rtol=0, atol=1e-12)
+
+
+def test_broken_power_law_slopes_and_centre():
+    trend = TRENDS["broken_power_law"]
+    post = broken_posterior(beta=-0.5, delta=-1.5, x_break=0.1, f=0.05)
+    x = np.array([-1.0, -0.9, 0.0, 0.8, 0.9])
+    mu = trend.mu(post, x)[0]
+    assert (mu[1] - mu[0]) / 0.1 == pytest.approx(-0.5, abs=1e-6)  # before the break
+    assert (mu[4] - mu[3]) / 0.1 == pytest.approx(-0.5 + -1.5, abs=1e-6)  # far past it
+    assert mu[2] == pytest.approx(-1.0, abs=1e-12)  # a is η at the middle of the range
+
+
+def test_broken_power_law_natural_parameters_match_simulator():
+    """Caballero et al.'s parameters recovered from the simulator's broken law."""
+    data = task_data(GPT3_SIZES, np.ones((1, 8)), np.zeros((1, 8)))
+    h = data.x_half_range
+    c, alpha = 3.0e8, -0.4
+    brk = Break(n_params=3.0e9, slope_change=-0.8, sharpness=0.2)
+    f_natural = brk.sharpness * np.log(10)
+    x_break = float(data.standardize(brk.n_params))
+    f = f_natural / h
+    beta, delta = alpha * h, brk.slope_change * h
+    eta0 = log_cross_entropy(np.exp(data.x_center), c, alpha, brk)
+    post = broken_posterior(a=float(eta0), beta=beta, delta=delta, x_break=x_break, f=f)
+    sizes = np.geomspace(1e7, 1e13, 25)
+    mu = TRENDS["broken_power_law"].mu(post, data.standardize(sizes))[0]
+    np.testing.assert_allclose(mu, log_cross_entropy(sizes, c, alpha, brk), atol=1e-9)
+    natural = TRENDS["broken_power_law"].natural_parameters(post, data.x_center, h)
+    assert natural["c0"][0] == pytest.approx(-alpha)
+    assert natural["c1"][0] == pytest.approx(-brk.slope_change)
+    assert natural["log10_d"][0] == pytest.approx(np.log10(brk.n_params))
+    assert natural["f_natural"][0] == pytest.approx(f_natural)
+    assert natural["log10_b"][0] == pytest.approx(-alpha * np.log10(c))
+
+
+def test_softplus_is_stable():
+    values = np.array([-1000.0, -5.0, 0.0, 5.0, 1000.0])
+    out = softplus(values)
+    assert np.all(np.isfinite(out))
+    np.testing.assert_allclose(out[1:4], np.log1p(np.exp(values[1:4])))
+    assert out[-1] == pytest.approx(1000.0)
+    assert out[0] == pytest.approx(0.0, abs=1e-300)
+
+
+# --------------------------------------------------------------------------------------------
+# Simulator
+# --------------------------------------------------------------------------------------------
+
+
+def test_truth_epsilon_falls_with_size_and_accuracy_with_length():
+    sizes = np.array(GPT3_SIZES)
+    lengths = [1, 2, 4, 8]
+    truth = population_truth(log_cross_entropy(sizes, C_TRUE, ALPHA_TRUE), 0.5, lengths)
+    eps = truth[truth["quantity"] == "epsilon"].sort_values("scale")["value"].to_numpy()
+    assert len(eps) == len(sizes)
+    assert np.all(np.diff(eps) < 0)
+    assert np.all((eps > 0) & (eps < 1))
+    acc = truth[truth["quantity"] == "accuracy"].pivot(
+        index="scale", columns="length", values="value"
+    )
+    assert list(acc.columns) == lengths
+    assert np.all(np.diff(acc.to_numpy(), axis=1) < 0)  # longer targets: lower accuracy
+    assert np.all(np.diff(acc.to_numpy(), axis=0) > 0)  # bigger models: higher accuracy
+    # The opposite sign of alpha reverses the trend.
+    rising = population_truth(log_cross_entropy(sizes, C_TRUE, 0.3), 0.5, [1])
+    eps_rising = rising[rising["quantity"] == "epsilon"]["value"].to_numpy()
+    assert np.all(np.diff(eps_rising) > 0)
+
+
+def test_log_cross_entropy_power_law_and_break():
+    sizes = np.array([1e8, 1e9, 1e10])
+    eta = log_cross_entropy(sizes, 1e9, -0.5)
+    np.testing.assert_allclose(eta, [-0.5 * np.log(0.1), 0.0, -0.5 * np.log(10)])
+    brk = Break(n_params=1e10, slope_change=-1.0, sharpness=0.05)
+    far = np.array([1e6, 1e7, 1e13, 1e14])
+    broken = log_cross_entropy(far, 1e9, -0.5, brk)
+    slope_before = (broken[1] - broken[0]) / np.log(10)
+    slope_after = (broken[3] - broken[2]) / np.log(10)
+    assert slope_before == pytest.approx(-0.5, abs=1e-6)
+    assert slope_after == pytest.approx(-1.5, abs=1e-6)
+
+
+def test_population_truth_matches_population_quantities():
+    eta = log_cross_entropy(np.array(GPT3_SIZES), C_TRUE, ALPHA_TRUE)
+    truth = population_truth(eta, 0.7, [3])
+    pq = population_quantities(eta[None, :], np.array([0.7]), [3], n_nodes=2001)
+    eps = truth[truth["quantity"] == "epsilon"]["value"].to_numpy()
+    acc = truth[truth["quantity"] == "accuracy"]["value"].to_numpy()
+    np.testing.assert_allclose(eps, pq["epsilon"][0], rtol=1e-12)
+    np.testing.assert_allclose(acc, pq["accuracy"][0, :, 0], rtol=1e-12)
+
+
+def test_simulated_errors_are_scored_exactly():
+    outputs, truth = simulate_outputs(n_items=50, n_params=(1e8, 1e10), lengths=(3, 6), seed=4)
+    scored, tokenizers = score_outputs(outputs)
+    assert tokenizers == {"simulated_arithmetic": "char"}
+    corrupted = [
+        sum(a != b for a, b in zip(t, o, strict=True))
+        for t, o in zip(outputs["target"], outputs["output"], strict=True)
+    ]
+    assert scored["n_errors"].tolist() == corrupted
+    assert set(scored["n_tokens"]) == {3, 6}
+    assert sorted(set(truth["model"])) == ["100M", "10B"]
+    # More errors at the smaller size, as alpha < 0 says.
+    rate = (
+        scored.groupby("n_params")["n_errors"].sum() / scored.groupby("n_params")["n_tokens"].sum()
+    )
+    assert rate.loc[1e8] > rate.loc[1e10]
+
+
+# --------------------------------------------------------------------------------------------
+# Transforms
+# --------------------------------------------------------------------------------------------
+
+
+def test_brier_score_closed_forms():
+    eps = np.array([0.0, 0.1, 0.5, 0.9, 1.0])
+    np.testing.assert_allclose(brier_score(eps, 2), 2 * eps**2)
+    np.testing.assert_allclose(brier_score(eps, 4), 4 * eps**2 / 3)
+    # Direct definition for K = 5: (ε)² on the right option + (K−1)·(ε/(K−1))² elsewhere.
+    np.testing.assert_allclose(brier_score(eps, 5), eps**2 + 4 * (eps / 4) ** 2)
+
+
+@pytest.mark.parametrize("choices", [1, 0, -3])
+def test_brier_score_needs_two_choices(choices):
+    with pytest.raises(ValueError, match="at least 2"):
+        brier_score(np.array([0.1]), choices)
+
+
+def test_token_edit_distance_and_independent_accuracy():
+    eps = np.array([0.0, 0.05, 0.3, 1.0])
+    for length in (1, 3, 10):
+        np.testing.assert_allclose(token_edit_distance(eps, length), length * eps)
+        np.testing.assert_allclose(accuracy_independent(eps, length), (1 - eps) ** length)
+
+
+def test_jeffreys_interval():
+    k = np.array([0, 1, 5, 9, 10, 0, 37])
+    n = np.array([10, 10, 10, 10, 10, 1, 50])
+    low, high = jeffreys_interval(k, n, 0.94)
+    p = k / n
+    assert np.all((low >= 0) & (high <= 1) & (low <= p) & (p <= high))
+    assert np.all(low < high)
+    assert low[0] == 0 and high[4] == 1  # the boundary cases
+    assert 0 < low[2] < 0.5 < high[2] < 1
+    # Equal-tailed Beta(k + ½, n − k + ½) quantiles.
+    from scipy.stats import beta
+
+    assert low[6] == pytest.approx(beta.ppf(0.03, 37.5, 13.5))
+    assert high[6] == pytest.approx(beta.ppf(0.97, 37.5, 13.5))
+    # Wider at higher probability.
+    low99, high99 = jeffreys_interval(k, n, 0.99)
+    assert np.all(low99 <= low) and np.all(high99 >= high)
+    assert np.all(high99 - low99 > high - low)
+
+
+# --------------------------------------------------------------------------------------------
+# Task data
+# --------------------------------------------------------------------------------------------
+
+
+def scored_table(rows, *, item_ids: bool = True) -> pd.DataFrame:
+    table = pd.DataFrame(
+        rows, columns=["task", "model", "n_params", "item", "n_tokens", "n_errors"]
+    )
+    if not item_ids:
+        table["item"] = None
+    table["token_edit_distance"] = table["n_errors"]
+    table["exact_match"] = table["n_errors"] == 0
+    table.attrs.update({"item_ids": item_ids, "source": "test"})
+    return table
+
+
+ROWS = [
+    # task, model, n_params, item, n_tokens, n_errors — the big model comes first on purpose.
+    ("t", "big", 1e10, "a", 3, 0),
+    ("t", "big", 1e10, "b", 3, 0),
+    ("t", "big", 1e10, "c", 2, 1),
+    ("t", "small", 1e8, "a", 3, 2),
+    ("t", "small", 1e8, "b", 3, 2),
+    ("t", "small", 1e8, "c", 2, 2),
+    ("t", "small", 1e8, "d", 4, 1),
+    ("t", "mid", 1e9, "a", 3, 1),
+    ("t", "mid", 1e9, "b", 3, 1),
+    ("t", "mid", 1e9, "d", 4, 4),
+    ("u", "big", 1e10, "a", 5, 5),
+]
+
+
+def test_split_tasks_builds_item_by_scale_matrices():
+    tasks = split_tasks(scored_table(ROWS))
+    assert [t.task for t in tasks] == ["t", "u"]
+    data = tasks[0]
+    assert data.models == ["small", "mid", "big"]
+    np.testing.assert_array_equal(data.n_params, [1e8, 1e9, 1e10])
+    assert data.items == ["a", "b", "c", "d"]
+    assert data.item_ids_shared
+    np.testing.assert_array_equal(data.trials, [[3, 3, 3], [3, 3, 3], [2, 0, 2], [4, 4, 0]])
+    np.testing.assert_array_equal(data.errors, [[2, 1, 0], [2, 1, 0], [2, 0, 1], [1, 4, 0]])
+    np.testing.assert_allclose(data.x, [-1.0, 0.0, 1.0])
+    assert data.lengths == [2, 3, 4]
+    np.testing.assert_allclose(data.observed_epsilon(), [7 / 12, 6 / 10, 1 / 8])
+    assert tasks[1].models == ["big"] and tasks[1].n_scales == 1
+
+
+def test_patterns_collapse_identical_items():
+    data = split_tasks(scored_table(ROWS))[0]
+    # Items a and b are identical: 3 patterns for 4 items.
+    assert len(data.pattern_counts) == 3
+    assert data.pattern_counts.sum() == len(data.items)
+    assert data.pattern_of_item[0] == data.pattern_of_item[1]
+    assert len(set(data.pattern_of_item.tolist())) == 3
+    np.testing.assert_array_equal(data.pattern_trials[data.pattern_of_item], data.trials)
+    np.testing.assert_array_equal(data.pattern_errors[data.pattern_of_item], data.errors)
+    counts = np.bincount(data.pattern_of_item, minlength=len(data.pattern_counts))
+    np.testing.assert_array_equal(counts, data.pattern_counts)
+    # log C(T, k) summed over scales, per pattern (a missing scale contributes log C(0, 0) = 0).
+    expected = binom.logpmf(data.errors, data.trials, 0.5) - data.trials * np.log(0.5)
+    np.testing.assert_allclose(
+        data.pattern_log_binom[data.pattern_of_item], expected.sum(1), atol=1e-12
+    )
+
+
+def test_split_tasks_without_item_ids_makes_every_row_an_item():
+    rows = [r for r in ROWS if r[0] == "t"]
+    data = split_tasks(scored_table(rows, item_ids=False))[0]
+    assert not data.item_ids_shared
+    assert len(data.items) == len(rows) == len(set(data.items))
+    assert data.trials.shape == (len(rows), 3)
+    # Exactly one observed scale per item.
+    assert np.all((data.trials > 0).sum(1) == 1)
+    assert data.trials.sum() == sum(r[4] for r in rows)
+    assert data.errors.sum() == sum(r[5] for r in rows)
+    assert data.pattern_counts.sum() == len(rows)
+
+
+def test_item_log_likelihood_of_unshared_items_is_per_row():
+    """Without shared ids every row is an independent binomial mixture over its difficulty."""
+    rows = [r for r in ROWS if r[0] == "t"]
+    data = split_tasks(scored_table(rows, item_ids=False))[0]
+    mu = np.array([[-0.5, -1.0, -2.0]])
+    sigma = np.array([0.6])
+    got = item_log_likelihood(data, mu, sigma)[0]
+    np.testing.assert_allclose(got, fine_item_log_likelihood(data, mu, sigma)[0], atol=1e-6)
+
+
+# --------------------------------------------------------------------------------------------
+# Which trends a task can identify
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("n_scales", "fitted", "skipped"),
+    [
+        (1, ["scale_free"], ["power_law", "broken_power_law"]),
+        (2, ["scale_free"], ["power_law", "broken_power_law"]),
+        (3, ["scale_free", "power_law"], ["broken_power_law"]),
+        (4, ["scale_free", "power_law"], ["broken_power_law"]),
+        (5, ["scale_free", "power_law", "broken_power_law"], []),
+        (8, ["scale_free", "power_law", "broken_power_law"], []),
+    ],
+)
+def test_trends_for(n_scales, fitted, skipped):
+    data = task_data(GPT3_SIZES[:n_scales], np.ones((2, n_scales)), np.zeros((2, n_scales)))
+    assert trends_for(data, ["power_law", "broken_power_law"]) == (fitted, skipped)
+
+
+def test_trends_for_keeps_scale_free_once_and_first():
+    data = task_data(GPT3_SIZES[:3], np.ones((2, 3)), np.zeros((2, 3)))
+    assert trends_for(data, ["power_law", "scale_free"]) == (["scale_free", "power_law"], [])
+    assert trends_for(data, ["broken_power_law"]) == (["scale_free"], ["broken_power_law"])
+
+
+def test_split_tasks_refuses_duplicate_items_from_a_hand_built_frame():
+    import pandas as pd
+
+    from mirage_bayes.errors import InputError
+
+    rows = pd.DataFrame(
+        {"task": "t", "model": ["m", "m"], "n_params": 1e9, "item": ["a", "a"],
+         "n_tokens": [3, 3], "n_errors": [0, 1], "exact_match": [True, False],
+         "token_edit_distance": [0.0, 1.0]}
+    )  # fmt: skip
+    rows.attrs.update(item_ids=True, source="frame")
+    with pytest.raises(InputError, match="item 'a' more than once"):
+        split_tasks(rows)
