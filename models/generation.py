@@ -20,6 +20,7 @@ import pytensor.tensor as pt
 from scipy.special import logsumexp
 
 from mirage_bayes.data import TaskData
+from mirage_bayes.models.likelihood import MarginalItemLogLik
 from mirage_bayes.models.trends import Trend
 
 GRID_LIMIT = 5.5  # integrate item difficulty over ±5.5 standard deviations (mass beyond: 4e-8)
@@ -59,14 +60,12 @@ def build_model(data: TaskData, trend: Trend) -> pm.Model:
         x = pt.as_tensor(data.x)
         mu = pm.Deterministic("mu", trend.build(x, data.n_scales), dims="scale")
         sigma = pm.HalfNormal("sigma_item", 1.0)
-        eta = mu[:, None] + sigma * nodes[None, :]  # (scale, node)
-        log_eps = pt.log1mexp(-pt.exp(eta))
-        log_not_eps = -pt.exp(eta)
-        errors = pt.as_tensor(data.pattern_errors)
-        correct = pt.as_tensor(data.pattern_trials - data.pattern_errors)
-        per_node = errors @ log_eps + correct @ log_not_eps + log_w[None, :]
-        per_pattern = pt.logsumexp(per_node, axis=1).flatten() + data.pattern_log_binom
-        pm.Potential("item_loglik", (data.pattern_counts * per_pattern).sum())
+        kernel = MarginalItemLogLik(
+            nodes, log_w, data.pattern_errors, data.pattern_trials - data.pattern_errors,
+            data.pattern_counts, data.pattern_log_binom,
+        )  # fmt: skip
+        value, _, _ = kernel(mu, sigma)
+        pm.Potential("item_loglik", value)
     return model
 
 

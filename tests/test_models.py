@@ -526,3 +526,28 @@ def test_split_tasks_refuses_duplicate_items_from_a_hand_built_frame():
     rows.attrs.update(item_ids=True, source="frame")
     with pytest.raises(InputError, match="item 'a' more than once"):
         split_tasks(rows)
+
+
+def test_compiled_kernel_gradient_matches_finite_differences(simulated):
+    from mirage_bayes.models.generation import quadrature_grid
+    from mirage_bayes.models.likelihood import marginal_loglik_and_grad
+
+    nodes, log_w = quadrature_grid(simulated.trials.sum(1).max())
+    arrays = (
+        nodes, log_w, simulated.pattern_errors,
+        simulated.pattern_trials - simulated.pattern_errors,
+        simulated.pattern_counts, simulated.pattern_log_binom,
+    )  # fmt: skip
+    mu, sigma = true_eta(simulated) + 0.2, 0.7
+    value, grad_mu, grad_sigma = marginal_loglik_and_grad(mu, sigma, *arrays)
+    reference = item_log_likelihood(simulated, mu[None], np.array([sigma])).sum()
+    assert value == pytest.approx(reference, rel=1e-10)
+    step = 1e-6
+    for s in range(len(mu)):
+        bump = np.eye(len(mu))[s] * step
+        plus = marginal_loglik_and_grad(mu + bump, sigma, *arrays)[0]
+        minus = marginal_loglik_and_grad(mu - bump, sigma, *arrays)[0]
+        assert grad_mu[s] == pytest.approx((plus - minus) / (2 * step), rel=1e-5, abs=1e-5)
+    plus = marginal_loglik_and_grad(mu, sigma + step, *arrays)[0]
+    minus = marginal_loglik_and_grad(mu, sigma - step, *arrays)[0]
+    assert grad_sigma == pytest.approx((plus - minus) / (2 * step), rel=1e-5, abs=1e-5)
