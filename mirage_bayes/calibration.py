@@ -22,10 +22,11 @@ import pymc as pm
 import pytensor.tensor as pt
 from scipy import stats
 
-from mirage_bayes.fitting import fit
-from mirage_bayes.inference import stacked
+from mirage_bayes.data import split_tasks
+from mirage_bayes.inference import SamplerConfig, diagnose, sample_trend, stacked
 from mirage_bayes.models import TRENDS, population_quantities
 from mirage_bayes.models.generation import epsilon_from_eta
+from mirage_bayes.scoring import score_outputs
 from mirage_bayes.simulate import model_name
 
 
@@ -68,9 +69,15 @@ def simulate_counts(
         errors = rng.binomial(lengths, eps)
         rows.append(
             pd.DataFrame(
-                {"task": "sim", "model": model_name(size), "n_params": size,
-                 "item": [f"i{i}" for i in range(design.n_items)], "family": None,
-                 "n_tokens": lengths, "n_errors": errors}
+                {
+                    "task": "sim",
+                    "model": model_name(size),
+                    "n_params": size,
+                    "item": [f"i{i}" for i in range(design.n_items)],
+                    "family": None,
+                    "n_tokens": lengths,
+                    "n_errors": errors,
+                }
             )  # fmt: skip
         )
     frame = pd.concat(rows, ignore_index=True)
@@ -78,12 +85,17 @@ def simulate_counts(
     return frame
 
 
-def _quiet_fit(frame: pd.DataFrame, trend: str, draws: int, seed: int):
+def _fit_one(frame: pd.DataFrame, trend: str, draws: int, seed: int):
+    """Sample one trend (no scale-free reference, no report): ``(InferenceData, Diagnostics)``."""
     logging.getLogger("pymc").setLevel(logging.ERROR)
+    data = split_tasks(score_outputs(frame)[0])[0]
+    config = SamplerConfig(draws=draws, tune=draws, chains=2, seed=seed, progressbar=False)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return fit(frame, trends=(trend,), draws=draws, tune=draws, seed=seed,
-                   progressbar=False, log=None)  # fmt: skip
+        idata = sample_trend(data, trend, config)
+    return idata, diagnose(
+        idata, [v for v in idata.posterior.data_vars if v not in ("mu", "delta")]
+    )
 
 
 def sbc_ranks(
@@ -107,13 +119,11 @@ def sbc_ranks(
     rows = []
     for sim in range(n_simulations):
         mu, sigma = truths["mu"][sim], float(truths["sigma_item"][sim])
-        result = _quiet_fit(simulate_counts(mu, sigma, design, rng), trend, draws, seed + sim)
-        idata = result.idatas["sim"][trend]
+        idata, diag = _fit_one(simulate_counts(mu, sigma, design, rng), trend, draws, seed + sim)
         every = max(1, idata.posterior.sizes["draw"] * idata.posterior.sizes["chain"] // thin_to)
         post = {n: stacked(idata, n)[::every][:thin_to] for n in [*names, "mu"]}
         true_eps = population_quantities(mu[None], np.array([sigma]), [1])["epsilon"][0]
         post_eps = population_quantities(post["mu"], post["sigma_item"], [1])["epsilon"]
-        diag = result.diagnostics_by_fit[("sim", trend)]
         for name in names:
             rank = int((post[name] < truths[name][sim]).sum())
             rows.append({"simulation": sim, "quantity": name, "rank": rank,
@@ -159,8 +169,7 @@ def coverage_run(
     rows = []
     for sim in range(n_simulations):
         frame = simulate_counts(mu_true, sigma_item, design, rng)
-        result = _quiet_fit(frame, "power_law", draws, seed + sim)
-        idata = result.idatas["sim"]["power_law"]
+        idata, _ = _fit_one(frame, "power_law", draws, seed + sim)
         post = population_quantities(stacked(idata, "mu"), stacked(idata, "sigma_item"), lengths)
         targets = [("epsilon", None, post["epsilon"], truth["epsilon"][0])] + [
             ("accuracy", length, post["accuracy"][..., j], truth["accuracy"][0, :, j])
