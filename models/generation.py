@@ -20,7 +20,11 @@ import pytensor.tensor as pt
 from scipy.special import logsumexp
 
 from mirage_bayes.data import TaskData
-from mirage_bayes.models.likelihood import MarginalItemLogLik
+from mirage_bayes.models.likelihood import (
+    MarginalItemLogLik,
+    pattern_loglik_draws,
+    sample_item_nodes,
+)
 from mirage_bayes.models.trends import Trend
 
 GRID_LIMIT = 5.5  # integrate item difficulty over ±5.5 standard deviations (mass beyond: 4e-8)
@@ -77,32 +81,7 @@ def epsilon_from_eta(eta: np.ndarray) -> np.ndarray:
     return -np.expm1(-np.exp(eta))
 
 
-def _log1mexp(values: np.ndarray) -> np.ndarray:
-    """``log(1 − exp(v))`` for ``v ≤ 0``, accurate at both ends."""
-    with np.errstate(divide="ignore"):
-        return np.where(
-            values > -np.log(2), np.log(-np.expm1(values)), np.log1p(-np.exp(values))
-        )
-
-
-def _per_node_loglik(
-    data: TaskData, mu: np.ndarray, sigma: np.ndarray, nodes: np.ndarray, log_w: np.ndarray
-) -> np.ndarray:
-    """``(draws, patterns, nodes)`` joint log-likelihood of each pattern at each grid node."""
-    eta = mu[:, :, None] + sigma[:, None, None] * nodes[None, None, :]
-    exp_eta = np.exp(eta)
-    log_eps = _log1mexp(-exp_eta)
-    correct = data.pattern_trials - data.pattern_errors
-    # Guard 0·(−inf) where a scale has no tokens for a pattern.
-    log_eps = np.where(np.isfinite(log_eps), log_eps, -1e300)
-    out = np.einsum("ps,dsq->dpq", data.pattern_errors, log_eps)
-    out -= np.einsum("ps,dsq->dpq", correct, exp_eta)
-    return out + log_w[None, None, :]
-
-
-def item_log_likelihood(
-    data: TaskData, mu: np.ndarray, sigma: np.ndarray, *, chunk: int = 256
-) -> np.ndarray:
+def item_log_likelihood(data: TaskData, mu: np.ndarray, sigma: np.ndarray) -> np.ndarray:
     """Marginal log-likelihood of every item's data for every draw: ``(draws, items)``.
 
     Parameters
@@ -115,12 +94,12 @@ def item_log_likelihood(
         ``(draws,)`` item difficulty standard deviations.
     """
     nodes, log_w = quadrature_grid(data.trials.sum(1).max())
-    out = np.empty((mu.shape[0], len(data.pattern_counts)))
-    for start in range(0, mu.shape[0], chunk):
-        part = slice(start, start + chunk)
-        per_node = _per_node_loglik(data, mu[part], sigma[part], nodes, log_w)
-        out[part] = logsumexp(per_node, axis=2) + data.pattern_log_binom[None, :]
-    return out[:, data.pattern_of_item]
+    per_pattern = pattern_loglik_draws(
+        np.ascontiguousarray(mu, dtype=np.float64), np.asarray(sigma, dtype=np.float64),
+        nodes, log_w, data.pattern_errors, data.pattern_trials - data.pattern_errors,
+        data.pattern_log_binom,
+    )  # fmt: skip
+    return per_pattern[:, data.pattern_of_item]
 
 
 def population_quantities(
@@ -143,7 +122,7 @@ def population_quantities(
 
 
 def posterior_predictive_errors(
-    data: TaskData, mu: np.ndarray, sigma: np.ndarray, rng: np.random.Generator, *, chunk: int = 64
+    data: TaskData, mu: np.ndarray, sigma: np.ndarray, rng: np.random.Generator
 ) -> np.ndarray:
     """Replicated error counts ``(draws, items, scales)`` for the items as observed.
 
@@ -151,15 +130,11 @@ def posterior_predictive_errors(
     weights times the item's likelihood), so replicates respect what the item showed.
     """
     nodes, log_w = quadrature_grid(data.trials.sum(1).max())
-    n_draws, n_items = mu.shape[0], len(data.items)
-    out = np.zeros((n_draws, n_items, data.n_scales), dtype=np.int32)
-    for start in range(0, n_draws, chunk):
-        part = slice(start, start + chunk)
-        per_node = _per_node_loglik(data, mu[part], sigma[part], nodes, log_w)
-        post = np.exp(per_node - logsumexp(per_node, axis=2, keepdims=True))
-        cdf = np.cumsum(post[:, data.pattern_of_item], axis=2)  # (draws, items, nodes)
-        uniform = rng.random((cdf.shape[0], n_items, 1))
-        pick = (cdf < uniform).sum(2).clip(max=len(nodes) - 1)
-        eta = mu[part][:, None, :] + sigma[part][:, None, None] * nodes[pick][..., None]
-        out[part] = rng.binomial(data.trials[None], epsilon_from_eta(eta))
-    return out
+    mu = np.ascontiguousarray(mu, dtype=np.float64)
+    picks = sample_item_nodes(
+        mu, np.asarray(sigma, dtype=np.float64), nodes, log_w, data.pattern_errors,
+        data.pattern_trials - data.pattern_errors, data.pattern_of_item.astype(np.int64),
+        rng.random((mu.shape[0], len(data.items))),
+    )  # fmt: skip
+    eta = mu[:, None, :] + np.asarray(sigma)[:, None, None] * nodes[picks][..., None]
+    return rng.binomial(data.trials[None], epsilon_from_eta(eta)).astype(np.int32)

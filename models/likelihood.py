@@ -118,3 +118,71 @@ class MarginalItemLogLik(Op):
 
     def __hash__(self):
         return id(self)
+
+
+@numba.njit(cache=True)
+def _node_loglik(mu, sigma, nodes, log_w, errors, correct, out):
+    """Fill ``out[p, q]``: log w[q] + log-likelihood of pattern ``p`` at node ``q`` (one draw)."""
+    n_scales, n_nodes = mu.shape[0], nodes.shape[0]
+    log_eps = np.empty((n_scales, n_nodes))
+    log_not = np.empty((n_scales, n_nodes))
+    for s in range(n_scales):
+        for q in range(n_nodes):
+            lam = np.exp(mu[s] + sigma * nodes[q])
+            log_not[s, q] = -lam
+            if lam < 0.6931471805599453:
+                log_eps[s, q] = np.log(-np.expm1(-lam))
+            else:
+                log_eps[s, q] = np.log1p(-np.exp(-lam))
+    for p in range(errors.shape[0]):
+        for q in range(n_nodes):
+            out[p, q] = log_w[q]
+        for s in range(n_scales):
+            k, c = errors[p, s], correct[p, s]
+            if k == 0.0 and c == 0.0:
+                continue
+            for q in range(n_nodes):
+                out[p, q] += k * log_eps[s, q] + c * log_not[s, q]
+
+
+@numba.njit(cache=True)
+def pattern_loglik_draws(mu, sigma, nodes, log_w, errors, correct, log_binom):
+    """Marginal log-likelihood of every pattern for every draw: ``(draws, patterns)``."""
+    n_draws, n_patterns, n_nodes = mu.shape[0], errors.shape[0], nodes.shape[0]
+    out = np.empty((n_draws, n_patterns))
+    per_node = np.empty((n_patterns, n_nodes))
+    for d in range(n_draws):
+        _node_loglik(mu[d], sigma[d], nodes, log_w, errors, correct, per_node)
+        for p in range(n_patterns):
+            top = per_node[p].max()
+            total = 0.0
+            for q in range(n_nodes):
+                total += np.exp(per_node[p, q] - top)
+            out[d, p] = top + np.log(total) + log_binom[p]
+    return out
+
+
+@numba.njit(cache=True)
+def sample_item_nodes(mu, sigma, nodes, log_w, errors, correct, pattern_of_item, uniforms):
+    """For every draw and item, a grid node drawn from the item's conditional posterior.
+
+    ``uniforms`` is ``(draws, items)``; returns node indices of the same shape.
+    """
+    n_draws, n_items = uniforms.shape
+    n_patterns, n_nodes = errors.shape[0], nodes.shape[0]
+    picks = np.empty((n_draws, n_items), dtype=np.int64)
+    per_node = np.empty((n_patterns, n_nodes))
+    for d in range(n_draws):
+        _node_loglik(mu[d], sigma[d], nodes, log_w, errors, correct, per_node)
+        for p in range(n_patterns):
+            top = per_node[p].max()
+            running = 0.0
+            for q in range(n_nodes):
+                running += np.exp(per_node[p, q] - top)
+                per_node[p, q] = running  # unnormalised cumulative weights
+        for i in range(n_items):
+            p = pattern_of_item[i]
+            target = uniforms[d, i] * per_node[p, n_nodes - 1]
+            q = np.searchsorted(per_node[p], target)
+            picks[d, i] = min(q, n_nodes - 1)
+    return picks

@@ -551,3 +551,17 @@ def test_compiled_kernel_gradient_matches_finite_differences(simulated):
     plus = marginal_loglik_and_grad(mu, sigma + step, *arrays)[0]
     minus = marginal_loglik_and_grad(mu, sigma - step, *arrays)[0]
     assert grad_sigma == pytest.approx((plus - minus) / (2 * step), rel=1e-5, abs=1e-5)
+
+
+def test_posterior_predictive_replicates_follow_the_binomial(simulated):
+    from mirage_bayes.models.generation import epsilon_from_eta, posterior_predictive_errors
+
+    draws = 400
+    mu = np.tile(true_eta(simulated), (draws, 1))
+    replicates = posterior_predictive_errors(
+        simulated, mu, np.full(draws, 1e-9), np.random.default_rng(4)
+    )
+    assert replicates.shape == (draws, len(simulated.items), simulated.n_scales)
+    assert np.all(replicates <= simulated.trials[None]) and np.all(replicates >= 0)
+    expected = simulated.trials.sum(0) * epsilon_from_eta(true_eta(simulated))
+    np.testing.assert_allclose(replicates.sum(1).mean(0), expected, rtol=0.03, atol=0.5)
