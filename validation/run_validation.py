@@ -46,10 +46,33 @@ def markdown(table: pd.DataFrame, digits: int = 3) -> str:
     return "\n".join(lines)
 
 
+def rank_histograms(ranks: pd.DataFrame, title: str, path: Path, bins: int = 10) -> None:
+    """One rank histogram per quantity, with the 99% band of a uniform histogram."""
+    from matplotlib.figure import Figure
+    from scipy import stats
+
+    quantities = list(dict.fromkeys(ranks["quantity"]))
+    cols = 5
+    fig = Figure(figsize=(2.4 * cols, 2.0 * -(-len(quantities) // cols)), layout="constrained")
+    axes = fig.subplots(-(-len(quantities) // cols), cols, squeeze=False).ravel()
+    n = ranks.groupby("quantity").size().iloc[0]
+    low, high = stats.binom.ppf([0.005, 0.995], n, 1 / bins)
+    for ax, quantity in zip(axes, quantities, strict=False):
+        ax.hist(ranks.loc[ranks["quantity"] == quantity, "rank"], bins=bins, range=(0, 100))
+        ax.axhspan(low, high, color="grey", alpha=0.3)
+        ax.set_title(quantity, fontsize="small")
+        ax.set_yticks([])
+    for ax in axes[len(quantities) :]:
+        ax.set_visible(False)
+    fig.suptitle(title)
+    fig.savefig(path, dpi=90)
+
+
 def run_sbc(args: argparse.Namespace) -> None:
     for trend in ("power_law", "broken_power_law"):
         ranks = sbc_ranks(trend, n_simulations=args.simulations, draws=args.draws, seed=args.seed)
         ranks.to_csv(RESULTS / f"sbc_{trend}.csv", index=False)
+        rank_histograms(ranks, f"SBC ranks: {trend}", RESULTS / f"sbc_{trend}.png")
         table = uniformity(ranks)
         print(f"\n### SBC: {trend} ({args.simulations} prior draws)\n")
         print(markdown(table))
