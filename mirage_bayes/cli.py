@@ -158,9 +158,17 @@ def _run_fit(args: argparse.Namespace) -> int:
     from mirage_bayes.fitting import fit
     from mirage_bayes.io import read_outputs
     from mirage_bayes.save import check_destination
+    from mirage_bayes.scoring import resolve_tokenizer
 
     if args.choices < 2:
         raise InputError("--choices must be at least 2", fix="give the number of options K")
+    try:
+        # Checked before reading the table: pre-scored input skips scoring, so a bad spec went
+        # unnoticed there (found by tests/test_malformed_inputs.py).
+        resolve_tokenizer(args.tokenizer, ())
+    except InputError as error:
+        error.where = "--tokenizer"
+        raise
     check_destination(args.out, force=args.force)
     outputs = read_outputs(args.file)
     log = None if args.quiet else (lambda m: print(m, file=sys.stderr, flush=True))

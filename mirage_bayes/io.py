@@ -15,9 +15,11 @@ removed; ``target`` and ``output`` are kept verbatim because whitespace can be p
 
 from __future__ import annotations
 
+import csv
 import json
 import math
 import re
+from contextlib import suppress
 from dataclasses import dataclass
 from io import StringIO
 from pathlib import Path
@@ -40,6 +42,9 @@ _PRESCORED = ("n_tokens", "n_errors")
 _EMPTY_FIX = "write a header and data rows"
 _JSON_FIX = 'write one JSON object per line, e.g. {"model": "m", "n_params": 1e9, ...}'
 _SHOWN = 60  # longest cell value quoted in a message; long generations would flood the line
+_COLUMNS = ("task", "model", "n_params", "item", "family", *_RAW, *_PRESCORED)
+_MAX_COUNT = 2**53  # larger counts are not exact in float64 (1e30 became int64 -2**63)
+_CONTAINERS = (list, dict, tuple, np.ndarray, bytes, bytearray)
 
 
 @dataclass
@@ -84,6 +89,13 @@ def _one_line(text: str) -> str:
 def _decode(path: Path, where: str) -> str:
     """Return the file's text, reporting where non-UTF-8 bytes are (a common spreadsheet export)."""
     data = path.read_bytes()
+    if (nul := data.find(b"\x00")) >= 0:
+        # No text table holds a NUL byte; pandas would keep it inside a cell, and UTF-16 without
+        # a byte-order mark even decodes as "valid" UTF-8 (found by tests/test_malformed_inputs).
+        line = data.count(b"\n", 0, nul) + 1
+        what = f"line {line} (byte offset {nul}) contains a NUL byte"
+        fix = "save the table as UTF-8 text (this looks like UTF-16 or a binary file)"
+        raise InputError(what, where=where, fix=fix)
     try:
         # utf-8-sig drops the byte-order mark Excel writes, which would otherwise end up glued to
         # the first column name and make "model" look missing.
@@ -115,21 +127,49 @@ def _read_csv(path: Path, shown: str, sep: str) -> _Table:
             skip_blank_lines=False,
         )
     except pd.errors.ParserError as err:
-        name = "tab" if sep == "\t" else "comma"
-        fix = (
-            f"make every row have one value per header column; quote values that contain a "
-            f'{name}, a quote (written as "") or a line break'
-        )
-        raise InputError(_csv_parse_problem(str(err)), where=shown, fix=fix) from None
+        raise InputError(_csv_parse_problem(str(err)), where=shown, fix=_csv_fix(sep)) from None
     except pd.errors.EmptyDataError:
         raise InputError("the file is empty", where=shown, fix=_EMPTY_FIX) from None
+    # pandas renames a repeated column ("model.1"), so repeats are looked for in the raw header.
+    _unique_columns(next(csv.reader(StringIO(text, newline=""), delimiter=sep), []), shown)
     frame.columns = [str(c).strip() for c in frame.columns]
     numbers = np.arange(len(frame)) + 2
     blank = (frame.apply(lambda col: col.str.strip()) == "").all(axis=1).to_numpy()
+    # pandas silently pads a row with too few fields with "" and takes a first data row with one
+    # field too many as an index, shifting every value one column: both gave a wrong fit
+    # (found by tests/test_malformed_inputs). Padded rows end in "", so only then is it recounted.
+    if not isinstance(frame.index, pd.RangeIndex) or ((frame.iloc[:, -1] == "") & ~blank).any():
+        _check_widths(text, sep, shown)
+        frame = frame.reset_index(drop=True)
     if blank.any():
         frame = frame.loc[~blank].reset_index(drop=True)
         numbers = numbers[~blank]
     return _Table(frame, shown, "row", numbers)
+
+
+def _csv_fix(sep: str) -> str:
+    name = "tab" if sep == "\t" else "comma"
+    return f'make every row have one value per header column; quote values that contain a \
+{name}, a quote (written as "") or a line break'
+
+
+def _check_widths(text: str, sep: str, shown: str) -> None:
+    """Raise for the first non-blank record whose number of fields differs from the header's."""
+    with suppress(csv.Error):  # e.g. a cell beyond the csv module's size limit: trust pandas
+        records = csv.reader(StringIO(text, newline=""), delimiter=sep)
+        width = len(next(records))
+        for k, record in enumerate(records, start=2):
+            if len(record) != width and any(cell.strip() for cell in record):
+                what = f"row {k} has {len(record)} fields but the header has {width}"
+                raise InputError(what, where=shown, fix=_csv_fix(sep))
+
+
+def _unique_columns(names: list[Any], shown: str) -> None:
+    """Refuse a column the analysis reads appearing twice (also after stripping spaces)."""
+    stripped = [str(n).strip() for n in names]
+    for name in (n for n in _COLUMNS if stripped.count(n) > 1):
+        fix = "keep one column of each name (rename or drop the others)"
+        raise InputError(f"column {name!r} appears more than once", where=shown, fix=fix)
 
 
 def _csv_parse_problem(text: str) -> str:
@@ -166,6 +206,7 @@ def _read_jsonl(path: Path, shown: str) -> _Table:
     if not records:
         raise InputError("the file is empty", where=shown, fix=_JSON_FIX)
     frame = pd.DataFrame.from_records(records)
+    _unique_columns(list(frame.columns), shown)  # " model" and "model" would both be "model"
     frame.columns = [str(c).strip() for c in frame.columns]
     return _Table(frame.astype(object), shown, "line", np.asarray(numbers))
 
@@ -182,6 +223,7 @@ def _read_parquet(path: Path, shown: str) -> _Table:
             fix="check the file is complete and was written as Parquet, or export it as CSV",
         ) from None
     frame = frame.reset_index(drop=True)
+    _unique_columns(list(frame.columns), shown)
     frame.columns = [str(c).strip() for c in frame.columns]
     return _Table(frame, shown, "row index", np.arange(len(frame)))
 
@@ -224,13 +266,18 @@ def _is_missing(value: Any) -> bool:
         return False
 
 
-def _as_text(values: pd.Series, *, identifier: bool) -> list[str | None]:
+def _as_text(table: _Table, column: str, *, identifier: bool) -> list[str | None]:
     """Cells as Python strings (None where missing); numbers written the way a user typed them."""
     out: list[str | None] = []
-    for value in values.tolist():
+    for value in table.frame[column].tolist():
         if type(value) is str:  # the common case first: this loop runs once per cell
             text = value.strip()
             out.append((text if identifier else value) if text else None)
+        elif isinstance(value, _CONTAINERS):
+            # str() of a JSON list or a Parquet list/binary cell was taken as a name or answer.
+            kind = "bytes" if isinstance(value, bytes | bytearray) else "a list or object"
+            what = f"{column} holds {kind}, not text"
+            raise table.fail(len(out), what, f"give {column} as a plain string in every row")
         elif _is_missing(value):
             out.append(None)
         elif identifier and isinstance(value, float) and value.is_integer():
@@ -278,7 +325,7 @@ def _require_columns(table: _Table) -> tuple[bool, bool]:
 
 
 def _identifier(table: _Table, column: str) -> list[str]:
-    values = _as_text(table.frame[column], identifier=True)
+    values = _as_text(table, column, identifier=True)
     for i, value in enumerate(values):
         if value is None:
             optional = " or drop the column" if column != "model" else ""
@@ -325,6 +372,8 @@ def _numbers(cells: list[Any]) -> np.ndarray:
     stripped = [v.strip() if isinstance(v, str) else v for v in cells]
     # A JSON list or dict in a cell is no number either (to_numeric would raise on it).
     stripped = [v if isinstance(v, str | int | float) else math.nan for v in stripped]
+    # A JSON integer beyond float range made to_numeric raise OverflowError; as text it is inf.
+    stripped = [str(v) if type(v) is int and abs(v) > 1e300 else v for v in stripped]
     numbers = pd.to_numeric(pd.Series(stripped, dtype=object), errors="coerce")
     values = numbers.to_numpy(dtype=float, na_value=np.nan, copy=True)
     booleans = np.fromiter((isinstance(v, bool | np.bool_) for v in cells), bool, len(cells))
@@ -339,16 +388,17 @@ def _counts(table: _Table) -> tuple[np.ndarray, np.ndarray]:
         numbers = _numbers(cells)
         with np.errstate(invalid="ignore"):
             whole = np.isfinite(numbers) & (numbers == np.floor(numbers))
-        ok = whole & (numbers >= 0)
+        ok = whole & (numbers >= 0) & (numbers <= _MAX_COUNT)
         if not ok.all():
             # Classify only the first bad row, so the common (valid) case stays vectorised.
             i = _first(~ok)
             if _is_missing(cells[i]):
                 what = f"column {column!r} is empty"
-            elif whole[i]:
-                what = f"{column} {_show(cells[i])} is negative"
-            else:
+            elif not whole[i]:
                 what = f"{column} {_show(cells[i])} is not a whole number"
+            else:
+                size = "negative" if numbers[i] < 0 else f"larger than {_MAX_COUNT}"
+                what = f"{column} {_show(cells[i])} is {size}"
             raise table.fail(i, what, f"give {column} as a whole number >= 0")
         result.append(numbers.astype(np.int64))
     n_tokens, n_errors = result
@@ -363,7 +413,7 @@ def _counts(table: _Table) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _targets(table: _Table) -> tuple[list[str], list[str]]:
-    targets = _as_text(table.frame["target"], identifier=False)
+    targets = _as_text(table, "target", identifier=False)
     for i, value in enumerate(targets):
         if value is None:
             raw = table.frame["target"].iloc[i]
@@ -372,10 +422,9 @@ def _targets(table: _Table) -> tuple[list[str], list[str]]:
             raise table.fail(i, what, "give the expected answer in every row, or drop the row")
     # A missing generation is a legitimate (wrong) answer, not an input error; a whitespace-only
     # one is kept verbatim because the tokenizer decides what it means.
-    outputs = [
-        v if isinstance(v, str) else ("" if _is_missing(v) else str(v))
-        for v in table.frame["output"].tolist()
-    ]
+    texts = _as_text(table, "output", identifier=False)  # refuses lists and bytes
+    raw = table.frame["output"].tolist()
+    outputs = [v if isinstance(v, str) else t or "" for v, t in zip(raw, texts, strict=True)]
     return targets, outputs  # type: ignore[return-value]  # None ruled out above
 
 
@@ -428,7 +477,7 @@ def read_outputs(path: str | Path) -> pd.DataFrame:
     n_params = _n_params(table, models)
     items: list[str] | list[None] = _identifier(table, "item") if item_ids else [None] * n
     has_family = "family" in table.frame
-    family = _as_text(table.frame["family"], identifier=True) if has_family else [None] * n
+    family = _as_text(table, "family", identifier=True) if has_family else [None] * n
     out = pd.DataFrame(
         {
             "task": pd.Series(tasks, dtype=str),

@@ -94,6 +94,7 @@ def save_result(result: FitResult, directory: str | Path, *, force: bool, report
     directory = check_destination(directory, force=force).resolve()
     directory.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{directory.name}.", dir=directory.parent))
+    old, replacing = directory.with_name(f".{directory.name}.old"), False
     try:
         result.summary().to_csv(staging / "summary.csv", index=False, float_format="%.6g")
         result.comparison().to_csv(staging / "comparison.csv", index=False, float_format="%.6g")
@@ -118,16 +119,19 @@ def save_result(result: FitResult, directory: str | Path, *, force: bool, report
                 meta={**result.meta, "version": __version__},
                 directory=staging,
             )
-        if directory.exists():
+        replacing = directory.exists()
+        if replacing:
             # Replace only once the new results are complete.
-            old = directory.with_name(f".{directory.name}.old")
             shutil.rmtree(old, ignore_errors=True)
             directory.rename(old)
-            staging.rename(directory)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            staging.rename(directory)
+        staging.rename(directory)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
+        # Stopped between the two renames, the old results sat hidden in ".<name>.old" and the
+        # destination was gone (found by tests/test_robustness.py): put them back.
+        if replacing and old.exists() and not directory.exists():
+            old.rename(directory)
         raise
+    if replacing:
+        shutil.rmtree(old, ignore_errors=True)
     return directory
