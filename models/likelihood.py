@@ -19,16 +19,12 @@ from pytensor.graph.basic import Apply
 from pytensor.graph.op import Op
 
 
-@numba.njit(cache=True, fastmath=False)
-def marginal_loglik_and_grad(mu, sigma, nodes, log_w, errors, correct, counts, log_binom):
-    """Σ_p n[p]·log Σ_q w[q] Π_s Binomial(k[p,s] | k+c, ε(η[s,q])), and its gradient.
-
-    Returns ``(value, d value / d mu, d value / d sigma)``.
-    """
-    n_scales, n_nodes, n_patterns = mu.shape[0], nodes.shape[0], errors.shape[0]
+@numba.njit(cache=True)
+def _link_tables(mu, sigma, nodes):
+    """``log ε`` and ``log(1 − ε) = −λ`` at every scale and grid node, ``λ = exp(μ + σ·z)``."""
+    n_scales, n_nodes = mu.shape[0], nodes.shape[0]
     log_eps = np.empty((n_scales, n_nodes))
     log_not = np.empty((n_scales, n_nodes))
-    dlog_eps = np.empty((n_scales, n_nodes))
     for s in range(n_scales):
         for q in range(n_nodes):
             lam = np.exp(mu[s] + sigma * nodes[q])
@@ -37,6 +33,21 @@ def marginal_loglik_and_grad(mu, sigma, nodes, log_w, errors, correct, counts, l
                 log_eps[s, q] = np.log(-np.expm1(-lam))
             else:
                 log_eps[s, q] = np.log1p(-np.exp(-lam))
+    return log_eps, log_not
+
+
+@numba.njit(cache=True, fastmath=False)
+def marginal_loglik_and_grad(mu, sigma, nodes, log_w, errors, correct, counts, log_binom):
+    """Σ_p n[p]·log Σ_q w[q] Π_s Binomial(k[p,s] | k+c, ε(η[s,q])), and its gradient.
+
+    Returns ``(value, d value / d mu, d value / d sigma)``.
+    """
+    n_scales, n_nodes, n_patterns = mu.shape[0], nodes.shape[0], errors.shape[0]
+    log_eps, log_not = _link_tables(mu, sigma, nodes)
+    dlog_eps = np.empty((n_scales, n_nodes))
+    for s in range(n_scales):
+        for q in range(n_nodes):
+            lam = -log_not[s, q]
             # d/dη log(1 − e^−λ) = λ e^−λ / (1 − e^−λ) = λ / expm1(λ); → 1 as λ → 0.
             dlog_eps[s, q] = lam / np.expm1(lam) if lam > 1e-300 else 1.0
     # Accumulated d value / d log ε[s, q] and d value / d log(1 − ε)[s, q].
@@ -124,16 +135,7 @@ class MarginalItemLogLik(Op):
 def _node_loglik(mu, sigma, nodes, log_w, errors, correct, out):
     """Fill ``out[p, q]``: log w[q] + log-likelihood of pattern ``p`` at node ``q`` (one draw)."""
     n_scales, n_nodes = mu.shape[0], nodes.shape[0]
-    log_eps = np.empty((n_scales, n_nodes))
-    log_not = np.empty((n_scales, n_nodes))
-    for s in range(n_scales):
-        for q in range(n_nodes):
-            lam = np.exp(mu[s] + sigma * nodes[q])
-            log_not[s, q] = -lam
-            if lam < 0.6931471805599453:
-                log_eps[s, q] = np.log(-np.expm1(-lam))
-            else:
-                log_eps[s, q] = np.log1p(-np.exp(-lam))
+    log_eps, log_not = _link_tables(mu, sigma, nodes)
     for p in range(errors.shape[0]):
         for q in range(n_nodes):
             out[p, q] = log_w[q]
