@@ -8,6 +8,7 @@ predictive error counts — is computed afterwards from the draws, in NumPy.
 from __future__ import annotations
 
 import json
+import logging
 import os
 from dataclasses import asdict, dataclass
 
@@ -114,21 +115,29 @@ def sample_trend(data: TaskData, trend_name: str, config: SamplerConfig) -> az.I
     trend = TRENDS[trend_name]
     model = build_model(data, trend)
     seed = _seed_for(config, data, trend_name)
-    with model:
-        idata = pm.sample(
-            draws=config.draws,
-            tune=config.tune,
-            chains=config.chains,
-            cores=min(config.chains, os.cpu_count() or 1),
-            target_accept=config.target_accept,
-            # Trend parameters are strongly correlated (intercept, slope, break): a dense mass
-            # matrix roughly halves the leapfrog steps per draw in the broken power law.
-            init="jitter+adapt_full",
-            random_seed=seed,
-            progressbar=config.progressbar,
-            compute_convergence_checks=False,
-            idata_kwargs={"log_likelihood": False},
-        )
+    # Without a progress bar the caller wants quiet: PyMC's own "Initializing NUTS" lines too.
+    pymc_logger = logging.getLogger("pymc")
+    previous_level = pymc_logger.level
+    if not config.progressbar:
+        pymc_logger.setLevel(logging.WARNING)
+    try:
+        with model:
+            idata = pm.sample(
+                draws=config.draws,
+                tune=config.tune,
+                chains=config.chains,
+                cores=min(config.chains, os.cpu_count() or 1),
+                target_accept=config.target_accept,
+                # Trend parameters are strongly correlated (intercept, slope, break): a dense mass
+                # matrix roughly halves the leapfrog steps per draw in the broken power law.
+                init="jitter+adapt_full",
+                random_seed=seed,
+                progressbar=config.progressbar,
+                compute_convergence_checks=False,
+                idata_kwargs={"log_likelihood": False},
+            )
+    finally:
+        pymc_logger.setLevel(previous_level)
     _add_item_groups(idata, data, np.random.default_rng(seed + 1))
     idata.attrs.update(
         {
