@@ -69,7 +69,7 @@ def rank_histograms(ranks: pd.DataFrame, title: str, path: Path, bins: int = 10)
 
 
 def run_sbc(args: argparse.Namespace) -> None:
-    for trend in ("power_law", "broken_power_law"):
+    for trend in args.trends.split(","):
         ranks = sbc_ranks(trend, n_simulations=args.simulations, draws=args.draws, seed=args.seed)
         ranks.to_csv(RESULTS / f"sbc_{trend}.csv", index=False)
         rank_histograms(ranks, f"SBC ranks: {trend}", RESULTS / f"sbc_{trend}.png")
@@ -156,6 +156,7 @@ def main() -> None:
     parser.add_argument("--simulations", type=int, default=20)
     parser.add_argument("--draws", type=int, default=500)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--trends", default="power_law,broken_power_law", help="for sbc")
     args = parser.parse_args()
     RESULTS.mkdir(parents=True, exist_ok=True)
     {"sbc": run_sbc, "coverage": run_coverage, "selection": run_selection}[args.study](args)
