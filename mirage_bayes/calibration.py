@@ -93,9 +93,7 @@ def _fit_one(frame: pd.DataFrame, trend: str, draws: int, seed: int):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         idata = sample_trend(data, trend, config)
-    return idata, diagnose(
-        idata, [v for v in idata.posterior.data_vars if v not in ("mu", "delta")]
-    )
+    return idata, diagnose(idata)
 
 
 def sbc_ranks(

@@ -121,7 +121,7 @@ def fit(
             )
             idata = sample_trend(data, trend, config)
             idatas[data.task][trend] = idata
-            diag = diagnose(idata, _sampled_names(idata))
+            diag = diagnose(idata)
             diagnostics[(data.task, trend)] = diag
             if not diag.ok:
                 # Reported from the diagnostics table in the report and summary.json.
@@ -153,7 +153,3 @@ def fit(
         meta=meta,
     )
 
-
-def _sampled_names(idata: az.InferenceData) -> list[str]:
-    derived = {"mu", "delta"}
-    return [name for name in idata.posterior.data_vars if name not in derived]

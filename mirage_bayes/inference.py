@@ -76,8 +76,14 @@ class Diagnostics:
         return out
 
 
-def diagnose(idata: az.InferenceData, var_names: list[str]) -> Diagnostics:
-    """r̂, bulk ESS and divergences of the sampled parameters."""
+# Posterior variables computed from the sampled ones: their diagnostics add nothing.
+DERIVED = frozenset({"mu", "delta"})
+
+
+def diagnose(idata: az.InferenceData, var_names: list[str] | None = None) -> Diagnostics:
+    """r̂, bulk ESS and divergences of ``var_names`` (default: every sampled parameter)."""
+    if var_names is None:
+        var_names = [name for name in idata.posterior.data_vars if name not in DERIVED]
     posterior = idata.posterior[var_names]
     rhat = az.rhat(posterior)
     ess = az.ess(posterior, method="bulk")
