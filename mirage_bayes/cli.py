@@ -7,6 +7,7 @@ Exit codes: 0 success; 2 bad input or usage (one line on standard error, nothing
 from __future__ import annotations
 
 import argparse
+import importlib
 import logging
 import os
 import sys
@@ -59,6 +60,12 @@ def _trend_list(text: str) -> list[str]:
             + ", ".join(sorted(TRENDS))
         )
     return names
+
+
+# Subcommands that live in modules of their own. Each module has ``add_parser(commands)``, which
+# adds its subparser and sets ``handler``; module-level imports there stay light (no PyMC) so
+# that ``--help`` and input errors stay fast.
+COMMAND_MODULES: tuple[str, ...] = ()
 
 
 class _Parser(argparse.ArgumentParser):
@@ -140,6 +147,8 @@ def build_parser() -> argparse.ArgumentParser:
     simulate.add_argument("--truth", default=None, help="also write the population truth CSV")
     simulate.add_argument("--force", action="store_true", help="overwrite existing files")
     simulate.set_defaults(handler=_run_simulate)
+    for module in COMMAND_MODULES:
+        importlib.import_module(module).add_parser(commands)
     return parser
 
 
