@@ -15,13 +15,7 @@ removed; ``target`` and ``output`` are kept verbatim because whitespace can be p
 
 from __future__ import annotations
 
-import csv
-import json
 import math
-import re
-from contextlib import suppress
-from dataclasses import dataclass
-from io import StringIO
 from pathlib import Path
 from typing import Any
 
@@ -29,230 +23,18 @@ import numpy as np
 import pandas as pd
 
 from mirage_bayes.errors import InputError
+from mirage_bayes.tables import SUPPORTED_SUFFIXES, Table
+from mirage_bayes.tables import read_table as _read_any
+from mirage_bayes.tables import show as _show
 
 __all__ = ["read_outputs", "SUPPORTED_SUFFIXES"]
 
-_CSV_SEPARATORS = {".csv": ",", ".tsv": "\t"}
-_PARQUET = (".parquet", ".pq")
-_JSONL = (".jsonl", ".ndjson")
-SUPPORTED_SUFFIXES: tuple[str, ...] = (*_CSV_SEPARATORS, *_PARQUET, *_JSONL)
 
 _RAW = ("target", "output")
 _PRESCORED = ("n_tokens", "n_errors")
-_EMPTY_FIX = "write a header and data rows"
-_JSON_FIX = 'write one JSON object per line, e.g. {"model": "m", "n_params": 1e9, ...}'
-_SHOWN = 60  # longest cell value quoted in a message; long generations would flood the line
 _COLUMNS = ("task", "model", "n_params", "item", "family", *_RAW, *_PRESCORED)
 _MAX_COUNT = 2**53  # larger counts are not exact in float64 (1e30 became int64 -2**63)
 _CONTAINERS = (list, dict, tuple, np.ndarray, bytes, bytearray)
-
-
-@dataclass
-class _Table:
-    """A freshly read table plus what is needed to point the user at one of its rows.
-
-    ``frame`` has a 0-based RangeIndex; ``path`` is the file as the user named it; ``kind`` is how
-    rows are called in this format (``"row"``, ``"line"`` or ``"row index"``) and ``numbers``
-    holds, for each row of ``frame``, the number the user would look up.
-    """
-
-    frame: pd.DataFrame
-    path: str
-    kind: str
-    numbers: np.ndarray
-
-    def at(self, i: int) -> str:
-        """Location string for positional row ``i``."""
-        return f"{self.path}, {self.kind} {int(self.numbers[i])}"
-
-    def fail(self, i: int, what: str, fix: str) -> InputError:
-        """The error for a problem in positional row ``i``."""
-        return InputError(what, where=self.at(i), fix=fix)
-
-    def rows(self, i: int, j: int) -> str:
-        """Location string naming two rows, e.g. ``"rows 2 and 5"``."""
-        kind = {"row": "rows", "line": "lines"}.get(self.kind, "row indices")
-        return f"{self.path}, {kind} {int(self.numbers[i])} and {int(self.numbers[j])}"
-
-
-def _show(value: Any) -> str:
-    """Quote a cell value for a message, shortened and kept on one line."""
-    text = repr(value)
-    return text if len(text) <= _SHOWN else text[: _SHOWN - 3] + "..."
-
-
-def _one_line(text: str) -> str:
-    """Collapse a library's (possibly multi-line) error text so the message stays one line."""
-    return " ".join(str(text).split())
-
-
-def _decode(path: Path, where: str) -> str:
-    """Return the file's text, reporting where non-UTF-8 bytes are (a common spreadsheet export)."""
-    data = path.read_bytes()
-    if (nul := data.find(b"\x00")) >= 0:
-        # No text table holds a NUL byte; pandas would keep it inside a cell, and UTF-16 without
-        # a byte-order mark even decodes as "valid" UTF-8 (found by tests/test_malformed_inputs).
-        line = data.count(b"\n", 0, nul) + 1
-        what = f"line {line} (byte offset {nul}) contains a NUL byte"
-        fix = "save the table as UTF-8 text (this looks like UTF-16 or a binary file)"
-        raise InputError(what, where=where, fix=fix)
-    try:
-        # utf-8-sig drops the byte-order mark Excel writes, which would otherwise end up glued to
-        # the first column name and make "model" look missing.
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as err:
-        line = data.count(b"\n", 0, err.start) + 1
-        raise InputError(
-            f"line {line} (byte offset {err.start}) is not valid UTF-8 "
-            f"(byte 0x{data[err.start]:02x})",
-            where=where,
-            fix="re-save the file with UTF-8 encoding, e.g. `iconv -f latin1 -t utf-8 in > out`",
-        ) from None
-
-
-def _read_csv(path: Path, shown: str, sep: str) -> _Table:
-    text = _decode(path, shown)
-    if not text.strip():
-        raise InputError("the file is empty", where=shown, fix=_EMPTY_FIX)
-    try:
-        # Everything as text, nothing turned into NaN: validation below decides what a value
-        # means, so a target such as "NA" or "None" stays an answer instead of becoming missing.
-        # Blank lines are kept (and dropped below) so row numbers match what a spreadsheet shows.
-        frame = pd.read_csv(
-            StringIO(text),
-            sep=sep,
-            dtype=str,
-            keep_default_na=False,
-            na_filter=False,
-            skip_blank_lines=False,
-        )
-    except pd.errors.ParserError as err:
-        raise InputError(_csv_parse_problem(str(err)), where=shown, fix=_csv_fix(sep)) from None
-    except pd.errors.EmptyDataError:
-        raise InputError("the file is empty", where=shown, fix=_EMPTY_FIX) from None
-    # pandas renames a repeated column ("model.1"), so repeats are looked for in the raw header.
-    _unique_columns(next(csv.reader(StringIO(text, newline=""), delimiter=sep), []), shown)
-    frame.columns = [str(c).strip() for c in frame.columns]
-    numbers = np.arange(len(frame)) + 2
-    blank = (frame.apply(lambda col: col.str.strip()) == "").all(axis=1).to_numpy()
-    # pandas silently pads a row with too few fields with "" and takes a first data row with one
-    # field too many as an index, shifting every value one column: both gave a wrong fit
-    # (found by tests/test_malformed_inputs). Padded rows end in "", so only then is it recounted.
-    if not isinstance(frame.index, pd.RangeIndex) or ((frame.iloc[:, -1] == "") & ~blank).any():
-        _check_widths(text, sep, shown)
-        frame = frame.reset_index(drop=True)
-    if blank.any():
-        frame = frame.loc[~blank].reset_index(drop=True)
-        numbers = numbers[~blank]
-    return _Table(frame, shown, "row", numbers)
-
-
-def _csv_fix(sep: str) -> str:
-    name = "tab" if sep == "\t" else "comma"
-    return f'make every row have one value per header column; quote values that contain a \
-{name}, a quote (written as "") or a line break'
-
-
-def _check_widths(text: str, sep: str, shown: str) -> None:
-    """Raise for the first non-blank record whose number of fields differs from the header's."""
-    with suppress(csv.Error):  # e.g. a cell beyond the csv module's size limit: trust pandas
-        records = csv.reader(StringIO(text, newline=""), delimiter=sep)
-        width = len(next(records))
-        for k, record in enumerate(records, start=2):
-            if len(record) != width and any(cell.strip() for cell in record):
-                what = f"row {k} has {len(record)} fields but the header has {width}"
-                raise InputError(what, where=shown, fix=_csv_fix(sep))
-
-
-def _unique_columns(names: list[Any], shown: str) -> None:
-    """Refuse a column the analysis reads appearing twice (also after stripping spaces)."""
-    stripped = [str(n).strip() for n in names]
-    for name in (n for n in _COLUMNS if stripped.count(n) > 1):
-        fix = "keep one column of each name (rename or drop the others)"
-        raise InputError(f"column {name!r} appears more than once", where=shown, fix=fix)
-
-
-def _csv_parse_problem(text: str) -> str:
-    """Turn pandas' tokenizer message into a plain statement with the user's line number."""
-    fields = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", text)
-    if fields:
-        want, line, got = fields.groups()
-        return f"row {line} has {got} fields but the header has {want}"
-    quote = re.search(r"EOF inside string starting at row (\d+)", text)
-    if quote:
-        # The C parser counts lines from 0 here, the header included.
-        return f"a quoted field starting on line {int(quote.group(1)) + 1} is never closed"
-    return f"cannot be parsed as CSV ({_one_line(text)})"
-
-
-def _read_jsonl(path: Path, shown: str) -> _Table:
-    text = _decode(path, shown)
-    records: list[dict[str, Any]] = []
-    numbers: list[int] = []
-    # Parsed line by line (not with pandas.read_json) so a broken line can be named exactly.
-    for number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as err:
-            what = f"line {number} is not valid JSON ({err.msg} at column {err.colno})"
-            raise InputError(what, where=shown, fix=_JSON_FIX) from None
-        if not isinstance(record, dict):
-            what = f"line {number} is a JSON {type(record).__name__}, not an object"
-            raise InputError(what, where=shown, fix=_JSON_FIX)
-        records.append(record)
-        numbers.append(number)
-    if not records:
-        raise InputError("the file is empty", where=shown, fix=_JSON_FIX)
-    frame = pd.DataFrame.from_records(records)
-    _unique_columns(list(frame.columns), shown)  # " model" and "model" would both be "model"
-    frame.columns = [str(c).strip() for c in frame.columns]
-    return _Table(frame.astype(object), shown, "line", np.asarray(numbers))
-
-
-def _read_parquet(path: Path, shown: str) -> _Table:
-    try:
-        frame = pd.read_parquet(path)
-    except Exception as err:  # pyarrow raises several unrelated types for a bad file
-        # pyarrow repeats the path; the location already names it.
-        detail = _one_line(str(err)).replace(f" '{path}'", "").replace(f" '{path.resolve()}'", "")
-        raise InputError(
-            f"cannot be read as Parquet ({type(err).__name__}: {detail})",
-            where=shown,
-            fix="check the file is complete and was written as Parquet, or export it as CSV",
-        ) from None
-    frame = frame.reset_index(drop=True)
-    _unique_columns(list(frame.columns), shown)
-    frame.columns = [str(c).strip() for c in frame.columns]
-    return _Table(frame, shown, "row index", np.arange(len(frame)))
-
-
-def _read_any(path: str | Path) -> _Table:
-    shown = str(path)
-    p = Path(path)
-    if not p.exists():
-        raise InputError("file not found", where=shown, fix="check the path and working directory")
-    if p.is_dir():
-        raise InputError("is a directory", where=shown, fix="give the path of the table itself")
-    suffix = p.suffix.lower()
-    if suffix not in SUPPORTED_SUFFIXES:
-        raise InputError(
-            f"unsupported file type {suffix or '(no suffix)'!r}",
-            where=shown,
-            fix=f"save the table with one of the suffixes {', '.join(SUPPORTED_SUFFIXES)}",
-        )
-    if p.stat().st_size == 0:
-        raise InputError("the file is empty", where=shown, fix=_EMPTY_FIX)
-    if suffix in _CSV_SEPARATORS:
-        table = _read_csv(p, shown, _CSV_SEPARATORS[suffix])
-    elif suffix in _JSONL:
-        table = _read_jsonl(p, shown)
-    else:
-        table = _read_parquet(p, shown)
-    if len(table.frame) == 0:
-        raise InputError("has a header but no data rows", where=shown, fix=_EMPTY_FIX)
-    return table
 
 
 def _is_missing(value: Any) -> bool:
@@ -266,7 +48,7 @@ def _is_missing(value: Any) -> bool:
         return False
 
 
-def _as_text(table: _Table, column: str, *, identifier: bool) -> list[str | None]:
+def _as_text(table: Table, column: str, *, identifier: bool) -> list[str | None]:
     """Cells as Python strings (None where missing); numbers written the way a user typed them."""
     out: list[str | None] = []
     for value in table.frame[column].tolist():
@@ -292,7 +74,7 @@ def _first(mask: np.ndarray) -> int:
     return int(np.flatnonzero(mask)[0])
 
 
-def _require_columns(table: _Table) -> tuple[bool, bool]:
+def _require_columns(table: Table) -> tuple[bool, bool]:
     """Check required columns; return (prescored, item ids present)."""
     columns = list(table.frame.columns)
     have = set(columns)
@@ -324,7 +106,7 @@ def _require_columns(table: _Table) -> tuple[bool, bool]:
     return not raw_ok, "item" in have
 
 
-def _identifier(table: _Table, column: str) -> list[str]:
+def _identifier(table: Table, column: str) -> list[str]:
     values = _as_text(table, column, identifier=True)
     for i, value in enumerate(values):
         if value is None:
@@ -333,7 +115,7 @@ def _identifier(table: _Table, column: str) -> list[str]:
     return values  # type: ignore[return-value]  # None ruled out above
 
 
-def _n_params(table: _Table, models: list[str]) -> np.ndarray:
+def _n_params(table: Table, models: list[str]) -> np.ndarray:
     cells = table.frame["n_params"].astype(object).tolist()
     missing = np.fromiter(
         (not v.strip() if type(v) is str else _is_missing(v) for v in cells), bool, len(cells)
@@ -381,7 +163,7 @@ def _numbers(cells: list[Any]) -> np.ndarray:
     return values
 
 
-def _counts(table: _Table) -> tuple[np.ndarray, np.ndarray]:
+def _counts(table: Table) -> tuple[np.ndarray, np.ndarray]:
     result = []
     for column in _PRESCORED:
         cells = table.frame[column].astype(object).tolist()
@@ -412,7 +194,7 @@ def _counts(table: _Table) -> tuple[np.ndarray, np.ndarray]:
     return n_tokens, n_errors
 
 
-def _targets(table: _Table) -> tuple[list[str], list[str]]:
+def _targets(table: Table) -> tuple[list[str], list[str]]:
     targets = _as_text(table, "target", identifier=False)
     for i, value in enumerate(targets):
         if value is None:
@@ -428,7 +210,7 @@ def _targets(table: _Table) -> tuple[list[str], list[str]]:
     return targets, outputs  # type: ignore[return-value]  # None ruled out above
 
 
-def _check_duplicates(table: _Table, tasks: list[str], models: list[str], items: list[str]) -> None:
+def _check_duplicates(table: Table, tasks: list[str], models: list[str], items: list[str]) -> None:
     keys = pd.DataFrame({"task": tasks, "model": models, "item": items})
     dup = keys.duplicated(keep="first").to_numpy()
     if dup.any():
@@ -469,7 +251,7 @@ def read_outputs(path: str | Path) -> pd.DataFrame:
         For any problem with the file, in one line naming the file, row or column, the problem
         and the fix.
     """
-    table = _read_any(path)
+    table = _read_any(path, _COLUMNS)
     prescored, item_ids = _require_columns(table)
     n = len(table.frame)
     models = _identifier(table, "model")
