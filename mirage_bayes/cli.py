@@ -65,7 +65,11 @@ def _trend_list(text: str) -> list[str]:
 # Subcommands that live in modules of their own. Each module has ``add_parser(commands)``, which
 # adds its subparser and sets ``handler``; module-level imports there stay light (no PyMC) so
 # that ``--help`` and input errors stay fast.
-COMMAND_MODULES: tuple[str, ...] = ()
+COMMAND_MODULES: tuple[str, ...] = (
+    "mirage_bayes.cli_plan",
+    "mirage_bayes.cli_forecast",
+    "mirage_bayes.meta_cli",
+)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -89,7 +93,28 @@ def build_parser() -> argparse.ArgumentParser:
         "outputs, propagate it to accuracy, token edit distance and Brier score, and compare "
         "a power law with a broken power law by LOO.",
     )
-    fit.add_argument("file", help="outputs table: .csv, .tsv, .parquet or .jsonl")
+    fit.add_argument(
+        "file",
+        nargs="+",
+        metavar="PATH",
+        help="outputs table (.csv, .tsv, .parquet, .jsonl), or lm-evaluation-harness sample logs: "
+        "samples_<task>_<timestamp>.jsonl files or folders holding them, one run per model",
+    )
+    fit.add_argument("--params", default=None, help="model sizes: CSV with columns model,n_params")
+    fit.add_argument("--param-column", default=None, help="the table's column holding the size")
+    fit.add_argument(
+        "--map", default=None, help="rename table columns, e.g. target=answer,output=prediction"
+    )
+    fit.add_argument(
+        "--size-count",
+        choices=("total", "non_embedding"),
+        default=None,
+        help="which count of the built-in size table (default: total)",
+    )
+    fit.add_argument("--tasks", default=None, help="fit only these tasks, e.g. gsm8k,arc_easy")
+    fit.add_argument(
+        "--lm-eval-filter", default=None, help="lm-eval filter to read when a log has several"
+    )
     fit.add_argument("--out", default="mirage_out", help="output folder (default: mirage_out)")
     fit.add_argument("--seed", type=_seed, default=0, help="random seed (default: 0)")
     fit.add_argument("--draws", type=_positive, default=1000, help="draws per chain (1000)")
@@ -164,9 +189,9 @@ def _quiet_libraries(quiet: bool) -> None:
 
 def _run_fit(args: argparse.Namespace) -> int:
     from mirage_bayes.fitting import fit
-    from mirage_bayes.io import read_outputs
     from mirage_bayes.save import check_destination
     from mirage_bayes.scoring import resolve_tokenizer
+    from mirage_bayes.sources import read_inputs
 
     if args.choices < 2:
         raise InputError("--choices must be at least 2", fix="give the number of options K")
@@ -178,7 +203,10 @@ def _run_fit(args: argparse.Namespace) -> int:
         error.where = "--tokenizer"
         raise
     check_destination(args.out, force=args.force)
-    outputs = read_outputs(args.file)
+    outputs = read_inputs(
+        args.file, params=args.params, param_column=args.param_column, mapping=args.map,
+        size_count=args.size_count, tasks=args.tasks, lm_eval_filter=args.lm_eval_filter,
+    )  # fmt: skip
     log = None if args.quiet else (lambda m: print(m, file=sys.stderr, flush=True))
     result = fit(
         outputs,

@@ -7,9 +7,16 @@ import warnings
 import arviz as az
 import numpy as np
 import pandas as pd
+import xarray as xr
+from scipy.special import logsumexp
+
+from mirage_bayes.models import TRENDS
 
 # Below this, an ELPD difference is small whatever its standard error (Sivula et al. 2022).
 SMALL_ELPD = 4.0
+# Up to this many sizes, a single power law and a broken one were often indistinguishable by LOO
+# in the model-selection study (validation/run_validation.py selection).
+FEW_SCALES = 6
 COLUMNS = [
     "task", "trend", "rank", "elpd_loo", "se", "p_loo", "elpd_diff", "dse", "weight", "warning"
 ]  # fmt: skip
@@ -30,7 +37,7 @@ def compare_trends(task: str, idatas: dict[str, az.InferenceData]) -> pd.DataFra
     with warnings.catch_warnings():
         # Pareto-k problems are reported in the table's ``warning`` column instead.
         warnings.simplefilter("ignore")
-        loos = {trend: az.loo(idata, pointwise=True) for trend, idata in idatas.items()}
+        loos = {trend: _item_loo(idata) for trend, idata in idatas.items()}
         if len(idatas) == 1:
             ((trend, loo),) = loos.items()
             table = pd.DataFrame(
@@ -42,10 +49,39 @@ def compare_trends(task: str, idatas: dict[str, az.InferenceData]) -> pd.DataFra
             table = az.compare(loos, ic="loo", method="stacking").reset_index(names="trend")
     table.insert(0, "task", task)
     table = table[COLUMNS]
+    table.attrs["n_points"] = {trend: int(loo.n_data_points) for trend, loo in loos.items()}
     table.attrs["pairs"] = {
         (a, b): _pair(a, b, loos) for a in loos for b in loos if a < b
     }  # fmt: skip
     return table
+
+
+def _item_loo(idata: az.InferenceData) -> az.ELPDData:
+    """PSIS-LOO with one pointwise value per item.
+
+    Large test sets store the log-likelihood per outcome pattern (see
+    :data:`mirage_bayes.inference.ITEM_GROUP_LIMIT`). An item's leave-one-out ELPD depends only
+    on its own log-likelihood draws, so every item of a pattern has the pattern's value: the
+    pointwise values are repeated by the pattern counts, which is exact, not an approximation.
+    """
+    loo = az.loo(idata, pointwise=True)
+    constant = getattr(idata, "constant_data", None)
+    if constant is None or "pattern_count" not in constant:
+        return loo
+    counts = constant["pattern_count"].to_numpy()
+    loglik = idata.log_likelihood["n_errors"].to_numpy()
+    flat = loglik.reshape(-1, loglik.shape[-1])
+    lppd = logsumexp(flat, axis=0) - np.log(flat.shape[0])
+    loo_p = loo.loo_i.to_numpy()
+    loo_i = np.repeat(loo_p, counts)
+    expanded = loo.copy()
+    expanded["loo_i"] = xr.DataArray(loo_i, dims=["item"])
+    expanded["pareto_k"] = xr.DataArray(np.repeat(loo.pareto_k.to_numpy(), counts), dims=["item"])
+    expanded["elpd_loo"] = float(loo_i.sum())
+    expanded["se"] = float(np.sqrt(loo_i.size * np.var(loo_i)))
+    expanded["p_loo"] = float(np.sum(counts * (lppd - loo_p)))
+    expanded["n_data_points"] = int(loo_i.size)
+    return expanded
 
 
 def _pair(a: str, b: str, loos: dict) -> tuple[str, float, float]:
@@ -96,6 +132,13 @@ def verdict(task: str, comparison: pd.DataFrame, n_scales: int, skipped: list[st
             )
         else:
             parts.append("The per-token error rate itself changes its scaling within the range.")
+        if diff <= 2 * se and n_scales <= FEW_SCALES:
+            parts.append(
+                f"With only {n_scales} model sizes this is the expected outcome even when the "
+                "truth is a single power law, because the broken law can mimic it over so few "
+                "points (see the model-selection study in validation/README.md): more model "
+                "sizes, not more test items, would settle it."
+            )
     for trend in ("power_law", "broken_power_law"):
         versus = pair(comparison, trend, "scale_free")
         if versus is None:
@@ -115,6 +158,11 @@ def verdict(task: str, comparison: pd.DataFrame, n_scales: int, skipped: list[st
             + ("was" if len(skipped) == 1 else "were")
             + " not fitted."
         )
+        if "broken_power_law" in skipped:
+            parts.append(
+                "These data cannot tell a smooth law from a break in it: that takes at least "
+                f"{TRENDS['broken_power_law'].min_scales} model sizes."
+            )
     if not parts:
         parts.append(f"Only the scale-free reference could be fitted to {task}.")
     return " ".join(parts)

@@ -86,7 +86,20 @@ def fit(
     Returns
     -------
     FitResult
+        A :class:`~mirage_bayes.choice_result.ChoiceFitResult` for a multiple-choice table
+        (``attrs["kind"] == "multiple_choice"`` or a ``choices_logprobs``/``choices_probs``
+        column), fitted by :func:`mirage_bayes.choice_fit.fit_choices`; ``lengths``,
+        ``choices`` and ``tokenizer`` do not apply there.
     """
+    if outputs.attrs.get("kind") == "multiple_choice" or {
+        "choices_logprobs", "choices_probs"
+    } & set(outputs.columns):  # fmt: skip
+        from mirage_bayes.choice_fit import fit_choices
+
+        return fit_choices(
+            outputs, trends=trends, draws=draws, tune=tune, chains=chains, seed=seed,
+            progressbar=progressbar, log=log,
+        )  # fmt: skip
     unknown = [t for t in trends if t not in TRENDS]
     if unknown:
         raise ValueError(f"unknown trend(s) {unknown}; choose from {sorted(TRENDS)}")

@@ -16,6 +16,7 @@ removed; ``target`` and ``output`` are kept verbatim because whitespace can be p
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -224,7 +225,38 @@ def _check_duplicates(table: Table, tasks: list[str], models: list[str], items: 
         )
 
 
-def read_outputs(path: str | Path) -> pd.DataFrame:
+def _rename_columns(table: Table, columns: Mapping[str, str]) -> None:
+    """Give the file's columns the names read here (``{"target": "answer"}``), in place."""
+    have = [str(c) for c in table.frame.columns]
+    missing = [f"{key}={name}" for key, name in columns.items() if name not in have]
+    if missing:
+        raise InputError(
+            f"the column mapping {', '.join(missing)} names a column the file does not have; "
+            f"it has {', '.join(repr(c) for c in have)}",
+            where=table.path,
+            fix="map to column names exactly as the file's header spells them",
+        )
+    # The mapping is explicit, so it wins over a column that already carries the name.
+    replaced = [key for key in columns if key in have and key not in columns.values()]
+    frame = table.frame.drop(columns=replaced)
+    table.frame = frame.rename(columns={name: key for key, name in columns.items()})
+
+
+def _fill_sizes(table: Table, sizes: Callable[[list[str]], Mapping[str, float]]) -> None:
+    """Add ``n_params`` from the model names when the table has no size column."""
+    if "n_params" in table.frame or "model" not in table.frame:
+        return  # the table's own sizes are used; a missing model column is reported later
+    names = _as_text(table, "model", identifier=True)
+    known = sizes([n for n in dict.fromkeys(names) if n is not None])
+    table.frame["n_params"] = [math.nan if n is None else known.get(n, math.nan) for n in names]
+
+
+def read_outputs(
+    path: str | Path,
+    *,
+    columns: Mapping[str, str] | None = None,
+    sizes: Callable[[list[str]], Mapping[str, float]] | None = None,
+) -> pd.DataFrame:
     """Read and validate a per-item outputs table.
 
     Parameters
@@ -235,6 +267,13 @@ def read_outputs(path: str | Path) -> pd.DataFrame:
         + ``output`` (raw generations) or ``n_tokens`` + ``n_errors`` (pre-scored counts).
         Optional: ``task``, ``item``, ``family``. Other columns are ignored. If both the raw and
         the pre-scored columns are present, the raw text is used.
+    columns
+        Column mapping applied before validation, ``{column read: the file's column}``, e.g.
+        ``{"target": "answer", "output": "prediction"}`` for a HELM-like table. A mapped column
+        replaces a column that already has the name it is mapped to.
+    sizes
+        Used only when the table has no ``n_params`` column: called with the model names, it
+        returns their parameter counts (or raises :class:`InputError` naming unknown models).
 
     Returns
     -------
@@ -245,13 +284,25 @@ def read_outputs(path: str | Path) -> pd.DataFrame:
         ``n_errors`` (int64). Rows stay in file order. ``attrs`` holds ``"prescored"`` (bool),
         ``"item_ids"`` (bool) and ``"source"`` (the path as given).
 
+        A multiple-choice table (``answer`` plus ``choices_logprobs`` or ``choices_probs``) is
+        validated by :func:`mirage_bayes.choices.read_choice_table` instead and comes back with
+        ``attrs["kind"] == "multiple_choice"``.
+
     Raises
     ------
     InputError
         For any problem with the file, in one line naming the file, row or column, the problem
         and the fix.
     """
-    table = _read_any(path, _COLUMNS)
+    from mirage_bayes import choices  # here, not at the top: it builds on this module's checks
+
+    table = _read_any(path, (*_COLUMNS, *choices.CHOICE_COLUMNS))
+    if columns:
+        _rename_columns(table, columns)
+    if sizes is not None:
+        _fill_sizes(table, sizes)
+    if choices.is_choice_table(table.frame):
+        return choices.read_choice_table(table)  # a multiple-choice table (answer + choices)
     prescored, item_ids = _require_columns(table)
     n = len(table.frame)
     models = _identifier(table, "model")

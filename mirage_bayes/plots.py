@@ -20,7 +20,10 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
-__all__ = ["figure_stems", "plot_comparison", "plot_epsilon", "plot_metric", "save_figures"]
+__all__ = [
+    "figure_stems", "plot_comparison", "plot_epsilon", "plot_metric", "plot_resolution",
+    "save_figures",
+]  # fmt: skip
 
 TREND_ORDER = ("scale_free", "power_law", "broken_power_law")
 METRICS = {
@@ -327,6 +330,90 @@ def plot_comparison(comparison: pd.DataFrame, *, task: str, ax: Axes | None = No
     ax.set_xlabel("ELPD (PSIS-LOO log score; higher is better)")
     ax.set_title(f"{task}: trend comparison")
     ax.legend(fontsize="x-small")
+    return fig
+
+
+def plot_resolution(
+    resolution: pd.DataFrame,
+    curves: pd.DataFrame,
+    *,
+    task: str,
+    trend: str = "power_law",
+    lengths: Iterable[float] | None = None,
+    ax: Axes | None = None,
+) -> Figure:
+    """Is an observed zero evidence of no ability? Accuracy against size on log–log axes.
+
+    Parameters
+    ----------
+    resolution
+        A fit's resolution table (:func:`mirage_bayes.resolution.resolution_table`).
+    curves
+        A fit's curves (the accuracy band of a parametric trend between the scales).
+    task, trend
+        Task and trend to draw.
+    lengths
+        Target lengths, one panel each; None: the lengths in the data (at most 6, spread evenly).
+    ax
+        Axes to draw on (one length only); a new figure is created when None.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        Per length: the trend's 94% band and mean of the true accuracy, the observed accuracy
+        (black points; a zero, which a log axis cannot show, as a red triangle at ``1/n``), the
+        resolution floor ``1/n`` of the test set and ``1/(n·L)``, the floor of a per-token rate.
+    """
+    rows = _rows(resolution, task, trend=trend)
+    if rows.empty:
+        raise ValueError(f"resolution table has no {trend!r} rows for task {task!r}")
+    seen = sorted(set(rows.loc[rows["n_correct"].notna(), "length"])) or sorted(set(rows["length"]))
+    if lengths is None:
+        picks = np.linspace(0, len(seen) - 1, min(len(seen), MAX_PANELS)).round().astype(int)
+        chosen = [seen[i] for i in np.unique(picks)]
+    else:
+        chosen = [float(length) for length in lengths]
+        if not chosen or any(length not in set(rows["length"]) for length in chosen):
+            raise ValueError(f"task {task!r} has no resolution rows at length(s) {chosen}")
+    if ax is not None and len(chosen) > 1:
+        raise ValueError("pass lengths=[L] to draw a single length on a given ax")
+    fig, axes = _figure_axes(ax, len(chosen))
+    colour = _COLORS.get(trend, "grey")
+    for axis, length in zip(axes, chosen, strict=True):
+        cells = rows[rows["length"] == length].sort_values("n_params")
+        x = cells["n_params"].to_numpy(float)
+        grid = _rows(curves, task, trend=trend, quantity="accuracy", length=length)
+        grid = grid.sort_values("n_params")
+        label = f"{trend_label(trend)}: true accuracy (94% HDI)"
+        if grid.empty:  # scale-free: the posterior exists at the observed scales only
+            mean = cells["accuracy_mean"].to_numpy(float)
+            bars = np.clip([mean - cells["accuracy_low"], cells["accuracy_high"] - mean], 0, None)
+            axis.errorbar(x, mean, yerr=bars, color=colour, label=label, **_SCALE_FREE)
+        else:
+            axis.fill_between(grid["n_params"], grid["hdi_low"], grid["hdi_high"], color=colour,
+                              **_BAND)  # fmt: skip
+            axis.plot(grid["n_params"], grid["mean"], color=colour, lw=1.8, label=label)
+        axis.plot(x, cells["floor_accuracy"], "k:", marker="_", ms=10, label="resolution 1/n")
+        axis.plot(x, cells["floor_token_rate"], color="grey", ls="-.", lw=1,
+                  label="per-token floor 1/(n·L)")  # fmt: skip
+        correct = cells["n_correct"].to_numpy(float)
+        some, none = correct > 0, correct == 0
+        axis.plot(x[some], cells["observed_accuracy"].to_numpy(float)[some], "ko", ms=5,
+                  label="observed")  # fmt: skip
+        axis.plot(x[none], cells["floor_accuracy"].to_numpy(float)[none], "v", color="#d62728",
+                  mec="k", ms=7, ls="none", label="observed 0 of n (drawn at 1/n)")  # fmt: skip
+        floor = float(np.nanmin(cells["floor_token_rate"]))
+        axis.set(xscale="log", yscale="log", xlabel="parameters", ylim=(0.3 * floor, 1.6))
+        if ax is None or len(chosen) > 1:
+            axis.set_title(f"target length {length:g}", fontsize="medium")
+    axes[0].set_ylabel("exact-match accuracy")
+    if ax is None:
+        # Below the panels: inside, it would cover the small accuracies the figure is about.
+        handles, labels = axes[0].get_legend_handles_labels()
+        fig.legend(handles, labels, loc="outside lower center", ncols=3, fontsize="x-small")
+        fig.suptitle(f"{task}: is an observed zero evidence of no ability?")
+    else:
+        ax.legend(fontsize="x-small")
     return fig
 
 

@@ -18,7 +18,14 @@ from typing import Any
 import jinja2
 import pandas as pd
 
-from mirage_bayes.plots import TREND_ORDER, figure_stems, save_figures, trend_label
+from mirage_bayes.plots import (
+    DPI,
+    TREND_ORDER,
+    figure_stems,
+    plot_resolution,
+    save_figures,
+    trend_label,
+)
 
 __all__ = ["render_report", "format_number", "format_params"]
 
@@ -53,7 +60,15 @@ FIGURES = {  # kind: (title, one-sentence caption)
         "Expected log predictive density of each trend (higher is better), with each trend's "
         "difference to the best and the standard error of that difference.",
     ),
+    "resolution": (
+        "Is an observed zero evidence of no ability?",
+        "Exact-match accuracy on log axes: the trend's posterior band of the true accuracy, the "
+        "observed accuracy (a zero, which a log axis cannot show, as a red triangle at 1/n), the "
+        "test set's resolution floor 1/n (dotted) and 1/(n·L), the floor of a per-token rate "
+        "(dash-dotted). A true accuracy below 1/n usually shows as 0 of n.",
+    ),
 }
+RESOLUTION_TRENDS = ("power_law", "broken_power_law", "scale_free")  # the smooth law first
 
 PARAMETER_NAMES = {
     "sigma_item": "σ_item (spread of item difficulty)",
@@ -309,6 +324,85 @@ def _figure_entries(task: str, stem: str, paths: list[Path], directory: Path) ->
     return entries
 
 
+def _resolution_section(
+    resolution: pd.DataFrame, curves: pd.DataFrame, task: str, stem: str, directory: Path
+) -> dict[str, Any] | None:
+    """Text, figure and table of "Is an observed zero evidence of no ability?" for one task.
+
+    Uses the power law (the smooth law) when fitted, else the first of
+    :data:`RESOLUTION_TRENDS` present; the table lists the scales and lengths that showed 0.
+    """
+    from mirage_bayes.plan import MAX_ITEMS
+    from mirage_bayes.resolution import CONSISTENT_ZERO
+
+    rows = resolution[resolution["task"] == task]
+    trend = next((t for t in RESOLUTION_TRENDS if (rows["trend"] == t).any()), None)
+    if trend is None:
+        return None
+    rows = rows[rows["trend"] == trend].sort_values(["n_params", "length"])
+    path = directory / "figures" / f"{stem}_resolution.png"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig = plot_resolution(rows, curves, task=task, trend=trend)
+    fig.savefig(path, dpi=DPI)
+    fig.clear()
+    zeros = rows[rows["n_correct"] == 0]
+    consistent = zeros[zeros["p_zero_correct"] > CONSISTENT_ZERO]
+    name = trend_label(trend)
+    if zeros.empty:
+        text = (
+            "No model size scored 0 correct at any target length in the data. The figure shows "
+            f"where each test set's resolution floor 1/n lies against the {name} posterior of the "
+            "true accuracy."
+        )
+    else:
+        text = (
+            f"{len(zeros)} model size and target length combination(s) scored 0 correct. Under "
+            f"the {name} fit, {len(consistent)} of them have P(0 correct) > {CONSISTENT_ZERO:g} "
+            "for a test set of that size (new items from the same population): there the zero "
+            "is what the smooth law predicts — the true accuracy lies near or below the "
+            "resolution 1/n — and is no evidence that the ability is absent."
+        )
+        if len(consistent) < len(zeros):
+            text += (
+                f" At the other {len(zeros) - len(consistent)} the zero is unlikely under the "
+                "law: a real deficit there, or the law does not hold at that size."
+            )
+        text += (
+            " The last column is the number of items that would show at least one exact match "
+            "with probability 0.95 (mirage-bayes plan computes it for any criterion)."
+        )
+
+    def items(value: float) -> str:
+        return f"> {MAX_ITEMS:,}" if pd.isna(value) else f"{int(value):,}"
+
+    headers = ["model", "parameters", "L", "correct / items", "true accuracy", "94% HDI",
+               "P(0 correct)", "P(0), same items", "1/n", "1/(n·L)",
+               "items for P(≥1 correct) ≥ 0.95", "zero consistent with the law?"]  # fmt: skip
+    body = [
+        [
+            str(r.model),
+            format_params(r.n_params),
+            f"{r.length:g}",
+            f"0 / {int(r.n_items)}",
+            format_number(r.accuracy_mean),
+            _hdi(r.accuracy_low, r.accuracy_high),
+            format_number(r.p_zero_correct),
+            format_number(r.p_zero_same_items),
+            format_number(r.floor_accuracy),
+            format_number(r.floor_token_rate),
+            items(r.items_any_correct),
+            "yes" if r.p_zero_correct > CONSISTENT_ZERO else "no",
+        ]
+        for r in zeros.itertuples(index=False)
+    ]
+    return {
+        "trend": name,
+        "text": text,
+        "figure": _figure_entries(task, stem, [path], directory)[0],
+        "table": _table(headers, body),
+    }
+
+
 def _environment() -> jinja2.Environment:
     env = jinja2.Environment(
         loader=jinja2.PackageLoader("mirage_bayes", "templates"),
@@ -334,6 +428,7 @@ def render_report(
     verdicts: Mapping[str, str],
     meta: Mapping[str, Any],
     directory: str | Path,
+    resolution: pd.DataFrame | None = None,
 ) -> tuple[Path, Path]:
     """Write the figures, ``report.md`` and a self-contained ``report.html`` into ``directory``.
 
@@ -349,6 +444,10 @@ def render_report(
         names, or at the top when it names none).
     directory
         Output directory (created if needed); figures go to ``directory/figures``.
+    resolution
+        A fit's resolution table (:func:`mirage_bayes.resolution.resolution_table`); when given,
+        each task gets the section "Is an observed zero evidence of no ability?" and the figure
+        ``<stem>_resolution.png``.
 
     Returns
     -------
@@ -377,6 +476,9 @@ def render_report(
                 "parameters": _parameter_table(of["parameters"]),
                 "epsilon": _epsilon_table(eps, of["observed"]),
                 "figures": _figure_entries(task, stems[task], figures.get(task, []), directory),
+                "resolution": None
+                if resolution is None
+                else _resolution_section(resolution, curves, task, stems[task], directory),
             }
         )
     context = {

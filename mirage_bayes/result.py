@@ -12,6 +12,7 @@ import pandas as pd
 from mirage_bayes.data import TaskData
 from mirage_bayes.inference import Diagnostics, stacked
 from mirage_bayes.models import TRENDS, population_quantities
+from mirage_bayes.resolution import observed_test_sets, p_zero_draws
 from mirage_bayes.transforms import (
     accuracy_independent,
     brier_score,
@@ -65,8 +66,9 @@ class FitResult:
     """Posteriors of every task and trend of one :func:`mirage_bayes.fit`.
 
     Tables: :meth:`summary`, :meth:`curves`, :meth:`observed`, :meth:`comparison`,
-    :meth:`diagnostics`, :meth:`parameters`, :meth:`verdicts`. Figures: :meth:`plot_epsilon`,
-    :meth:`plot_metric`, :meth:`plot_comparison`. Files: :meth:`save`.
+    :meth:`diagnostics`, :meth:`parameters`, :meth:`verdicts`, :meth:`resolution`. Figures:
+    :meth:`plot_epsilon`, :meth:`plot_metric`, :meth:`plot_comparison`,
+    :meth:`plot_resolution`. Files: :meth:`save`.
     """
 
     tasks: list[TaskData]
@@ -131,6 +133,9 @@ class FitResult:
             lengths = self.lengths(data)
             obs = observed[observed["task"] == data.task].set_index(["model", "length"])
             eps_obs = data.observed_epsilon()
+            # Test-set size per scale and length, and whether it showed 0 correct (NaN: length
+            # not in the data), for the p_zero_correct rows.
+            sizes, zero_seen = observed_test_sets(data, lengths)
             for trend, idata in self.idatas[data.task].items():
                 draws = population_quantities(
                     stacked(idata, "mu"), stacked(idata, "sigma_item"), lengths
@@ -151,6 +156,10 @@ class FitResult:
                             *args, "token_edit_distance", length, ted_obs,
                             token_edit_distance(eps, length),
                         ),
+                        _rows_for(
+                            *args, "p_zero_correct", length, zero_seen[:, j],
+                            p_zero_draws(draws["accuracy"][..., j], sizes[:, j]),
+                        ),
                     ]  # fmt: skip
                 frames.append(
                     _rows_for(
@@ -165,9 +174,29 @@ class FitResult:
 
         ``quantity`` is ``epsilon`` (population mean per-token error rate), ``accuracy``
         (``E_items[(1 − ε_i)^L]``), ``accuracy_independent`` (the paper's ``(1 − ε̄)^L``),
-        ``token_edit_distance`` (``L·ε̄``) or ``brier`` (``ε̄²·K/(K − 1)``).
+        ``token_edit_distance`` (``L·ε̄``), ``brier`` (``ε̄²·K/(K − 1)``) or ``p_zero_correct``
+        (probability that a test set of the observed size — new items from the item population
+        — has no exact match; ``mean`` is the posterior predictive probability, the HDI that of
+        the per-draw probability ``(1 − a)^n``, ``observed`` 1.0 when the data showed 0 correct,
+        0.0 when not, NaN at a length not in the data; see :mod:`mirage_bayes.resolution`).
         """
         return self._summary.copy()
+
+    @cached_property
+    def _resolution(self) -> pd.DataFrame:
+        from mirage_bayes.resolution import resolution_table
+
+        return resolution_table(self)
+
+    def resolution(self) -> pd.DataFrame:
+        """Per task, trend, scale and length: what a test set of the observed size resolves.
+
+        Test-set size and correct count, the posterior of the accuracy, ``P(0 correct)`` for new
+        items and for the same items re-run, the predictive interval of the count, the floors
+        ``1/n`` and ``1/(n·L)`` and the items needed for ``P(≥ 1 correct) ≥ 0.95``; see
+        :func:`mirage_bayes.resolution.resolution_table`.
+        """
+        return self._resolution.copy()
 
     @cached_property
     def _curves(self) -> pd.DataFrame:
@@ -290,6 +319,15 @@ class FitResult:
         from mirage_bayes.plots import plot_comparison
 
         return plot_comparison(self.comparison(), task=self._task(task).task, ax=ax)
+
+    def plot_resolution(self, task: str | None = None, *, trend: str = "power_law", ax=None):
+        """Observed accuracy, the posterior band of true accuracy and the floors ``1/n``,
+        ``1/(n·L)``, on log axes: is an observed zero evidence of no ability?"""
+        from mirage_bayes.plots import plot_resolution
+
+        return plot_resolution(
+            self._resolution, self._curves, task=self._task(task).task, trend=trend, ax=ax
+        )
 
     # --- files -------------------------------------------------------------------------------
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 import json
 import shutil
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -47,9 +49,12 @@ def netcdf_name(task: str, trend: str, n_tasks: int) -> str:
 
 
 def summary_json(result: FitResult) -> dict:
-    """Run metadata, per-task preferred trend and per-trend diagnostics."""
+    """Run metadata, per-task preferred trend, per-trend diagnostics and resolution floors."""
+    from mirage_bayes.resolution import floors_by_task  # imports the models: only when saving
+
     meta = result.meta
     diagnostics = result.diagnostics()
+    floors = floors_by_task(result.observed())
     tasks = {}
     for table in result.comparisons:
         task = str(table["task"].iloc[0])
@@ -60,8 +65,12 @@ def summary_json(result: FitResult) -> dict:
             "preferred_trend": str(best["trend"]),
             "power_vs_broken": None
             if main is None
-            else {"preferred": main[0], "elpd_diff": main[1], "se": main[2],
-                  "exceeds_2se": bool(main[1] > 2 * main[2])},  # fmt: skip
+            else {
+                "preferred": main[0],
+                "elpd_diff": main[1],
+                "se": main[2],
+                "exceeds_2se": bool(main[1] > 2 * main[2]),
+            },  # fmt: skip
             "trends": {
                 row.trend: {
                     "max_rhat": float(row.max_rhat),
@@ -72,6 +81,8 @@ def summary_json(result: FitResult) -> dict:
                 for row in diag.itertuples()
             },
             "verdict": result.verdict_texts.get(task, ""),
+            # Per observed scale and length: 1/n and 1/(n·L) (see mirage_bayes.resolution).
+            "resolution": floors.get(task, []),
         }
     return {
         "mirage_bayes_version": __version__,
@@ -88,40 +99,31 @@ def summary_json(result: FitResult) -> dict:
     }
 
 
-def save_result(result: FitResult, directory: str | Path, *, force: bool, report: bool) -> Path:
-    """Write ``summary.csv``, ``comparison.csv``, ``summary.json``, ``posterior_<trend>.nc`` and
-    (with ``report``) ``report.html``, ``report.md`` and ``figures/`` into ``directory``."""
+def write_posteriors(result, directory: Path) -> None:
+    """One netCDF file per task and trend, the run's settings in the ``fit_config`` attribute."""
+    config = json.dumps({k: v for k, v in result.meta.items() if k != "warnings"})
+    for task, by_trend in result.idatas.items():
+        for trend, idata in by_trend.items():
+            idata.attrs["fit_config"] = config
+            idata.to_netcdf(str(directory / netcdf_name(task, trend, len(result.tasks))))
+
+
+@contextmanager
+def staged_folder(directory: str | Path, *, force: bool) -> Iterator[Path]:
+    """A hidden staging folder that becomes ``directory`` when the ``with`` block succeeds.
+
+    An error, Ctrl-C or a kill inside the block leaves the destination as it was: either absent
+    or (with ``force``) the previous results, which are replaced only once the new ones are
+    complete.
+    """
     directory = check_destination(directory, force=force).resolve()
     directory.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{directory.name}.", dir=directory.parent))
     old, replacing = directory.with_name(f".{directory.name}.old"), False
     try:
-        result.summary().to_csv(staging / "summary.csv", index=False, float_format="%.6g")
-        result.comparison().to_csv(staging / "comparison.csv", index=False, float_format="%.6g")
-        (staging / "summary.json").write_text(json.dumps(summary_json(result), indent=2) + "\n")
-        n_tasks = len(result.tasks)
-        config = json.dumps({k: v for k, v in result.meta.items() if k != "warnings"})
-        for task, by_trend in result.idatas.items():
-            for trend, idata in by_trend.items():
-                idata.attrs["fit_config"] = config
-                idata.to_netcdf(str(staging / netcdf_name(task, trend, n_tasks)))
-        if report:
-            from mirage_bayes.report import render_report
-
-            render_report(
-                summary=result.summary(),
-                curves=result.curves(),
-                observed=result.observed(),
-                comparison=result.comparison(),
-                diagnostics=result.diagnostics(),
-                parameters=result.parameters(),
-                verdicts=result.verdicts(),
-                meta={**result.meta, "version": __version__},
-                directory=staging,
-            )
+        yield staging
         replacing = directory.exists()
         if replacing:
-            # Replace only once the new results are complete.
             shutil.rmtree(old, ignore_errors=True)
             directory.rename(old)
         staging.rename(directory)
@@ -134,4 +136,29 @@ def save_result(result: FitResult, directory: str | Path, *, force: bool, report
         raise
     if replacing:
         shutil.rmtree(old, ignore_errors=True)
-    return directory
+
+
+def save_result(result: FitResult, directory: str | Path, *, force: bool, report: bool) -> Path:
+    """Write ``summary.csv``, ``comparison.csv``, ``summary.json``, ``posterior_<trend>.nc`` and
+    (with ``report``) ``report.html``, ``report.md`` and ``figures/`` into ``directory``."""
+    with staged_folder(directory, force=force) as staging:
+        result.summary().to_csv(staging / "summary.csv", index=False, float_format="%.6g")
+        result.comparison().to_csv(staging / "comparison.csv", index=False, float_format="%.6g")
+        (staging / "summary.json").write_text(json.dumps(summary_json(result), indent=2) + "\n")
+        write_posteriors(result, staging)
+        if report:
+            from mirage_bayes.report import render_report
+
+            render_report(
+                summary=result.summary(),
+                curves=result.curves(),
+                observed=result.observed(),
+                comparison=result.comparison(),
+                diagnostics=result.diagnostics(),
+                parameters=result.parameters(),
+                verdicts=result.verdicts(),
+                resolution=result.resolution(),
+                meta={**result.meta, "version": __version__},
+                directory=staging,
+            )
+    return Path(directory).resolve()

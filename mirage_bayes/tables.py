@@ -179,7 +179,9 @@ def _read_jsonl(path: Path, shown: str, columns: Collection[str]) -> Table:
     records: list[dict[str, Any]] = []
     numbers: list[int] = []
     # Parsed line by line (not with pandas.read_json) so a broken line can be named exactly.
-    for number, line in enumerate(text.splitlines(), start=1):
+    # JSON Lines ends lines at "\n" only: str.splitlines() also splits at U+2028 or U+0085,
+    # which JSON writers with ensure_ascii=False leave raw inside strings.
+    for number, line in enumerate(text.split("\n"), start=1):
         if not line.strip():
             continue
         try:

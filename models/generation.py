@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 import pymc as pm
 import pytensor.tensor as pt
-from scipy.special import logsumexp
+from scipy.special import gammaln, logsumexp
 
 from mirage_bayes.data import TaskData
 from mirage_bayes.models.likelihood import (
@@ -48,7 +48,7 @@ def quadrature_grid(max_trials_per_item: float) -> tuple[np.ndarray, np.ndarray]
     return nodes, log_w
 
 
-def build_model(data: TaskData, trend: Trend) -> pm.Model:
+def build_model(data: TaskData, trend: Trend, *, swappable: bool = False) -> pm.Model:
     """The PyMC model of one task under one trend.
 
     Parameters
@@ -57,20 +57,89 @@ def build_model(data: TaskData, trend: Trend) -> pm.Model:
         The task's item × scale matrices.
     trend
         Mean curve of η in standardized log size.
+    swappable
+        Hold the data in ``pm.Data`` containers (named in :data:`DATA_NAMES`), with a
+        likelihood weight per scale (``scale_weight``, all 1 here), so that
+        :func:`set_task_data` can give the model new data or weights and an already compiled
+        log density sees them without being rebuilt. The log density equals the default
+        model's while every weight is 1.
     """
     nodes, log_w = quadrature_grid(data.trials.sum(1).max())
     coords = {"scale": data.models}
     with pm.Model(coords=coords) as model:
-        x = pt.as_tensor(data.x)
+        if swappable:
+            box = {name: pm.Data(name, value) for name, value in model_data(data).items()}
+            x, weight = box["scale_x"], box["scale_weight"]
+            inputs = (
+                box["grid_nodes"], box["grid_log_w"],
+                box["pattern_errors"] * weight[None, :], box["pattern_correct"] * weight[None, :],
+                box["pattern_counts"], (box["pattern_log_binom"] * weight[None, :]).sum(1),
+            )  # fmt: skip
+        else:
+            x = pt.as_tensor(data.x)
+            inputs = (
+                nodes, log_w, data.pattern_errors, data.pattern_trials - data.pattern_errors,
+                data.pattern_counts, data.pattern_log_binom,
+            )  # fmt: skip
         mu = pm.Deterministic("mu", trend.build(x, data.n_scales), dims="scale")
         sigma = pm.HalfNormal("sigma_item", 1.0)
-        kernel = MarginalItemLogLik(
-            nodes, log_w, data.pattern_errors, data.pattern_trials - data.pattern_errors,
-            data.pattern_counts, data.pattern_log_binom,
-        )  # fmt: skip
-        value, _, _ = kernel(mu, sigma)
+        value, _, _ = MarginalItemLogLik()(mu, sigma, *inputs)
         pm.Potential("item_loglik", value)
     return model
+
+
+DATA_NAMES = (
+    "scale_x", "scale_weight", "grid_nodes", "grid_log_w",
+    "pattern_errors", "pattern_correct", "pattern_counts", "pattern_log_binom",
+)  # fmt: skip
+"""The ``pm.Data`` containers of a swappable model (:func:`build_model`)."""
+
+
+def pattern_log_binom_by_scale(data: TaskData) -> np.ndarray:
+    """``log C(T, k)`` of every pattern at every scale: ``(patterns, scales)``.
+
+    Summed over scales it is ``data.pattern_log_binom``; kept per scale so that a scale's
+    likelihood weight applies to its constant too.
+    """
+    t, k = data.pattern_trials, data.pattern_errors
+    return gammaln(t + 1) - gammaln(k + 1) - gammaln(t - k + 1)
+
+
+def model_data(data: TaskData, weights: np.ndarray | None = None) -> dict[str, np.ndarray]:
+    """Values of the containers of a swappable model for ``data`` and per-scale ``weights``.
+
+    ``weights`` (default all 1) multiplies each scale's log-likelihood; 0 leaves the scale out.
+    """
+    if weights is None:
+        weights = np.ones(data.n_scales)
+    weights = np.asarray(weights, dtype=np.float64)
+    if weights.shape != (data.n_scales,) or not np.all((weights >= 0) & np.isfinite(weights)):
+        raise ValueError(f"weights must be {data.n_scales} finite non-negative numbers")
+    nodes, log_w = quadrature_grid(data.trials.sum(1).max())
+    return {
+        "scale_x": data.x,
+        "scale_weight": weights,
+        "grid_nodes": nodes,
+        "grid_log_w": log_w,
+        "pattern_errors": data.pattern_errors,
+        "pattern_correct": data.pattern_trials - data.pattern_errors,
+        "pattern_counts": data.pattern_counts,
+        "pattern_log_binom": pattern_log_binom_by_scale(data),
+    }
+
+
+def set_task_data(model: pm.Model, data: TaskData, weights: np.ndarray | None = None) -> None:
+    """Give a swappable model (``build_model(..., swappable=True)``) new data and weights.
+
+    The new task must have as many scales as the model (the trend's parameters are per model,
+    not per data set); the number of items and patterns may differ. Functions compiled from
+    the model read the new values on their next call.
+    """
+    if len(model.coords["scale"]) != data.n_scales:
+        raise ValueError(
+            f"the model has {len(model.coords['scale'])} scales, the data {data.n_scales}"
+        )
+    pm.set_data(model_data(data, weights), model=model)
 
 
 # --- NumPy counterparts, evaluated on posterior draws after sampling --------------------------
@@ -93,13 +162,21 @@ def item_log_likelihood(data: TaskData, mu: np.ndarray, sigma: np.ndarray) -> np
     sigma
         ``(draws,)`` item difficulty standard deviations.
     """
+    return pattern_log_likelihood(data, mu, sigma)[:, data.pattern_of_item]
+
+
+def pattern_log_likelihood(data: TaskData, mu: np.ndarray, sigma: np.ndarray) -> np.ndarray:
+    """Marginal log-likelihood of one item of every pattern: ``(draws, patterns)``.
+
+    Items with the same pattern have the same value, so this is the sufficient form of
+    :func:`item_log_likelihood` for test sets too large to hold ``draws × items`` values.
+    """
     nodes, log_w = quadrature_grid(data.trials.sum(1).max())
-    per_pattern = pattern_loglik_draws(
+    return pattern_loglik_draws(
         np.ascontiguousarray(mu, dtype=np.float64), np.asarray(sigma, dtype=np.float64),
         nodes, log_w, data.pattern_errors, data.pattern_trials - data.pattern_errors,
         data.pattern_log_binom,
     )  # fmt: skip
-    return per_pattern[:, data.pattern_of_item]
 
 
 def population_quantities(
@@ -122,19 +199,28 @@ def population_quantities(
 
 
 def posterior_predictive_errors(
-    data: TaskData, mu: np.ndarray, sigma: np.ndarray, rng: np.random.Generator
+    data: TaskData,
+    mu: np.ndarray,
+    sigma: np.ndarray,
+    rng: np.random.Generator,
+    *,
+    per_pattern: bool = False,
 ) -> np.ndarray:
     """Replicated error counts ``(draws, items, scales)`` for the items as observed.
 
     Each item's difficulty is drawn from its conditional posterior given the draw (the grid
-    weights times the item's likelihood), so replicates respect what the item showed.
+    weights times the item's likelihood), so replicates respect what the item showed. With
+    ``per_pattern`` the replicates are of one item of each pattern: ``(draws, patterns, scales)``.
     """
     nodes, log_w = quadrature_grid(data.trials.sum(1).max())
     mu = np.ascontiguousarray(mu, dtype=np.float64)
+    if per_pattern:
+        which, trials = np.arange(len(data.pattern_counts)), data.pattern_trials.astype(np.int64)
+    else:
+        which, trials = data.pattern_of_item.astype(np.int64), data.trials
     picks = sample_item_nodes(
         mu, np.asarray(sigma, dtype=np.float64), nodes, log_w, data.pattern_errors,
-        data.pattern_trials - data.pattern_errors, data.pattern_of_item.astype(np.int64),
-        rng.random((mu.shape[0], len(data.items))),
+        data.pattern_trials - data.pattern_errors, which, rng.random((mu.shape[0], len(which))),
     )  # fmt: skip
     eta = mu[:, None, :] + np.asarray(sigma)[:, None, None] * nodes[picks][..., None]
-    return rng.binomial(data.trials[None], epsilon_from_eta(eta)).astype(np.int32)
+    return rng.binomial(trials[None], epsilon_from_eta(eta)).astype(np.int32)

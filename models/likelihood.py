@@ -15,6 +15,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 import pytensor.tensor as pt
+from pytensor.gradient import disconnected_type
 from pytensor.graph.basic import Apply
 from pytensor.graph.op import Op
 
@@ -90,45 +91,55 @@ def marginal_loglik_and_grad(mu, sigma, nodes, log_w, errors, correct, counts, l
 
 
 class MarginalItemLogLik(Op):
-    """PyTensor Op: ``(mu, sigma) → (value, d/dmu, d/dsigma)`` of the marginal log-likelihood.
+    """PyTensor Op: the marginal log-likelihood and its gradient in ``mu`` and ``sigma``.
+
+    Inputs ``(mu, sigma, nodes, log_w, errors, correct, counts, log_binom)``: the trend at every
+    scale, the item spread, the grid (nodes and normalised log weights) and the patterns
+    (``errors`` and ``correct`` are ``patterns × scales``, ``counts`` and ``log_binom`` per
+    pattern). Outputs ``(value, d/dmu, d/dsigma)``. The data are inputs rather than attributes
+    so that a compiled function can be given new data (``pm.Data`` + ``pm.set_data``) without
+    being rebuilt; the likelihood is linear in the per-scale counts, so a scale weighted by
+    ``w`` in ``errors`` and ``correct`` contributes ``w`` times its log-likelihood inside the
+    integral (``w = 0`` leaves it out).
 
     Its gradient reuses the second and third outputs, so a ``logp_dlogp`` function evaluates the
     kernel once per point.
     """
 
     __props__ = ()
+    _DATA_NDIM = (1, 1, 2, 2, 1, 1)  # nodes, log_w, errors, correct, counts, log_binom
 
-    def __init__(self, nodes, log_w, errors, correct, counts, log_binom):
-        self.arrays = tuple(
-            np.ascontiguousarray(a, dtype=np.float64)
-            for a in (nodes, log_w, errors, correct, counts, log_binom)
-        )
-        super().__init__()
-
-    def make_node(self, mu, sigma):
+    def make_node(self, mu, sigma, nodes, log_w, errors, correct, counts, log_binom):
         mu = pt.as_tensor_variable(mu).astype("float64")
         sigma = pt.as_tensor_variable(sigma).astype("float64")
-        return Apply(self, [mu, sigma], [pt.dscalar(), pt.dvector(), pt.dscalar()])
+        data = [
+            pt.as_tensor_variable(value).astype("float64")
+            for value in (nodes, log_w, errors, correct, counts, log_binom)
+        ]
+        if mu.ndim != 1 or sigma.ndim != 0:
+            raise TypeError("mu must be a vector and sigma a scalar")
+        if tuple(v.ndim for v in data) != self._DATA_NDIM:
+            raise TypeError(f"data inputs must have dimensions {self._DATA_NDIM}")
+        return Apply(self, [mu, sigma, *data], [pt.dscalar(), pt.dvector(), pt.dscalar()])
 
     def perform(self, node, inputs, output_storage):
-        mu, sigma = inputs
+        mu, sigma, *data = inputs
         value, grad_mu, grad_sigma = marginal_loglik_and_grad(
-            np.asarray(mu, dtype=np.float64), float(sigma), *self.arrays
+            np.ascontiguousarray(mu, dtype=np.float64),
+            float(sigma),
+            *(np.ascontiguousarray(a, dtype=np.float64) for a in data),
         )
         output_storage[0][0] = np.asarray(value)
         output_storage[1][0] = grad_mu
         output_storage[2][0] = np.asarray(grad_sigma)
 
+    def connection_pattern(self, node):
+        # The data inputs are constants or pm.Data: nothing is differentiated with respect to them.
+        return [[True, True, True]] * 2 + [[False, False, False]] * 6
+
     def L_op(self, inputs, outputs, output_grads):
         g = output_grads[0]
-        return [g * outputs[1], g * outputs[2]]
-
-    # Ops with array attributes compare by identity: each model gets its own instance.
-    def __eq__(self, other):
-        return self is other
-
-    def __hash__(self):
-        return id(self)
+        return [g * outputs[1], g * outputs[2]] + [disconnected_type() for _ in range(6)]
 
 
 @numba.njit(cache=True)
@@ -188,3 +199,42 @@ def sample_item_nodes(mu, sigma, nodes, log_w, errors, correct, pattern_of_item,
             q = np.searchsorted(per_node[p], target)
             picks[d, i] = min(q, n_nodes - 1)
     return picks
+
+
+@numba.njit(cache=True)
+def held_out_loglik_draws(mu, sigma, nodes, log_w, errors, correct, counts, fitted, held_out):
+    """Log-likelihood of each held-out scale's data given the fitted scales' data, per draw.
+
+    For draw ``d`` and held-out scale ``h = held_out[j]``, ``out[d, j]`` is
+    ``Σ_p n[p]·log p(y[p, h] | y[p, fitted], μ, σ)``: each item's difficulty integrated over
+    its conditional distribution given what the item showed at the fitted scales (``fitted`` is
+    a 0/1 weight per scale), i.e. ``log Σ_q w_q L_fit L_h − log Σ_q w_q L_fit`` on the grid.
+    Items not evaluated at ``h`` contribute 0; the binomial coefficients are left to the caller.
+    """
+    n_draws, n_patterns, n_nodes = mu.shape[0], errors.shape[0], nodes.shape[0]
+    out = np.zeros((n_draws, held_out.shape[0]))
+    base = np.empty((n_patterns, n_nodes))
+    with_h = np.empty(n_nodes)
+    fitted_errors, fitted_correct = errors * fitted, correct * fitted
+    for d in range(n_draws):
+        _node_loglik(mu[d], sigma[d], nodes, log_w, fitted_errors, fitted_correct, base)
+        log_eps, log_not = _link_tables(mu[d], sigma[d], nodes)
+        for p in range(n_patterns):
+            top = base[p].max()
+            norm = 0.0
+            for q in range(n_nodes):
+                norm += np.exp(base[p, q] - top)
+            log_fit = top + np.log(norm)
+            for j in range(held_out.shape[0]):
+                h = held_out[j]
+                k, c = errors[p, h], correct[p, h]
+                if k == 0.0 and c == 0.0:
+                    continue
+                for q in range(n_nodes):
+                    with_h[q] = base[p, q] + k * log_eps[h, q] + c * log_not[h, q]
+                top_h = with_h.max()
+                total = 0.0
+                for q in range(n_nodes):
+                    total += np.exp(with_h[q] - top_h)
+                out[d, j] += counts[p] * (top_h + np.log(total) - log_fit)
+    return out

@@ -423,3 +423,14 @@ def test_prescored_zero_tokens(tmp_path):
 def test_prescored_boolean_in_jsonl(tmp_path):
     records = [{"model": "m", "n_params": 1, "n_tokens": 3, "n_errors": True}]
     expect_error(jsonl_file(tmp_path, records), "line 1", "whole number")
+
+
+def test_jsonl_keeps_unicode_line_separators_inside_strings(tmp_path):
+    path = tmp_path / "outputs.jsonl"
+    rows = [
+        {"model": "m", "n_params": 1e9, "item": i, "target": "12", "output": f"1\u2028{i}\u0085"}
+        for i in range(2)
+    ]
+    path.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in rows) + "\r\n")
+    outputs = read_outputs(path)
+    assert outputs["output"].tolist() == ["1\u20280\u0085", "1\u20281\u0085"]

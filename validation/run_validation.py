@@ -150,16 +150,37 @@ def run_selection(args: argparse.Namespace) -> None:
     print(markdown(result.groupby(["n_scales", "truth"])["weight_broken"].mean().to_frame()))
 
 
+def run_edge(args: argparse.Namespace) -> None:
+    from mirage_bayes.edge_regimes import CASES, run_case
+
+    rows = []
+    for name, make in CASES.items():
+        report = run_case(make(), draws=args.draws, seed=args.seed)
+        report.pop("result")
+        rows.append({"case": name, **report})
+        print(f"{name}: {report}", flush=True)
+    table = pd.DataFrame(rows)
+    table.to_csv(RESULTS / "edge_regimes.csv", index=False)
+    print(f"\n### Edge regimes ({args.draws} draws per chain, 2 chains)\n")
+    print(markdown(table))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("study", choices=["sbc", "coverage", "selection"])
+    parser.add_argument("study", choices=["sbc", "coverage", "selection", "edge"])
     parser.add_argument("--simulations", type=int, default=20)
     parser.add_argument("--draws", type=int, default=500)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--trends", default="power_law,broken_power_law", help="for sbc")
     args = parser.parse_args()
     RESULTS.mkdir(parents=True, exist_ok=True)
-    {"sbc": run_sbc, "coverage": run_coverage, "selection": run_selection}[args.study](args)
+    studies = {
+        "sbc": run_sbc,
+        "coverage": run_coverage,
+        "selection": run_selection,
+        "edge": run_edge,
+    }
+    studies[args.study](args)
 
 
 if __name__ == "__main__":

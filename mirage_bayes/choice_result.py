@@ -1,0 +1,360 @@
+"""``ChoiceFitResult``: posteriors of a multiple-choice fit as tables, figures, files and a report.
+
+The same interface as :class:`mirage_bayes.result.FitResult` (``summary``, ``curves``,
+``observed``, ``comparison``, ``diagnostics``, ``parameters``, ``verdicts``, ``ok``, ``save``,
+figures, ``_repr_html_``); the quantities are ``mc_grade``, ``brier`` and ``p_correct`` per scale.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import arviz as az
+import numpy as np
+import pandas as pd
+
+from mirage_bayes.comparison import pair
+from mirage_bayes.inference import Diagnostics
+from mirage_bayes.models import TRENDS
+from mirage_bayes.models.choice import expected_grade, expected_q_moments, grade_thresholds
+from mirage_bayes.result import (
+    CURVE_DRAWS,
+    CURVE_POINTS,
+    HDI_PROB,
+    SUMMARY_COLUMNS,
+    _rows_for,
+    hdi,
+    posterior_dict,
+)
+from mirage_bayes.transforms import jeffreys_interval
+
+if TYPE_CHECKING:
+    from mirage_bayes.choice_fit import ChoiceTaskData
+
+QUANTITIES = ("mc_grade", "brier", "p_correct")
+OBSERVED_COLUMNS = [
+    "task", "model", "n_params", "n_items", "n_correct", "mc_grade", "mc_grade_low",
+    "mc_grade_high", "brier", "p_correct", "chance_grade", "chance_brier",
+]  # fmt: skip
+
+
+def _shapes(data: ChoiceTaskData) -> tuple[np.ndarray, list[np.ndarray], np.ndarray]:
+    """Per distinct size: its standardized log size, the grade thresholds of its items and their
+    mean sum of squared wrong shares (models of the same size pool their items)."""
+    xs = np.unique(data.x)
+    thresholds, wrong_ss = [], []
+    for x in xs:
+        at = data.observed[:, data.x == x]
+        share = data.max_wrong_share[:, data.x == x][at]
+        thresholds.append(grade_thresholds(share))
+        wrong_ss.append(float(data.wrong_sum_squares[:, data.x == x][at].mean()))
+    return xs, thresholds, np.asarray(wrong_ss)
+
+
+def expected_metrics(data: ChoiceTaskData, mu: np.ndarray, tau: np.ndarray, x: np.ndarray):
+    """``mc_grade``, ``brier`` and ``p_correct`` of a population item, ``(draws, len(x))`` each.
+
+    At an observed size the wrong mass is split like the test items' at that size; between two
+    observed sizes the metrics are those sizes' mixed linearly in log size, so a curve passes
+    through the per-scale values and does not jump halfway between scales.
+    """
+    xs, thresholds, wrong_ss = _shapes(data)
+    x = np.asarray(x, dtype=float)
+    weights = np.zeros((len(x), len(xs)))
+    upper = np.clip(np.searchsorted(xs, x), 1, len(xs) - 1) if len(xs) > 1 else np.zeros(len(x))
+    upper = upper.astype(int)
+    if len(xs) == 1:
+        weights[:, 0] = 1.0
+    else:
+        lower = upper - 1
+        t = np.clip((x - xs[lower]) / (xs[upper] - xs[lower]), 0.0, 1.0)
+        weights[np.arange(len(x)), lower] = 1 - t
+        weights[np.arange(len(x)), upper] += t
+    grade = np.zeros(mu.shape)
+    for j, cut in enumerate(thresholds):
+        points = np.flatnonzero(weights[:, j] > 0)
+        if points.size:
+            grade[:, points] += weights[points, j] * expected_grade(mu[:, points], tau, cut)
+    moments = expected_q_moments(mu, tau)
+    brier = moments["wrong_squared"] * (1.0 + weights @ wrong_ss)
+    return {"mc_grade": grade, "brier": brier, "p_correct": moments["p_correct"]}
+
+
+def _total_spread(post: dict[str, np.ndarray]) -> np.ndarray:
+    return np.sqrt(post["sigma_item"] ** 2 + post["sigma_obs"] ** 2)
+
+
+@dataclass
+class ChoiceFitResult:
+    """Posteriors of every multiple-choice task and trend of one :func:`mirage_bayes.fit`.
+
+    The interface of :class:`mirage_bayes.result.FitResult`, for grade, Brier score and the
+    probability on the correct choice. Tables: :meth:`summary`, :meth:`curves`,
+    :meth:`observed`, :meth:`comparison`, :meth:`diagnostics`, :meth:`parameters`,
+    :meth:`verdicts`. Figures: :meth:`plot_choice_metrics`, :meth:`plot_metric`,
+    :meth:`plot_comparison`. Files: :meth:`save`.
+    """
+
+    tasks: list[ChoiceTaskData]
+    idatas: dict[str, dict[str, az.InferenceData]]
+    comparisons: list[pd.DataFrame]
+    verdict_texts: dict[str, str]
+    diagnostics_by_fit: dict[tuple[str, str], Diagnostics]
+    meta: dict = field(default_factory=dict)
+
+    # --- tables --------------------------------------------------------------------------
+
+    def task_names(self) -> list[str]:
+        """Tasks in order of appearance in the input."""
+        return [t.task for t in self.tasks]
+
+    def _task(self, task: str | None) -> ChoiceTaskData:
+        if task is None:
+            return self.tasks[0]
+        for data in self.tasks:
+            if data.task == task:
+                return data
+        raise KeyError(f"no task {task!r}; tasks are {self.task_names()}")
+
+    @cached_property
+    def _observed(self) -> pd.DataFrame:
+        frames = []
+        for data in self.tasks:
+            rows = data.rows.assign(
+                chance_grade=1.0 / data.rows["n_choices"],
+                # Brier score of the uniform prediction: (1 − 1/K)² + (K − 1)/K² = (K − 1)/K.
+                chance_brier=(data.rows["n_choices"] - 1) / data.rows["n_choices"],
+            )
+            table = (
+                rows.groupby("model", sort=False)
+                .agg(
+                    n_params=("n_params", "first"),
+                    n_items=("mc_grade", "size"),
+                    n_correct=("mc_grade", "sum"),
+                    mc_grade=("mc_grade", "mean"),
+                    brier=("brier", "mean"),
+                    p_correct=("p_correct", "mean"),
+                    chance_grade=("chance_grade", "mean"),
+                    chance_brier=("chance_brier", "mean"),
+                )
+                .reset_index()
+            )
+            low, high = jeffreys_interval(table["n_correct"], table["n_items"], HDI_PROB)
+            table = table.assign(task=data.task, mc_grade_low=low, mc_grade_high=high)
+            frames.append(table.sort_values("n_params", kind="stable"))
+        out = pd.concat(frames, ignore_index=True)[OBSERVED_COLUMNS]
+        out["n_correct"] = out["n_correct"].astype(np.int64)
+        return out
+
+    def observed(self) -> pd.DataFrame:
+        """Observed mean grade (with a 94% Jeffreys interval), Brier score and ``p_correct`` per
+        scale, with the chance levels of a uniform guess (grade ``1/K``, Brier ``(K − 1)/K``)."""
+        return self._observed.copy()
+
+    @cached_property
+    def _summary(self) -> pd.DataFrame:
+        frames = []
+        for data in self.tasks:
+            obs = self._observed[self._observed["task"] == data.task].set_index("model")
+            obs = obs.reindex(data.models)
+            for trend, idata in self.idatas[data.task].items():
+                post = posterior_dict(idata)
+                metrics = expected_metrics(data, post["mu"], _total_spread(post), data.x)
+                args = (data.task, trend, data.models, data.n_params)
+                for quantity in QUANTITIES:
+                    observed = obs[quantity].to_numpy(float)
+                    frames.append(_rows_for(*args, quantity, None, observed, metrics[quantity]))
+        return pd.concat(frames, ignore_index=True)[SUMMARY_COLUMNS]
+
+    def summary(self) -> pd.DataFrame:
+        """Posterior mean and 94% HDI per task, trend, scale and ``quantity``: ``mc_grade``
+        (expected multiple-choice grade), ``brier`` (expected Brier score) and ``p_correct``
+        (expected probability on the correct choice) of an item from the task's population;
+        ``length`` is empty."""
+        return self._summary.copy()
+
+    @cached_property
+    def _curves(self) -> pd.DataFrame:
+        frames = []
+        for data in self.tasks:
+            grid = np.geomspace(data.n_params.min(), data.n_params.max(), CURVE_POINTS)
+            for trend, idata in self.idatas[data.task].items():
+                if trend == "scale_free":
+                    continue  # no shape between scales: drawn at the scales only
+                post = posterior_dict(idata)
+                every = max(1, len(post["sigma_obs"]) // CURVE_DRAWS)
+                post = {name: values[::every] for name, values in post.items()}
+                x = data.standardize(grid)
+                mu = TRENDS[trend].mu(post, x)
+                metrics = expected_metrics(data, mu, _total_spread(post), x)
+                for quantity in QUANTITIES:
+                    table = _rows_for(
+                        data.task, trend, None, grid, quantity, None, np.nan, metrics[quantity]
+                    )
+                    frames.append(table.drop(columns=["model", "observed"]))
+        columns = ["task", "trend", "n_params", "quantity", "length", "mean", "hdi_low", "hdi_high"]
+        if not frames:
+            return pd.DataFrame(columns=columns)
+        return pd.concat(frames, ignore_index=True)[columns]
+
+    def curves(self) -> pd.DataFrame:
+        """The summary's quantities on a fine grid of sizes, for the parametric trends."""
+        return self._curves.copy()
+
+    def parameters(self) -> pd.DataFrame:
+        """Posterior mean and 94% HDI of the spreads (``sigma_item`` when item effects are
+        identifiable, ``sigma_obs``) and each trend's parameters on the paper's scale, for
+        ``L_CE = −log p_correct`` (power law: α and log10 c of ``L_CE = (N/c)^α``)."""
+        rows = []
+        for data in self.tasks:
+            for trend, idata in self.idatas[data.task].items():
+                post = posterior_dict(idata)
+                values = {"sigma_item": post["sigma_item"]} if data.item_effects else {}
+                values["sigma_obs"] = post["sigma_obs"]
+                values.update(
+                    TRENDS[trend].natural_parameters(post, data.x_center, data.x_half_range)
+                )
+                for name, draws in values.items():
+                    finite = draws[np.isfinite(draws)]
+                    low, high = hdi(finite) if finite.size > 1 else (np.nan, np.nan)
+                    rows.append(
+                        {
+                            "task": data.task,
+                            "trend": trend,
+                            "parameter": name,
+                            "mean": float(np.mean(finite)) if finite.size else np.nan,
+                            "hdi_low": float(low),
+                            "hdi_high": float(high),
+                        }
+                    )
+        return pd.DataFrame(rows)
+
+    def comparison(self) -> pd.DataFrame:
+        """LOO comparison per task (leave one item out): ``task, trend, rank, elpd_loo, se,
+        p_loo, elpd_diff, dse, weight, warning``."""
+        return pd.concat(self.comparisons, ignore_index=True)
+
+    def diagnostics(self) -> pd.DataFrame:
+        """Max r̂, min bulk ESS and divergences of every fit, with ``ok`` against the policy."""
+        rows = [
+            {"task": task, "trend": trend, "max_rhat": d.max_rhat,
+             "min_ess_bulk": d.min_ess_bulk, "divergences": d.divergences, "ok": d.ok}
+            for (task, trend), d in self.diagnostics_by_fit.items()
+        ]  # fmt: skip
+        return pd.DataFrame(rows)
+
+    @property
+    def ok(self) -> bool:
+        """Whether every fit passed the sampler diagnostics."""
+        return all(d.ok for d in self.diagnostics_by_fit.values())
+
+    def verdicts(self) -> dict[str, str]:
+        """Per task, a paragraph saying which trend the data prefer and how firmly."""
+        return dict(self.verdict_texts)
+
+    # --- figures ---------------------------------------------------------------------------
+
+    def plot_choice_metrics(self, task: str | None = None, *, quantities=None, axes=None):
+        """Multiple-choice grade (sharp) and Brier score (smooth) side by side; see
+        :func:`mirage_bayes.choice_report.plot_choice_metrics`."""
+        from mirage_bayes.choice_report import plot_choice_metrics
+
+        return plot_choice_metrics(
+            self._summary, self._curves, self._observed, task=self._task(task).task,
+            quantities=quantities, axes=axes,
+        )  # fmt: skip
+
+    def plot_metric(self, quantity: str = "mc_grade", task: str | None = None, *, ax=None):
+        """One of ``mc_grade``, ``brier``, ``p_correct`` against model size."""
+        return self.plot_choice_metrics(task, quantities=(quantity,), axes=ax)
+
+    def plot_comparison(self, task: str | None = None, *, ax=None):
+        """ELPD (LOO) of each trend with standard errors."""
+        from mirage_bayes.plots import plot_comparison
+
+        return plot_comparison(self.comparison(), task=self._task(task).task, ax=ax)
+
+    # --- files -------------------------------------------------------------------------------
+
+    def save(self, directory, *, force: bool = False, report: bool = True) -> Path:
+        """Write ``summary.csv``, ``comparison.csv``, ``summary.json``, ``posterior_<trend>.nc``
+        and (with ``report``) ``report.html``, ``report.md`` and ``figures/`` into ``directory``,
+        all or nothing (as :func:`mirage_bayes.save.save_result`)."""
+        return save_choice_result(self, directory, force=force, report=report)
+
+    def _repr_html_(self) -> str:
+        parts = [f"<h3>mirage-bayes fit: {len(self.tasks)} multiple-choice task(s)</h3>"]
+        for data in self.tasks:
+            parts.append(f"<h4>{data.task}</h4><p>{self.verdict_texts.get(data.task, '')}</p>")
+        parts.append(self.comparison().to_html(index=False, float_format="%.2f"))
+        if not self.ok:
+            parts.append("<p style='color:#b00'>Sampler warnings: see .diagnostics()</p>")
+        return "\n".join(parts)
+
+
+def choice_summary_json(result: ChoiceFitResult) -> dict:
+    """Run metadata, per task the preferred trend, the power-vs-broken ELPD difference, the
+    per-trend diagnostics and the verdict (the layout of a generation fit's ``summary.json``)."""
+    from mirage_bayes import __version__
+
+    meta = result.meta
+    diagnostics = result.diagnostics()
+    tasks = {}
+    for table in result.comparisons:
+        task = str(table["task"].iloc[0])
+        main = pair(table, "power_law", "broken_power_law")
+        diag = diagnostics[diagnostics["task"] == task]
+        tasks[task] = {
+            "preferred_trend": str(table.sort_values("rank").iloc[0]["trend"]),
+            "power_vs_broken": None
+            if main is None
+            else {
+                "preferred": main[0],
+                "elpd_diff": main[1],
+                "se": main[2],
+                "exceeds_2se": bool(main[1] > 2 * main[2]),
+            },  # fmt: skip
+            "trends": {
+                row.trend: {
+                    "max_rhat": float(row.max_rhat),
+                    "min_ess_bulk": float(row.min_ess_bulk),
+                    "divergences": int(row.divergences),
+                    "ok": bool(row.ok),
+                }
+                for row in diag.itertuples()
+            },
+            "verdict": result.verdict_texts.get(task, ""),
+        }
+    keys = ("seed", "input", "input_sha256", "draws", "tune", "chains", "choices", "trends")
+    return {
+        "mirage_bayes_version": __version__,
+        "kind": "multiple_choice",
+        **{key: meta.get(key) for key in keys},
+        "warnings": meta.get("warnings", []),
+        "tasks": tasks,
+    }
+
+
+def save_choice_result(
+    result: ChoiceFitResult, directory: str | Path, *, force: bool, report: bool
+) -> Path:
+    """Write a multiple-choice fit into ``directory`` through a staging folder renamed into place,
+    so an error or interruption leaves the complete results or none (and old ones intact)."""
+    from mirage_bayes import __version__
+    from mirage_bayes.save import staged_folder, write_posteriors
+
+    with staged_folder(directory, force=force) as staging:
+        result.summary().to_csv(staging / "summary.csv", index=False, float_format="%.6g")
+        result.comparison().to_csv(staging / "comparison.csv", index=False, float_format="%.6g")
+        text = json.dumps(choice_summary_json(result), indent=2)
+        (staging / "summary.json").write_text(text + "\n")
+        write_posteriors(result, staging)
+        if report:
+            from mirage_bayes.choice_report import render_choice_report
+
+            render_choice_report(result, staging, meta={**result.meta, "version": __version__})
+    return Path(directory).resolve()

@@ -1,0 +1,189 @@
+"""``mirage-bayes plan``: how many test items each model size needs.
+
+``mirage-bayes plan FIT_DIR`` reads a saved fit (its posterior netCDF files, no refit);
+``mirage-bayes plan --epsilon 0.3,0.1,0.02 --length 5`` plans for hypothetical scales given by
+their per-token error rate. Both print an aligned table and write ``plan.csv`` and ``plan.png``.
+Module-level imports stay light so that ``--help`` and input errors are fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from mirage_bayes.errors import InputError
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from matplotlib.figure import Figure
+
+DEFAULT_MAX_ITEMS = 10_000_000  # equals mirage_bayes.plan.MAX_ITEMS (tests/test_plan.py checks)
+
+
+def _float_list(text: str) -> list[float]:
+    try:
+        values = [float(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated numbers, got {text!r}"
+        ) from None
+    if not values:
+        raise argparse.ArgumentTypeError("expected at least one number")
+    return values
+
+
+def add_parser(commands) -> None:
+    """Add the ``plan`` subcommand to the ``mirage-bayes`` subparsers."""
+    from mirage_bayes.cli import _int_list, _positive
+
+    plan = commands.add_parser(
+        "plan",
+        help="test items needed per model size to see ≥ 1 exact match or a precise accuracy",
+        description="For every model size and target length, the smallest number of test items "
+        "such that (a) at least one is answered exactly right with probability --prob, and (b) "
+        "the expected 94%% HDI half-width of the accuracy estimate (Jeffreys prior) is at most "
+        "--halfwidth. From a saved fit (posterior of the accuracy, new items from the item "
+        "population) or from given per-token error rates.",
+    )
+    plan.add_argument("fit_dir", nargs="?", default=None, help="folder of a mirage-bayes fit")
+    plan.add_argument(
+        "--epsilon", type=_float_list, default=None,
+        help="instead of a fit: per-token error rate of each hypothetical scale, e.g. 0.3,0.1,0.02",
+    )  # fmt: skip
+    plan.add_argument(
+        "--n-params", type=_float_list, default=None,
+        help="with --epsilon: parameter count of each scale (labels the figure's x axis)",
+    )  # fmt: skip
+    plan.add_argument(
+        "--lengths", "--length", dest="lengths", type=_int_list, default=None,
+        help="target lengths in tokens, e.g. 5 or 1,2,5 (default with a fit: the fit's lengths)",
+    )  # fmt: skip
+    plan.add_argument(
+        "--sigma-item", type=float, default=0.0,
+        help="with --epsilon: item difficulty sd on log L_CE (default 0: identical items)",
+    )  # fmt: skip
+    plan.add_argument(
+        "--trend", default=None,
+        help="with a fit: trend whose posterior to use (default: power_law when fitted)",
+    )  # fmt: skip
+    plan.add_argument(
+        "--prob", type=float, default=0.95, help="P(≥ 1 correct) to reach (default 0.95)"
+    )
+    plan.add_argument(
+        "--halfwidth", type=float, default=0.05,
+        help="94%% HDI half-width of accuracy to reach (default 0.05)",
+    )  # fmt: skip
+    plan.add_argument(
+        "--max-items", type=_positive, default=DEFAULT_MAX_ITEMS,
+        help=f"largest test set considered; beyond it 'more than' is reported "
+        f"(default {DEFAULT_MAX_ITEMS:,})",
+    )  # fmt: skip
+    plan.add_argument(
+        "--out", default=None,
+        help="CSV to write, the figure beside it as .png (default: FIT_DIR/plan.csv, else "
+        "./plan.csv)",
+    )  # fmt: skip
+    plan.add_argument("--force", action="store_true", help="overwrite existing plan files")
+    plan.set_defaults(handler=run)
+
+
+def _check(args: argparse.Namespace) -> None:
+    """Every input problem as one InputError, before any work."""
+    if (args.fit_dir is None) == (args.epsilon is None):
+        raise InputError(
+            "give either a fit folder or --epsilon, not both or neither",
+            fix="e.g. mirage-bayes plan mirage_out, or mirage-bayes plan --epsilon 0.3,0.1 "
+            "--length 5",
+        )
+    if not 0 < args.prob < 1:
+        raise InputError(f"--prob {args.prob} is impossible", fix="give a probability in (0, 1)")
+    if not 0 < args.halfwidth < 0.5:
+        raise InputError(
+            f"--halfwidth {args.halfwidth} is impossible", fix="give a half-width in (0, 0.5)"
+        )
+    if args.epsilon is None:
+        for flag, given in (("--n-params", args.n_params), ("--sigma-item", args.sigma_item)):
+            if given:
+                raise InputError(f"{flag} only applies with --epsilon", fix=f"drop {flag}")
+        return
+    if args.trend is not None:
+        raise InputError("--trend only applies with a fit folder", fix="drop --trend")
+    if any(not 0 < e < 1 for e in args.epsilon):
+        raise InputError("--epsilon values must lie strictly between 0 and 1", where="--epsilon")
+    if not args.lengths:
+        raise InputError("--epsilon needs target lengths", fix="add e.g. --length 5")
+    if not (math.isfinite(args.sigma_item) and args.sigma_item >= 0):
+        raise InputError(f"--sigma-item {args.sigma_item} is impossible", fix="give an sd ≥ 0")
+    if args.n_params is not None:
+        if len(args.n_params) != len(args.epsilon):
+            raise InputError(
+                f"--n-params has {len(args.n_params)} values, --epsilon {len(args.epsilon)}",
+                fix="give one parameter count per error rate",
+            )
+        if any(not (math.isfinite(n) and n > 0) for n in args.n_params):
+            raise InputError("--n-params must be positive parameter counts")
+
+
+def _check_destination(out: Path, *, force: bool) -> Path:
+    """Refuse a non-CSV name or existing files (unless ``force``); return the figure's path."""
+    png = out.with_suffix(".png")
+    if out.suffix.lower() != ".csv":
+        raise InputError("the plan is written as CSV", where=str(out), fix="give --out a .csv name")
+    for path in (out, png):
+        if path.exists() and not force:
+            raise InputError("file exists", where=str(path), fix="pass --force to overwrite it")
+        if path.exists() and not path.is_file():
+            raise InputError(
+                "exists and is not a file", where=str(path), fix="choose another --out"
+            )
+    return png
+
+
+def write_plan(
+    plan: pd.DataFrame, out: str | Path, *, force: bool, figure: Figure
+) -> tuple[Path, Path]:
+    """Write ``plan.csv`` and, beside it, the figure as ``<stem>.png``: both or neither.
+
+    Both files are written under temporary names in the destination folder and renamed into
+    place at the end; an existing file is refused unless ``force``.
+    """
+    out = Path(out)
+    png = _check_destination(out, force=force)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staged = [out.with_name(f".{out.name}.tmp"), png.with_name(f".{png.name}.tmp")]
+    try:
+        plan.to_csv(staged[0], index=False, float_format="%.6g")
+        figure.savefig(staged[1], dpi=110, format="png")
+        os.replace(staged[0], out)
+        os.replace(staged[1], png)
+    finally:
+        for path in staged:
+            path.unlink(missing_ok=True)
+    return out, png
+
+
+def run(args: argparse.Namespace) -> int:
+    """Compute the plan, print it and write ``plan.csv`` and ``plan.png``."""
+    _check(args)
+    default_folder = Path(args.fit_dir) if args.fit_dir is not None else Path()
+    out = Path(args.out) if args.out else default_folder / "plan.csv"
+    _check_destination(out, force=args.force)  # refuse before the work, not after it
+
+    from mirage_bayes.plan import format_plan, plan_from_epsilon, plan_from_fit, plot_plan
+
+    criteria = {"prob": args.prob, "halfwidth": args.halfwidth, "max_items": args.max_items}
+    if args.fit_dir is not None:
+        table = plan_from_fit(args.fit_dir, trend=args.trend, lengths=args.lengths, **criteria)
+    else:
+        table = plan_from_epsilon(
+            args.epsilon, args.lengths, sigma_item=args.sigma_item, n_params=args.n_params,
+            **criteria,
+        )  # fmt: skip
+    figure = plot_plan(table, prob=args.prob, halfwidth=args.halfwidth)
+    csv_path, png_path = write_plan(table, out, force=args.force, figure=figure)
+    print(format_plan(table, prob=args.prob, halfwidth=args.halfwidth))
+    print(f"wrote {csv_path} and {png_path}")
+    return 0

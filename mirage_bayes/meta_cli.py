@@ -1,0 +1,143 @@
+"""The ``mirage-bayes meta`` subcommand (argument parsing only; the work is in :mod:`.meta`).
+
+Module-level imports stay light so that ``--help`` and input errors answer at once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from mirage_bayes.errors import EXIT_DIAGNOSTICS, InputError
+
+
+def _threshold(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
+    return value
+
+
+def add_parser(commands) -> None:
+    """Add ``meta`` to the ``mirage-bayes`` subcommands."""
+    from mirage_bayes.cli import _positive, _seed
+    from mirage_bayes.emergence import DEFAULT_THRESHOLD
+    from mirage_bayes.meta_sources import SOURCES
+
+    meta = commands.add_parser(
+        "meta",
+        help="multiple comparisons: which emergent-looking triplets survive a smooth law",
+        description="For every (family, task, metric) in a table of aggregate results: the "
+        "emergence score, the posterior predictive p-value of a smooth scaling law with the "
+        "observed test-set sizes, Benjamini-Hochberg q-values, and how many triplets would "
+        "look emergent by chance.",
+    )
+    meta.add_argument(
+        "file",
+        help="results table (.csv, .tsv, .parquet, .jsonl) with family, model, n_params, task, "
+        "metric, score [, n_items, kind, higher_is_better, chance]; with --from, the data folder",
+    )
+    meta.add_argument(
+        "--from", dest="source", choices=sorted(SOURCES), default=None,
+        help="read a known data set's folder and convert it to the table format",
+    )  # fmt: skip
+    meta.add_argument("--convert", default=None, metavar="CSV",
+                      help="only write the (converted) table to CSV and stop")  # fmt: skip
+    meta.add_argument("--out", default="meta_out", help="output folder (default: meta_out)")
+    meta.add_argument(
+        "--threshold", type=_threshold, default=DEFAULT_THRESHOLD,
+        help=f"emergence-score threshold for 'emergent' (default: {DEFAULT_THRESHOLD:g})",
+    )  # fmt: skip
+    meta.add_argument("--seed", type=_seed, default=0, help="random seed (default: 0)")
+    meta.add_argument("--draws", type=_positive, default=800, help="draws per chain (800)")
+    meta.add_argument("--tune", type=_positive, default=300, help="tuning steps per chain (300)")
+    meta.add_argument("--chains", type=_positive, default=2, help="chains (default: 2)")
+    meta.add_argument("--no-broken", action="store_true",
+                      help="skip the broken power law and its LOO comparison (faster)")  # fmt: skip
+    meta.add_argument("--workers", type=_positive, default=None,
+                      help="local worker processes (default: number of cores)")  # fmt: skip
+    meta.add_argument(
+        "--scheduler",
+        default=None,
+        metavar="ADDRESS",
+        help="Dask scheduler address (tcp://host:port): run the triplets there",
+    )
+    meta.add_argument("--force", action="store_true", help="replace a non-empty --out folder")
+    meta.add_argument(
+        "--strict",
+        action="store_true",
+        help="exit with code 3 when a smooth-law fit fails its diagnostics",
+    )
+    meta.add_argument("--quiet", action="store_true", help="no progress output")
+    meta.set_defaults(handler=run)
+
+
+def _table(args: argparse.Namespace):
+    from pathlib import Path
+
+    from mirage_bayes.meta_io import read_meta_table, triplets_from_frame
+
+    if args.source:
+        from mirage_bayes.meta_sources import load_source
+
+        frame = load_source(args.source, args.file)
+        if args.convert:
+            _write_csv(frame, Path(args.convert), args.force)
+            return None
+        return triplets_from_frame(frame, name=f"{args.source} table from {args.file}")
+    triplets = read_meta_table(args.file)
+    if args.convert:
+        raise InputError("--convert needs --from", fix="name the data set with --from")
+    return triplets
+
+
+def _write_csv(frame, path, force: bool) -> None:
+    import os
+
+    if path.exists() and not force:
+        raise InputError("file exists", where=str(path), fix="pass --force to overwrite it")
+    tmp = path.with_name(f".{path.name}.tmp")
+    frame.to_csv(tmp, index=False)
+    os.replace(tmp, path)
+    print(f"wrote {len(frame)} rows to {path}")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run ``mirage-bayes meta``; returns the exit code."""
+    from mirage_bayes.save import check_destination
+
+    if not args.convert:
+        check_destination(args.out, force=args.force)
+    triplets = _table(args)
+    if triplets is None:
+        return 0
+    from mirage_bayes.meta import analyse
+    from mirage_bayes.meta_fit import MetaConfig
+    from mirage_bayes.meta_report import save_meta
+
+    config = MetaConfig(draws=args.draws, tune=args.tune, chains=args.chains, seed=args.seed,
+                        threshold=args.threshold, broken=not args.no_broken)  # fmt: skip
+    log = None if args.quiet else (lambda m: print(m, file=sys.stderr, flush=True))
+    result = analyse(triplets, config, workers=args.workers, scheduler=args.scheduler,
+                     progress=not args.quiet, log=log)  # fmt: skip
+    result.meta["input"] = str(args.file)
+    if args.source:
+        result.meta["source"] = args.source
+    out = save_meta(result, args.out, force=args.force)
+    s = result.summary
+    low, high = s["n_emergent_expected_hdi"]
+    print(
+        f"{s['n_triplets']} triplets: {s['n_emergent_observed']} above the threshold "
+        f"{s['threshold']:g}, {s['n_emergent_expected_mean']:.1f} expected under the smooth "
+        f"null (94% HDI {low:g}-{high:g}); {s['n_significant_q05']} with q < 0.05"
+    )
+    print(f"results in {out} (report: {out / 'meta_report.html'})")
+    if s["n_smooth_diagnostics_failed"]:
+        print(f"warning: {s['n_smooth_diagnostics_failed']} smooth-law fit(s) failed the sampler "
+              "diagnostics; see meta.csv (smooth_ok) and the report", file=sys.stderr)  # fmt: skip
+        if args.strict:
+            return EXIT_DIAGNOSTICS
+    return 0

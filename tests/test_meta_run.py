@@ -1,0 +1,123 @@
+"""``mirage-bayes meta`` end to end: outputs, compile-once reuse, identical local and Dask
+results, and the calibration claim on simulated triplets (quick version; the larger run is
+``validation/run_meta_validation.py``)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from mirage_bayes.cli import main
+from mirage_bayes.meta import CSV_COLUMNS, analyse
+from mirage_bayes.meta_fit import COMPILE_COUNT, MetaConfig, fit_triplet
+from mirage_bayes.meta_io import triplets_from_frame
+from mirage_bayes.meta_simulate import simulate_triplets
+
+pytestmark = pytest.mark.slow
+
+FAST = MetaConfig(draws=150, tune=200, chains=2, broken=False)
+
+
+def _mixed_table() -> pd.DataFrame:
+    smooth, _ = simulate_triplets(3, shape="smooth", family="smooth", seed=11)
+    sharp, _ = simulate_triplets(2, shape="sharp", family="sharp", metric="exact_match", seed=12)
+    cont, _ = simulate_triplets(2, shape="continuous", n_scales=4, family="cont", seed=13)
+    cont = cont.assign(higher_is_better=False)
+    short = smooth[smooth["task"] == "task_0000"].head(2).assign(task="two_sizes")
+    flat = cont[cont["task"] == "task_0000"].assign(task="flat", score=0.5)
+    return pd.concat([smooth, sharp, cont, short, flat], ignore_index=True)
+
+
+def test_end_to_end_on_an_unseen_table(tmp_path, capsys):
+    path = tmp_path / "published.parquet"
+    _mixed_table().to_parquet(path, index=False)
+    out = tmp_path / "out"
+    args = ["meta", str(path), "--out", str(out), "--draws", "150", "--tune", "200",
+            "--chains", "2", "--workers", "1", "--quiet"]  # fmt: skip
+    assert main(args) == 0
+    assert "triplets:" in capsys.readouterr().out
+    table = pd.read_csv(out / "meta.csv")
+    assert list(table.columns[: len(CSV_COLUMNS)]) == CSV_COLUMNS
+    assert len(table) == 9
+    summary = json.loads((out / "meta_summary.json").read_text())
+    for key in ("n_triplets", "threshold", "n_emergent_observed", "n_emergent_expected_mean",
+                "n_emergent_expected_hdi", "n_significant_q05"):  # fmt: skip
+        assert key in summary
+    assert summary["n_triplets"] == 8  # the two-size triplet is listed but not analysed
+    short = table[table["task"] == "two_sizes"].iloc[0]
+    assert np.isnan(short["ppp"]) and "needs 3" in short["note"]
+    flat = table[table["task"] == "flat"].iloc[0]
+    assert flat["emergence_score"] == 0 and flat["ppp"] == 1
+    # The broken power law is fitted where there are at least 5 sizes (the 8-size curves).
+    assert table.loc[table["n_scales"] >= 5, "elpd_diff_broken"].notna().all()
+    assert table.loc[table["n_scales"] < 5, "elpd_diff_broken"].isna().all()
+    assert (table["q_value"].dropna() >= table["ppp"].dropna().loc[table["q_value"].notna()]).all()
+    assert set(summary["by_metric"]) == {"accuracy", "exact_match", "score"}
+    html = (out / "meta_report.html").read_text()
+    assert "data:image/png;base64," in html and "expected under smooth null" in html
+    assert (out / "figures" / "by_metric.png").exists()
+    # Compiled once per model in this process, whatever the number of sizes (8, 4, 2).
+    assert COMPILE_COUNT[("proportion", "power_law")] == 1
+    assert COMPILE_COUNT[("continuous", "power_law")] == 1
+
+
+def test_model_reused_and_seeded_per_triplet():
+    triplets = triplets_from_frame(simulate_triplets(3, seed=5)[0])
+    before = sum(COMPILE_COUNT.values())
+    first = [fit_triplet(t, FAST) for t in triplets]
+    again = [fit_triplet(t, FAST) for t in reversed(triplets)][::-1]
+    assert sum(COMPILE_COUNT.values()) - before <= 1  # at most the first compile in this file
+    for a, b in zip(first, again, strict=True):
+        assert a["ppp"] == b["ppp"]
+        np.testing.assert_array_equal(a["above_null"], b["above_null"])
+    other = fit_triplet(triplets[0], MetaConfig(**{**FAST.to_dict(), "seed": 1}))
+    assert other["curve"]["mean"] != first[0]["curve"]["mean"]
+
+
+def test_local_processes_and_dask_give_identical_results():
+    distributed = pytest.importorskip("distributed")
+    triplets = triplets_from_frame(simulate_triplets(4, seed=21)[0])
+    here = analyse(triplets, FAST, workers=1, progress=False)
+    pool = analyse(triplets, FAST, workers=2, batch_size=2, progress=False)
+    # An in-process worker reached over TCP on loopback: it shares this process's compiled
+    # models, so the test pays no extra compilation.
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=False,
+                                  protocol="tcp", host="127.0.0.1",
+                                  dashboard_address=None) as cluster:  # fmt: skip
+        dask = analyse(triplets, FAST, scheduler=cluster.scheduler_address, batch_size=3,
+                       progress=False)  # fmt: skip
+    for other in (pool, dask):
+        pd.testing.assert_frame_equal(here.table, other.table)
+        np.testing.assert_array_equal(here.null_counts, other.null_counts)
+    assert "Dask" in dask.meta["ran_on"]
+
+
+def test_calibration_quick():
+    smooth = triplets_from_frame(simulate_triplets(24, n_items=100, seed=31)[0])
+    result = analyse(smooth, FAST, workers=1, progress=False)
+    ppp = result.table["ppp"].to_numpy()
+    # About 5% (posterior predictive p-values err on the conservative side); 3 of 24 is 12.5%.
+    assert np.mean(ppp < 0.05) <= 3 / 24
+    low, high = result.summary["n_emergent_expected_hdi"]
+    assert low <= result.summary["n_emergent_observed"] <= high
+    sharp = triplets_from_frame(simulate_triplets(8, shape="sharp", seed=32)[0])
+    flagged = analyse(sharp, FAST, workers=1, progress=False).table["ppp"] < 0.05
+    assert flagged.sum() >= 6
+
+
+def test_cli_scheduler_option(tmp_path):
+    distributed = pytest.importorskip("distributed")
+    path = tmp_path / "t.csv"
+    simulate_triplets(3, seed=41)[0].to_csv(path, index=False)
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=False,
+                                  protocol="tcp", host="127.0.0.1",
+                                  dashboard_address=None) as cluster:  # fmt: skip
+        args = ["meta", str(path), "--out", str(tmp_path / "out"), "--scheduler",
+                cluster.scheduler_address, "--draws", "150", "--tune", "200", "--no-broken",
+                "--quiet"]  # fmt: skip
+        assert main(args) == 0
+    summary = json.loads((tmp_path / "out" / "meta_summary.json").read_text())
+    assert summary["n_triplets"] == 3 and summary["ran_on"].startswith("Dask")
