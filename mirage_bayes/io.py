@@ -247,7 +247,14 @@ def _fill_sizes(table: Table, sizes: Callable[[list[str]], Mapping[str, float]])
     if "n_params" in table.frame or "model" not in table.frame:
         return  # the table's own sizes are used; a missing model column is reported later
     names = _as_text(table, "model", identifier=True)
-    known = sizes([n for n in dict.fromkeys(names) if n is not None])
+    try:
+        known = sizes([n for n in dict.fromkeys(names) if n is not None])
+    except InputError as error:
+        if error.where is None:
+            # Unknown sizes from the built-in table: the file lacks the column that would say them.
+            error.what = f"missing required column(s) n_params, and {error.what}"
+            error.where = table.path
+        raise
     table.frame["n_params"] = [math.nan if n is None else known.get(n, math.nan) for n in names]
 
 
