@@ -74,7 +74,7 @@ def _classify(paths: Sequence[str | Path]) -> tuple[list[Path], list[str]]:
             found = sample_files(path)
             if not found:
                 raise InputError(
-                    "the folder holds no lm-evaluation-harness samples_<task>_<timestamp>.jsonl "
+                    "is a directory without lm-evaluation-harness samples_<task>_<timestamp>.jsonl "
                     "files",
                     where=str(given),
                     fix="give the --output_path of lm_eval ... --log_samples, or a table file",

@@ -399,7 +399,7 @@ def test_malformed_multiple_choice_samples(tmp_path: Path, damage, facts):
 def test_mixed_or_unknown_inputs(tmp_path: Path):
     empty = tmp_path / "empty"
     empty.mkdir()
-    expect_error("holds no lm-evaluation-harness samples", paths=empty)
+    expect_error("is a directory without lm-evaluation-harness samples", paths=empty)
     expect_error("logs and a table", paths=[LOGS, OUTPUTS_CSV], tasks=GEN)
     expect_error("2 tables given", paths=[OUTPUTS_CSV, CHOICES_TABLE])
     expect_error("--map and --param-column apply to tables", paths=LOGS, mapping="target=a")
