@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from mirage_bayes.comparison import FEW_SCALES, verdict
+from mirage_bayes.comparison import verdict
 
 
 def _table(pairs: dict) -> pd.DataFrame:
@@ -20,24 +20,25 @@ UNDECIDED = {
 }
 
 
-def test_undecided_with_few_sizes_says_more_sizes_would_settle_it():
-    text = verdict("t", _table(UNDECIDED), FEW_SCALES, [])
+def test_undecided_says_what_undecided_means():
+    text = verdict("t", _table(UNDECIDED), 6, [])
     assert "cannot tell them apart" in text
-    assert f"only {FEW_SCALES} model sizes" in text and "more model sizes" in text
+    assert "Undecided is what a true single power law usually gives" in text
     assert "changes its scaling" not in text
 
 
-def test_undecided_with_many_sizes_does_not_blame_the_sizes():
-    text = verdict("t", _table(UNDECIDED), FEW_SCALES + 2, [])
-    assert "cannot tell them apart" in text
-    assert "more model sizes" not in text and "changes its scaling" not in text
+def test_a_clear_single_law_is_not_called_undecided():
+    pairs = dict(UNDECIDED)
+    pairs[("broken_power_law", "power_law")] = ("power_law", 9.0, 2.0)
+    text = verdict("t", _table(pairs), 8, [])
+    assert "Undecided" not in text and "changes its scaling" not in text
 
 
 def test_a_clear_break_is_not_called_undecided():
     pairs = dict(UNDECIDED)
     pairs[("broken_power_law", "power_law")] = ("broken_power_law", 25.0, 4.0)
     text = verdict("t", _table(pairs), 5, [])
-    assert "clear preference" in text and "more model sizes" not in text
+    assert "clear preference" in text and "Undecided" not in text
     assert "changes its scaling" in text
 
 
