@@ -39,6 +39,9 @@ class TaskData:
         Whether item ids link the same test item across scales (item difficulty is then shared).
     rows
         The scored rows of this task (for observed accuracy and edit distance).
+    chance
+        ``(item, scale)`` chance-match rates ``g`` (:mod:`mirage_bayes.chance`); 0 where the
+        item was not evaluated. All zeros when not given.
     """
 
     task: str
@@ -49,22 +52,32 @@ class TaskData:
     errors: np.ndarray
     item_ids_shared: bool
     rows: pd.DataFrame = field(repr=False)
+    chance: np.ndarray | None = field(default=None, repr=False)
 
-    # Derived once: the unique (trials, errors) rows and how often each occurs.
+    # Derived once: the unique (trials, errors, chance) rows and how often each occurs, and the
+    # distinct per-scale chance profiles ("chance groups") with each pattern's group.
     pattern_trials: np.ndarray = field(init=False, repr=False)
     pattern_errors: np.ndarray = field(init=False, repr=False)
     pattern_counts: np.ndarray = field(init=False, repr=False)
     pattern_of_item: np.ndarray = field(init=False, repr=False)
     pattern_log_binom: np.ndarray = field(init=False, repr=False)
+    chance_groups: np.ndarray = field(init=False, repr=False)
+    pattern_group: np.ndarray = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
-        stacked = np.concatenate([self.trials, self.errors], axis=1)
+        if self.chance is None:
+            self.chance = np.zeros(self.trials.shape)
+        self.chance = np.where(self.trials > 0, np.asarray(self.chance, dtype=np.float64), 0.0)
+        stacked = np.concatenate([self.trials, self.errors, self.chance], axis=1)
         unique, inverse, counts = np.unique(
             stacked, axis=0, return_inverse=True, return_counts=True
         )
         n_scales = len(self.models)
         self.pattern_trials = unique[:, :n_scales].astype(np.float64)
-        self.pattern_errors = unique[:, n_scales:].astype(np.float64)
+        self.pattern_errors = unique[:, n_scales : 2 * n_scales].astype(np.float64)
+        groups, group = np.unique(unique[:, 2 * n_scales :], axis=0, return_inverse=True)
+        self.chance_groups = np.ascontiguousarray(groups, dtype=np.float64)
+        self.pattern_group = group.reshape(-1).astype(np.int64)
         self.pattern_counts = counts.astype(np.float64)
         self.pattern_of_item = inverse.reshape(-1)
         t, k = self.pattern_trials, self.pattern_errors
@@ -108,10 +121,26 @@ class TaskData:
         return sorted(int(v) for v in np.unique(self.rows["n_tokens"]))
 
     def observed_epsilon(self) -> np.ndarray:
-        """Pooled per-token error rate per scale: errors / tokens."""
+        """Pooled per-token error rate per scale as scored: errors / tokens."""
         tokens = self.trials.sum(0)
         with np.errstate(invalid="ignore", divide="ignore"):
             return self.errors.sum(0) / tokens
+
+    def corrected_epsilon(self) -> np.ndarray:
+        """Observed per-token error rate per scale with chance matches taken out, in [0, 1].
+
+        A token is scored wrong with probability ``ε·(1 − g)``, so each scale's errors are
+        divided by its expected share of non-chance tokens, ``Σ L·(1 − g) / Σ L``.
+        """
+        tokens = self.trials.sum(0)
+        kept = (self.trials * (1.0 - self.chance)).sum(0)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.minimum(self.errors.sum(0) / kept, 1.0) * np.where(tokens > 0, 1.0, np.nan)
+
+    def chance_by_length(self) -> pd.DataFrame:
+        """Chance-match rate per scale and target length: ``model, length, chance``."""
+        table = self.rows.groupby(["model", "n_tokens"], sort=False)["chance"].mean()
+        return table.reset_index().rename(columns={"n_tokens": "length"})
 
     def observed_by_length(self) -> pd.DataFrame:
         """Per scale and target length: items, exact matches and mean token edit distance."""
@@ -170,8 +199,12 @@ def _task_data(task: str, rows: pd.DataFrame, item_ids: bool, source: str) -> Ta
         items = [f"{m}#{i}" for m, i in zip(rows["model"], range(len(rows)), strict=True)]
     trials = np.zeros((len(items), len(models)), dtype=np.int64)
     errors = np.zeros_like(trials)
+    chance = np.zeros(trials.shape)
     trials[item_codes, scale_index] = rows["n_tokens"].to_numpy(np.int64)
     errors[item_codes, scale_index] = rows["n_errors"].to_numpy(np.int64)
+    if "chance" not in rows:
+        rows = rows.assign(chance=0.0)
+    chance[item_codes, scale_index] = rows["chance"].to_numpy(np.float64)
     return TaskData(
         task=task,
         models=models,
@@ -181,4 +214,5 @@ def _task_data(task: str, rows: pd.DataFrame, item_ids: bool, source: str) -> Ta
         errors=errors,
         item_ids_shared=item_ids,
         rows=rows,
+        chance=chance,
     )

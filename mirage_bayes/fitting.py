@@ -10,6 +10,7 @@ from pathlib import Path
 import arviz as az
 import pandas as pd
 
+from mirage_bayes.chance import chance_note, chance_summary
 from mirage_bayes.comparison import compare_trends, verdict
 from mirage_bayes.data import TaskData, split_tasks
 from mirage_bayes.inference import SamplerConfig, diagnose, sample_trend
@@ -60,6 +61,7 @@ def fit(
     seed: int = 0,
     progressbar: bool = True,
     log: Callable[[str], None] | None = _stderr,
+    chance: float | None = None,
 ) -> FitResult:
     """Infer the per-token error rate of every model size and compare trends in scale.
 
@@ -82,6 +84,10 @@ def fit(
         Show PyMC's progress bar.
     log
         Receives one line per step (default: standard error); ``None`` for silence.
+    chance
+        Chance-match rate ``g`` for every task, size and length, in ``[0, 1)``; by default
+        measured from the outputs (:mod:`mirage_bayes.chance`), or for pre-scored input taken
+        from a ``chance`` column, else 0.
 
     Returns
     -------
@@ -111,8 +117,12 @@ def fit(
     scored = outputs if "exact_match" in outputs else None
     tokenizers: dict[str, str] = {}
     if scored is None:
-        scored, tokenizers = score_outputs(outputs, tokenizer)
+        scored, tokenizers = score_outputs(outputs, tokenizer, chance=chance)
     tasks = split_tasks(scored)
+    chance_sources = dict(scored.attrs.get("chance", {}))
+    for data in tasks:
+        chance_sources.setdefault(data.task, "column" if "chance" in scored else "none")
+        log(f"{data.task}: {chance_note(data, chance_sources[data.task])}")
     config = SamplerConfig(
         draws=draws, tune=tune, chains=chains, seed=seed, progressbar=progressbar
     )
@@ -155,6 +165,7 @@ def fit(
         "choices": choices,
         "trends": list(trends),
         "lengths": sorted({int(v) for v in lengths}),
+        "chance": {t.task: chance_summary(t, chance_sources[t.task]) for t in tasks},
         "warnings": warnings_,
     }
     return FitResult(
@@ -165,4 +176,3 @@ def fit(
         diagnostics_by_fit=diagnostics,
         meta=meta,
     )
-

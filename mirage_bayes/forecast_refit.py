@@ -66,7 +66,8 @@ def held_out_log_density(
     per_draw = held_out_loglik_draws(
         np.ascontiguousarray(mu, dtype=np.float64), np.asarray(sigma, dtype=np.float64),
         nodes, log_w, data.pattern_errors, data.pattern_trials - data.pattern_errors,
-        data.pattern_counts, refit_weights(data.n_scales, fitted_scales), held,
+        data.pattern_counts, data.chance_groups, data.pattern_group,
+        refit_weights(data.n_scales, fitted_scales), held,
     )  # fmt: skip
     constants = data.pattern_counts @ pattern_log_binom_by_scale(data)[:, held]
     return logsumexp(per_draw, axis=0) - np.log(len(per_draw)) + constants
@@ -91,6 +92,7 @@ def predictive_test_set(
     weights = refit_weights(data.n_scales, fitted_scales)
     held = np.arange(fitted_scales, data.n_scales)
     trials = data.trials[:, held]
+    keep = 1.0 - data.chance[:, held]  # a produced-wrong token still scores right with g
     lengths = sorted(int(v) for v in np.unique(trials[trials > 0]))
     out = {"epsilon": []} | {f"accuracy_{n}": [] for n in lengths}
     mu = np.ascontiguousarray(mu, dtype=np.float64)
@@ -101,12 +103,14 @@ def predictive_test_set(
         block = slice(start, start + chunk)
         picks = sample_item_nodes(
             mu[block], sigma[block], nodes, log_w, data.pattern_errors * weights,
-            (data.pattern_trials - data.pattern_errors) * weights,
-            data.pattern_of_item.astype(np.int64), rng.random((len(mu[block]), len(data.items))),
+            (data.pattern_trials - data.pattern_errors) * weights, data.chance_groups,
+            data.pattern_group, data.pattern_of_item.astype(np.int64),
+            rng.random((len(mu[block]), len(data.items))),
         )  # fmt: skip
         u = sigma[block, None] * nodes[picks]  # (draws, items)
         eta = mu[block][:, None, held] + u[..., None]  # (draws, items, held)
-        errors = rng.binomial(trials[None], epsilon_from_eta(eta))
+        # Scored as the scorer counts: chance matches included.
+        errors = rng.binomial(trials[None], epsilon_from_eta(eta) * keep[None])
         out["epsilon"].append(errors.sum(1) / trials.sum(0))
         for n in lengths:
             tested = trials == n  # (items, held)

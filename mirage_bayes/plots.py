@@ -167,7 +167,15 @@ def plot_epsilon(
     fig, (ax,) = _figure_axes(ax)
     _draw_trends(ax, _Fit(summary, curves, observed, task), "epsilon", None, None)
     obs = _rows(observed, task).drop_duplicates("n_params").sort_values("n_params")
-    ax.plot(obs["n_params"], obs["epsilon_observed"], "ko", ms=5, label="observed (pooled)")
+    corrected = obs.get("epsilon_corrected", obs["epsilon_observed"])
+    if np.allclose(corrected, obs["epsilon_observed"], equal_nan=True):
+        ax.plot(obs["n_params"], obs["epsilon_observed"], "ko", ms=5, label="observed (pooled)")
+    else:  # chance matches lower the scored rate; the trends model the rate without them
+        ax.plot(obs["n_params"], corrected, "ko", ms=5, label="observed, chance matches out")
+        ax.plot(
+            obs["n_params"], obs["epsilon_observed"], "o", mfc="none", mec="k", ms=5,
+            label="observed as scored",
+        )  # fmt: skip
     ax.set(xscale="log", yscale="log", xlabel="parameters", ylabel="per-token error rate ε")
     ax.set_title(f"{task}: ε (mean, 94% HDI)")
     ax.legend(fontsize="small")

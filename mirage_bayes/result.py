@@ -12,6 +12,7 @@ import pandas as pd
 from mirage_bayes.data import TaskData
 from mirage_bayes.inference import Diagnostics, stacked
 from mirage_bayes.models import TRENDS, population_quantities
+from mirage_bayes.models.generation import scored_quantities
 from mirage_bayes.resolution import observed_test_sets, p_zero_draws
 from mirage_bayes.transforms import (
     accuracy_independent,
@@ -102,6 +103,7 @@ class FitResult:
         for data in self.tasks:
             table = data.observed_by_length()
             eps = pd.Series(data.observed_epsilon(), index=data.models)
+            corrected = pd.Series(data.corrected_epsilon(), index=data.models)
             tokens = pd.Series(data.trials.sum(0), index=data.models)
             sizes = pd.Series(data.n_params, index=data.models)
             low, high = jeffreys_interval(table["n_correct"], table["n_items"], HDI_PROB)
@@ -111,17 +113,20 @@ class FitResult:
                 accuracy_low=low,
                 accuracy_high=high,
                 epsilon_observed=table["model"].map(eps),
+                epsilon_corrected=table["model"].map(corrected),
                 tokens=table["model"].map(tokens),
             )
             frames.append(table.sort_values(["n_params", "length"], kind="stable"))
         columns = [
             "task", "model", "n_params", "length", "n_items", "n_correct", "accuracy",
-            "accuracy_low", "accuracy_high", "mean_edit_distance", "epsilon_observed", "tokens",
+            "accuracy_low", "accuracy_high", "mean_edit_distance", "epsilon_observed",
+            "epsilon_corrected", "tokens",
         ]  # fmt: skip
         return pd.concat(frames, ignore_index=True)[columns]
 
     def observed(self) -> pd.DataFrame:
-        """Observed exact matches (with 94% Jeffreys intervals), edit distance and ε."""
+        """Observed exact matches (with 94% Jeffreys intervals), edit distance and ε, as scored
+        (``epsilon_observed``) and with chance matches taken out (``epsilon_corrected``)."""
         return self._observed.copy()
 
     @cached_property
@@ -132,7 +137,10 @@ class FitResult:
         for data in self.tasks:
             lengths = self.lengths(data)
             obs = observed[observed["task"] == data.task].set_index(["model", "length"])
-            eps_obs = data.observed_epsilon()
+            eps_scored = data.observed_epsilon()
+            eps_obs = data.corrected_epsilon()
+            chance = chance_matrix(data, lengths)
+            kept = (data.trials * (1.0 - data.chance)).sum(0) / data.trials.sum(0)
             # Test-set size per scale and length, and whether it showed 0 correct (NaN: length
             # not in the data), for the p_zero_correct rows.
             sizes, zero_seen = observed_test_sets(data, lengths)
@@ -141,13 +149,22 @@ class FitResult:
                     stacked(idata, "mu"), stacked(idata, "sigma_item"), lengths
                 )
                 eps = draws["epsilon"]
+                scored = scored_quantities(
+                    stacked(idata, "mu"), stacked(idata, "sigma_item"), lengths, chance
+                )["accuracy"]
                 args = (data.task, trend, data.models, data.n_params)
                 frames.append(_rows_for(*args, "epsilon", None, eps_obs, eps))
+                frames.append(_rows_for(*args, "epsilon_scored", None, eps_scored, eps * kept))
                 for j, length in enumerate(lengths):
                     acc_obs = _lookup(obs, data.models, length, "accuracy")
                     ted_obs = _lookup(obs, data.models, length, "mean_edit_distance")
                     frames += [
                         _rows_for(*args, "accuracy", length, acc_obs, draws["accuracy"][..., j]),
+                        _rows_for(*args, "accuracy_scored", length, acc_obs, scored[..., j]),
+                        _rows_for(
+                            *args, "chance_token_match", length, chance[:, j],
+                            np.broadcast_to(chance[:, j], eps.shape),
+                        ),
                         _rows_for(
                             *args, "accuracy_independent", length, acc_obs,
                             accuracy_independent(eps, length),
@@ -158,7 +175,7 @@ class FitResult:
                         ),
                         _rows_for(
                             *args, "p_zero_correct", length, zero_seen[:, j],
-                            p_zero_draws(draws["accuracy"][..., j], sizes[:, j]),
+                            p_zero_draws(scored[..., j], sizes[:, j]),
                         ),
                     ]  # fmt: skip
                 frames.append(
@@ -172,11 +189,19 @@ class FitResult:
     def summary(self) -> pd.DataFrame:
         """Posterior mean and 94% HDI of every quantity, per task, trend, scale and length.
 
-        ``quantity`` is ``epsilon`` (population mean per-token error rate), ``accuracy``
-        (``E_items[(1 − ε_i)^L]``), ``accuracy_independent`` (the paper's ``(1 − ε̄)^L``),
+        ``quantity`` is ``epsilon`` (population mean per-token error rate, the chance-free rate
+        the trends model; ``observed`` is the scored rate with chance matches taken out, see
+        :meth:`TaskData.corrected_epsilon`), ``epsilon_scored`` (the rate the scorer counts,
+        ``ε̄·(1 − g)`` pooled over lengths; ``observed`` errors/tokens), ``accuracy``
+        (``E_items[(1 − ε_i)^L]``, chance-free), ``accuracy_scored`` (``E_items[(1 − ε_i·(1 −
+        g))^L]``, the exact-match rate a test set shows, chance matches included),
+        ``chance_token_match`` (``g``, the chance-match rate measured from the data or given;
+        a constant, so its interval is the value), ``accuracy_independent`` (the paper's
+        ``(1 − ε̄)^L``),
         ``token_edit_distance`` (``L·ε̄``), ``brier`` (``ε̄²·K/(K − 1)``) or ``p_zero_correct``
         (probability that a test set of the observed size — new items from the item population
-        — has no exact match; ``mean`` is the posterior predictive probability, the HDI that of
+        — has no exact match, chance matches included; ``mean`` is the posterior predictive
+        probability, the HDI that of
         the per-draw probability ``(1 − a)^n``, ``observed`` 1.0 when the data showed 0 correct,
         0.0 when not, NaN at a length not in the data; see :mod:`mirage_bayes.resolution`).
         """
@@ -345,6 +370,21 @@ class FitResult:
         if not self.ok:
             parts.append("<p style='color:#b00'>Sampler warnings: see .diagnostics()</p>")
         return "\n".join(parts)
+
+
+def chance_matrix(data: TaskData, lengths: list[int]) -> np.ndarray:
+    """``(scales, lengths)`` chance-match rates; a length not in the data at a scale takes the
+    scale's token-weighted mean rate."""
+    table = data.chance_by_length()
+    by_cell = table.set_index(["model", "length"])["chance"]
+    tokens = data.trials.sum(0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = np.where(tokens > 0, (data.trials * data.chance).sum(0) / tokens, 0.0)
+    out = np.empty((data.n_scales, len(lengths)))
+    for s, model in enumerate(data.models):
+        for j, length in enumerate(lengths):
+            out[s, j] = by_cell.get((model, length), mean[s])
+    return out
 
 
 def _lookup(obs: pd.DataFrame, models: list[str], length: int, column: str) -> np.ndarray:

@@ -8,6 +8,12 @@ also yields the gradient, computed analytically. Numba caches the machine code o
 Notation: ``η[s, q] = μ[s] + σ·z[q]`` on scale ``s`` and grid node ``q``; ``λ = exp(η)`` is the
 per-token cross-entropy; ``log ε = log(1 − exp(−λ))`` and ``log(1 − ε) = −λ``. Pattern ``p`` has
 ``k[p, s]`` errors and ``c[p, s]`` correct tokens at scale ``s`` and occurs ``n[p]`` times.
+
+Chance matches (:mod:`mirage_bayes.chance`): a token the model did not produce is still counted
+as reproduced with probability ``g``, so a token is scored wrong with probability ``ε·(1 − g)``
+and reproduced with ``1 − ε·(1 − g)``. ``g`` depends on the scale and the target length, so each
+pattern belongs to a *chance group* ``G[p]`` with rate ``g[G, s]`` (one group of zeros when
+there are no chance matches, and then the formulas reduce to the ones above exactly).
 """
 
 from __future__ import annotations
@@ -19,44 +25,68 @@ from pytensor.gradient import disconnected_type
 from pytensor.graph.basic import Apply
 from pytensor.graph.op import Op
 
+LOG2 = 0.6931471805599453
+
 
 @numba.njit(cache=True)
-def _link_tables(mu, sigma, nodes):
-    """``log ε`` and ``log(1 − ε) = −λ`` at every scale and grid node, ``λ = exp(μ + σ·z)``."""
-    n_scales, n_nodes = mu.shape[0], nodes.shape[0]
-    log_eps = np.empty((n_scales, n_nodes))
-    log_not = np.empty((n_scales, n_nodes))
+def _link_tables(mu, sigma, nodes, chance):
+    """Per chance group, scale and node: log P(scored wrong), log P(scored reproduced) and the
+    derivative of the latter in ``η``; per scale and node: the derivative of the former.
+
+    With ``g = 0``: ``log ε``, ``−λ``, ``−λ`` and ``λ / expm1(λ)``.
+    """
+    n_groups, n_scales, n_nodes = chance.shape[0], mu.shape[0], nodes.shape[0]
+    log_err = np.empty((n_groups, n_scales, n_nodes))
+    log_ok = np.empty((n_groups, n_scales, n_nodes))
+    dlog_ok = np.empty((n_groups, n_scales, n_nodes))
+    dlog_err = np.empty((n_scales, n_nodes))
     for s in range(n_scales):
         for q in range(n_nodes):
             lam = np.exp(mu[s] + sigma * nodes[q])
-            log_not[s, q] = -lam
-            if lam < 0.6931471805599453:  # log(1 − e^−λ) accurately at both ends
-                log_eps[s, q] = np.log(-np.expm1(-lam))
+            if lam < LOG2:  # log(1 − e^−λ) accurately at both ends
+                log_eps = np.log(-np.expm1(-lam))
             else:
-                log_eps[s, q] = np.log1p(-np.exp(-lam))
-    return log_eps, log_not
+                log_eps = np.log1p(-np.exp(-lam))
+            # d/dη log(1 − e^−λ) = λ e^−λ / (1 − e^−λ) = λ / expm1(λ); → 1 as λ → 0.
+            dlog_err[s, q] = lam / np.expm1(lam) if lam > 1e-300 else 1.0
+            for g in range(n_groups):
+                c = chance[g, s]
+                if c == 0.0:
+                    log_err[g, s, q] = log_eps
+                    log_ok[g, s, q] = -lam
+                    dlog_ok[g, s, q] = -lam
+                    continue
+                log_err[g, s, q] = log_eps + np.log1p(-c)
+                eps = np.exp(log_eps)
+                if eps < 0.5:
+                    ok = np.log1p(-(1.0 - c) * eps)
+                else:  # 1 − (1 − g)ε = g + (1 − g)e^−λ, without cancellation near ε = 1
+                    ok = np.log(c + (1.0 - c) * np.exp(-lam))
+                log_ok[g, s, q] = ok
+                # d/dη log(1 − (1 − g)ε) = −(1 − g)·λ e^−λ / (1 − (1 − g)ε)
+                dlog_ok[g, s, q] = -(1.0 - c) * lam * np.exp(-lam - ok)
+    return log_err, log_ok, dlog_ok, dlog_err
 
 
 @numba.njit(cache=True, fastmath=False)
-def marginal_loglik_and_grad(mu, sigma, nodes, log_w, errors, correct, counts, log_binom):
-    """Σ_p n[p]·log Σ_q w[q] Π_s Binomial(k[p,s] | k+c, ε(η[s,q])), and its gradient.
+def marginal_loglik_and_grad(
+    mu, sigma, nodes, log_w, errors, correct, counts, log_binom, chance, group
+):
+    """Σ_p n[p]·log Σ_q w[q] Π_s Binomial(k[p,s] | k+c, ε(η[s,q])·(1 − g[G[p], s])), and its
+    gradient.
 
     Returns ``(value, d value / d mu, d value / d sigma)``.
     """
     n_scales, n_nodes, n_patterns = mu.shape[0], nodes.shape[0], errors.shape[0]
-    log_eps, log_not = _link_tables(mu, sigma, nodes)
-    dlog_eps = np.empty((n_scales, n_nodes))
-    for s in range(n_scales):
-        for q in range(n_nodes):
-            lam = -log_not[s, q]
-            # d/dη log(1 − e^−λ) = λ e^−λ / (1 − e^−λ) = λ / expm1(λ); → 1 as λ → 0.
-            dlog_eps[s, q] = lam / np.expm1(lam) if lam > 1e-300 else 1.0
-    # Accumulated d value / d log ε[s, q] and d value / d log(1 − ε)[s, q].
-    acc_eps = np.zeros((n_scales, n_nodes))
-    acc_not = np.zeros((n_scales, n_nodes))
+    n_groups = chance.shape[0]
+    log_err, log_ok, dlog_ok, dlog_err = _link_tables(mu, sigma, nodes, chance)
+    # Accumulated d value / d log P(wrong)[s, q] and d value / d log P(reproduced)[G, s, q].
+    acc_err = np.zeros((n_scales, n_nodes))
+    acc_ok = np.zeros((n_groups, n_scales, n_nodes))
     per_node = np.empty(n_nodes)
     total = 0.0
     for p in range(n_patterns):
+        g = group[p]
         for q in range(n_nodes):
             per_node[q] = log_w[q]
         for s in range(n_scales):
@@ -64,7 +94,7 @@ def marginal_loglik_and_grad(mu, sigma, nodes, log_w, errors, correct, counts, l
             if k == 0.0 and c == 0.0:
                 continue  # item not evaluated at this scale
             for q in range(n_nodes):
-                per_node[q] += k * log_eps[s, q] + c * log_not[s, q]
+                per_node[q] += k * log_err[g, s, q] + c * log_ok[g, s, q]
         top = per_node.max()
         norm = 0.0
         for q in range(n_nodes):
@@ -78,13 +108,15 @@ def marginal_loglik_and_grad(mu, sigma, nodes, log_w, errors, correct, counts, l
                 continue
             for q in range(n_nodes):
                 r = scale * per_node[q]
-                acc_eps[s, q] += r * k
-                acc_not[s, q] += r * c
+                acc_err[s, q] += r * k
+                acc_ok[g, s, q] += r * c
     grad_mu = np.zeros(n_scales)
     grad_sigma = 0.0
     for s in range(n_scales):
         for q in range(n_nodes):
-            d_eta = acc_eps[s, q] * dlog_eps[s, q] + acc_not[s, q] * log_not[s, q]
+            d_eta = acc_err[s, q] * dlog_err[s, q]
+            for g in range(n_groups):
+                d_eta += acc_ok[g, s, q] * dlog_ok[g, s, q]
             grad_mu[s] += d_eta
             grad_sigma += d_eta * nodes[q]
     return total, grad_mu, grad_sigma
@@ -93,11 +125,12 @@ def marginal_loglik_and_grad(mu, sigma, nodes, log_w, errors, correct, counts, l
 class MarginalItemLogLik(Op):
     """PyTensor Op: the marginal log-likelihood and its gradient in ``mu`` and ``sigma``.
 
-    Inputs ``(mu, sigma, nodes, log_w, errors, correct, counts, log_binom)``: the trend at every
-    scale, the item spread, the grid (nodes and normalised log weights) and the patterns
-    (``errors`` and ``correct`` are ``patterns × scales``, ``counts`` and ``log_binom`` per
-    pattern). Outputs ``(value, d/dmu, d/dsigma)``. The data are inputs rather than attributes
-    so that a compiled function can be given new data (``pm.Data`` + ``pm.set_data``) without
+    Inputs ``(mu, sigma, nodes, log_w, errors, correct, counts, log_binom, chance, group)``: the
+    trend at every scale, the item spread, the grid (nodes and normalised log weights), the
+    patterns (``errors`` and ``correct`` are ``patterns × scales``, ``counts`` and ``log_binom``
+    per pattern) and the chance-match rates (``chance`` is ``groups × scales``, ``group`` the
+    group of each pattern, as floats). Outputs ``(value, d/dmu, d/dsigma)``. The data are
+    inputs rather than attributes so that a compiled function can be given new data (``pm.Data`` + ``pm.set_data``) without
     being rebuilt; the likelihood is linear in the per-scale counts, so a scale weighted by
     ``w`` in ``errors`` and ``correct`` contributes ``w`` times its log-likelihood inside the
     integral (``w = 0`` leaves it out).
@@ -107,14 +140,15 @@ class MarginalItemLogLik(Op):
     """
 
     __props__ = ()
-    _DATA_NDIM = (1, 1, 2, 2, 1, 1)  # nodes, log_w, errors, correct, counts, log_binom
+    # nodes, log_w, errors, correct, counts, log_binom, chance, group
+    _DATA_NDIM = (1, 1, 2, 2, 1, 1, 2, 1)
 
-    def make_node(self, mu, sigma, nodes, log_w, errors, correct, counts, log_binom):
+    def make_node(self, mu, sigma, nodes, log_w, errors, correct, counts, log_binom, chance, group):
         mu = pt.as_tensor_variable(mu).astype("float64")
         sigma = pt.as_tensor_variable(sigma).astype("float64")
         data = [
             pt.as_tensor_variable(value).astype("float64")
-            for value in (nodes, log_w, errors, correct, counts, log_binom)
+            for value in (nodes, log_w, errors, correct, counts, log_binom, chance, group)
         ]
         if mu.ndim != 1 or sigma.ndim != 0:
             raise TypeError("mu must be a vector and sigma a scalar")
@@ -123,11 +157,12 @@ class MarginalItemLogLik(Op):
         return Apply(self, [mu, sigma, *data], [pt.dscalar(), pt.dvector(), pt.dscalar()])
 
     def perform(self, node, inputs, output_storage):
-        mu, sigma, *data = inputs
+        mu, sigma, *data, group = inputs
         value, grad_mu, grad_sigma = marginal_loglik_and_grad(
             np.ascontiguousarray(mu, dtype=np.float64),
             float(sigma),
             *(np.ascontiguousarray(a, dtype=np.float64) for a in data),
+            np.asarray(group).astype(np.int64),
         )
         output_storage[0][0] = np.asarray(value)
         output_storage[1][0] = grad_mu
@@ -135,19 +170,20 @@ class MarginalItemLogLik(Op):
 
     def connection_pattern(self, node):
         # The data inputs are constants or pm.Data: nothing is differentiated with respect to them.
-        return [[True, True, True]] * 2 + [[False, False, False]] * 6
+        return [[True, True, True]] * 2 + [[False, False, False]] * 8
 
     def L_op(self, inputs, outputs, output_grads):
         g = output_grads[0]
-        return [g * outputs[1], g * outputs[2]] + [disconnected_type() for _ in range(6)]
+        return [g * outputs[1], g * outputs[2]] + [disconnected_type() for _ in range(8)]
 
 
 @numba.njit(cache=True)
-def _node_loglik(mu, sigma, nodes, log_w, errors, correct, out):
+def _node_loglik(mu, sigma, nodes, log_w, errors, correct, chance, group, out):
     """Fill ``out[p, q]``: log w[q] + log-likelihood of pattern ``p`` at node ``q`` (one draw)."""
     n_scales, n_nodes = mu.shape[0], nodes.shape[0]
-    log_eps, log_not = _link_tables(mu, sigma, nodes)
+    log_err, log_ok, _, _ = _link_tables(mu, sigma, nodes, chance)
     for p in range(errors.shape[0]):
+        g = group[p]
         for q in range(n_nodes):
             out[p, q] = log_w[q]
         for s in range(n_scales):
@@ -155,17 +191,17 @@ def _node_loglik(mu, sigma, nodes, log_w, errors, correct, out):
             if k == 0.0 and c == 0.0:
                 continue
             for q in range(n_nodes):
-                out[p, q] += k * log_eps[s, q] + c * log_not[s, q]
+                out[p, q] += k * log_err[g, s, q] + c * log_ok[g, s, q]
 
 
 @numba.njit(cache=True)
-def pattern_loglik_draws(mu, sigma, nodes, log_w, errors, correct, log_binom):
+def pattern_loglik_draws(mu, sigma, nodes, log_w, errors, correct, log_binom, chance, group):
     """Marginal log-likelihood of every pattern for every draw: ``(draws, patterns)``."""
     n_draws, n_patterns, n_nodes = mu.shape[0], errors.shape[0], nodes.shape[0]
     out = np.empty((n_draws, n_patterns))
     per_node = np.empty((n_patterns, n_nodes))
     for d in range(n_draws):
-        _node_loglik(mu[d], sigma[d], nodes, log_w, errors, correct, per_node)
+        _node_loglik(mu[d], sigma[d], nodes, log_w, errors, correct, chance, group, per_node)
         for p in range(n_patterns):
             top = per_node[p].max()
             total = 0.0
@@ -176,7 +212,9 @@ def pattern_loglik_draws(mu, sigma, nodes, log_w, errors, correct, log_binom):
 
 
 @numba.njit(cache=True)
-def sample_item_nodes(mu, sigma, nodes, log_w, errors, correct, pattern_of_item, uniforms):
+def sample_item_nodes(
+    mu, sigma, nodes, log_w, errors, correct, chance, group, pattern_of_item, uniforms
+):
     """For every draw and item, a grid node drawn from the item's conditional posterior.
 
     ``uniforms`` is ``(draws, items)``; returns node indices of the same shape.
@@ -186,7 +224,7 @@ def sample_item_nodes(mu, sigma, nodes, log_w, errors, correct, pattern_of_item,
     picks = np.empty((n_draws, n_items), dtype=np.int64)
     per_node = np.empty((n_patterns, n_nodes))
     for d in range(n_draws):
-        _node_loglik(mu[d], sigma[d], nodes, log_w, errors, correct, per_node)
+        _node_loglik(mu[d], sigma[d], nodes, log_w, errors, correct, chance, group, per_node)
         for p in range(n_patterns):
             top = per_node[p].max()
             running = 0.0
@@ -202,7 +240,9 @@ def sample_item_nodes(mu, sigma, nodes, log_w, errors, correct, pattern_of_item,
 
 
 @numba.njit(cache=True)
-def held_out_loglik_draws(mu, sigma, nodes, log_w, errors, correct, counts, fitted, held_out):
+def held_out_loglik_draws(
+    mu, sigma, nodes, log_w, errors, correct, counts, chance, group, fitted, held_out
+):
     """Log-likelihood of each held-out scale's data given the fitted scales' data, per draw.
 
     For draw ``d`` and held-out scale ``h = held_out[j]``, ``out[d, j]`` is
@@ -217,9 +257,12 @@ def held_out_loglik_draws(mu, sigma, nodes, log_w, errors, correct, counts, fitt
     with_h = np.empty(n_nodes)
     fitted_errors, fitted_correct = errors * fitted, correct * fitted
     for d in range(n_draws):
-        _node_loglik(mu[d], sigma[d], nodes, log_w, fitted_errors, fitted_correct, base)
-        log_eps, log_not = _link_tables(mu[d], sigma[d], nodes)
+        _node_loglik(
+            mu[d], sigma[d], nodes, log_w, fitted_errors, fitted_correct, chance, group, base
+        )
+        log_err, log_ok, _, _ = _link_tables(mu[d], sigma[d], nodes, chance)
         for p in range(n_patterns):
+            g = group[p]
             top = base[p].max()
             norm = 0.0
             for q in range(n_nodes):
@@ -231,7 +274,7 @@ def held_out_loglik_draws(mu, sigma, nodes, log_w, errors, correct, counts, fitt
                 if k == 0.0 and c == 0.0:
                     continue
                 for q in range(n_nodes):
-                    with_h[q] = base[p, q] + k * log_eps[h, q] + c * log_not[h, q]
+                    with_h[q] = base[p, q] + k * log_err[g, h, q] + c * log_ok[g, h, q]
                 top_h = with_h.max()
                 total = 0.0
                 for q in range(n_nodes):

@@ -38,7 +38,7 @@ C_TRUE, ALPHA_TRUE = 3.0e8, -0.6
 TINY = {"draws": 30, "tune": 30, "chains": 2, "cores": 1}
 
 
-def task_data(n_params, trials, errors) -> TaskData:
+def task_data(n_params, trials, errors, chance=None) -> TaskData:
     trials = np.asarray(trials, dtype=np.int64)
     return TaskData(
         task="t",
@@ -49,6 +49,7 @@ def task_data(n_params, trials, errors) -> TaskData:
         errors=np.asarray(errors, dtype=np.int64),
         item_ids_shared=True,
         rows=pd.DataFrame(),
+        chance=chance,
     )
 
 
@@ -70,7 +71,10 @@ def _quiet():
 
 
 def subset(data: TaskData, scales: slice) -> TaskData:
-    return task_data(data.n_params[scales], data.trials[:, scales], data.errors[:, scales])
+    return task_data(
+        data.n_params[scales], data.trials[:, scales], data.errors[:, scales],
+        data.chance[:, scales],
+    )  # fmt: skip
 
 
 # --------------------------------------------------------------------------------------------
@@ -106,6 +110,7 @@ def test_zero_weights_leave_held_out_scales_out_of_the_likelihood(simulated):
         per_pattern = pattern_loglik_draws(
             mu, np.array([sigma]), nodes, log_w, fitted.pattern_errors,
             fitted.pattern_trials - fitted.pattern_errors, fitted.pattern_log_binom,
+            fitted.chance_groups, fitted.pattern_group,
         )  # fmt: skip
         expected = float(per_pattern[0] @ fitted.pattern_counts)
         got = float(potential(power_law_point(a, beta, sigma)))
@@ -205,9 +210,9 @@ def test_sampler_reproduces_pm_sample(simulated):
 FINE_Z = np.linspace(-9, 9, 6001)
 
 
-def fine_log_marginal(trials, errors, mu, sigma, z=FINE_Z):
-    """log ∫ N(z) Π_s Binomial(errors_s | trials_s, ε(μ_s + σz)) dz for one item, brute force."""
-    eps = epsilon_from_eta(mu[:, None] + sigma * z[None, :])
+def fine_log_marginal(trials, errors, mu, sigma, chance, z=FINE_Z):
+    """log ∫ N(z) Π_s Binomial(errors_s | trials_s, ε(μ_s + σz)·(1 − g_s)) dz for one item."""
+    eps = epsilon_from_eta(mu[:, None] + sigma * z[None, :]) * (1.0 - chance[:, None])
     per_node = binom.logpmf(errors[:, None], trials[:, None], eps).sum(0)
     return logsumexp(per_node + norm.logpdf(z)) + np.log(z[1] - z[0])
 
@@ -221,10 +226,10 @@ def test_held_out_log_density_against_brute_force(simulated):
         per_draw = []
         for d in range(len(mu)):
             total = 0.0
-            for t, e in zip(simulated.trials, simulated.errors, strict=True):
+            for t, e, g in zip(simulated.trials, simulated.errors, simulated.chance, strict=True):
                 both = [0, 1, 2, h]
-                total += fine_log_marginal(t[both], e[both], mu[d, both], sigma[d])
-                total -= fine_log_marginal(t[:3], e[:3], mu[d, :3], sigma[d])
+                total += fine_log_marginal(t[both], e[both], mu[d, both], sigma[d], g[both])
+                total -= fine_log_marginal(t[:3], e[:3], mu[d, :3], sigma[d], g[:3])
             per_draw.append(total)
         expected = logsumexp(per_draw) - np.log(len(per_draw))
         assert got[j] == pytest.approx(expected, abs=2e-3)
@@ -236,12 +241,17 @@ def test_predictive_test_set_without_item_spread_is_binomial(simulated):
     mu = np.tile(eta, (draws, 1))
     out = predictive_test_set(simulated, mu, np.full(draws, 1e-9), 3, np.random.default_rng(1))
     eps = epsilon_from_eta(eta[3:])
+    # As scored: a token not produced still counts as reproduced with probability g.
+    trials, scored = simulated.trials[:, 3:], eps * (1.0 - simulated.chance[:, 3:])
     assert out["epsilon"].shape == (draws, 2)
-    np.testing.assert_allclose(out["epsilon"].mean(0), eps, rtol=0.03)
+    np.testing.assert_allclose(
+        out["epsilon"].mean(0), (trials * scored).sum(0) / trials.sum(0), rtol=0.03
+    )
     for length in (1, 3, 5):
-        tested = (simulated.trials[:, 3:] == length).sum(0)
+        tested = (trials == length).sum(0)
         share = out[f"accuracy_{length}"]
-        np.testing.assert_allclose(share.mean(0), (1 - eps) ** length, atol=0.03)
+        expected = ((1 - scored) ** length * (trials == length)).sum(0) / tested
+        np.testing.assert_allclose(share.mean(0), expected, atol=0.03)
         # A share of a finite number of items: multiples of 1/items.
         np.testing.assert_allclose((share * tested) % 1, 0, atol=1e-9)
 
@@ -378,7 +388,7 @@ def test_cli_writes_the_documented_files(cli_run, capfd):
     code, out, _ = cli_run
     assert code == 0
     assert sorted(p.name for p in out.iterdir()) == [
-        "forecast.csv", "forecast.json", "forecast_diagnostics.csv",
+        ".mirage-bayes.json", "forecast.csv", "forecast.json", "forecast_diagnostics.csv",
         "forecast_simulated_arithmetic.png",
     ]  # fmt: skip
     table = pd.read_csv(out / "forecast.csv")

@@ -26,7 +26,9 @@ from mirage_bayes.transforms import (
 C_TRUE, ALPHA_TRUE = 3.0e8, -0.6
 
 
-def task_data(n_params, trials, errors, *, items=None, item_ids_shared=True) -> TaskData:
+def task_data(
+    n_params, trials, errors, *, items=None, item_ids_shared=True, chance=None
+) -> TaskData:
     """A TaskData built directly from matrices (rows are not needed by the model code)."""
     trials = np.asarray(trials, dtype=np.int64)
     return TaskData(
@@ -38,6 +40,7 @@ def task_data(n_params, trials, errors, *, items=None, item_ids_shared=True) -> 
         errors=np.asarray(errors, dtype=np.int64),
         item_ids_shared=item_ids_shared,
         rows=pd.DataFrame(),
+        chance=chance,
     )
 
 
@@ -69,7 +72,8 @@ def fine_item_log_likelihood(
     out = np.empty((mu.shape[0], len(data.items)))
     for d in range(mu.shape[0]):
         eps = -np.expm1(-np.exp(mu[d][:, None] + sigma[d] * z[None, :]))  # (scale, node)
-        per_node = binom.logpmf(data.errors[:, :, None], data.trials[:, :, None], eps[None])
+        scored = eps[None] * (1.0 - data.chance[:, :, None])  # chance matches score as right
+        per_node = binom.logpmf(data.errors[:, :, None], data.trials[:, :, None], scored)
         out[d] = logsumexp(per_node.sum(1), axis=1, b=w[None, :])
     return out
 
@@ -104,7 +108,10 @@ def test_item_log_likelihood_is_per_item_in_item_order(simulated):
     equal = np.isclose(per_item[:, None], per_item[None, :], rtol=0, atol=1e-12)
     assert np.array_equal(equal | ~same, np.ones_like(same))
     # Spot-check one item against the reference on its own.
-    one = task_data(simulated.n_params, simulated.trials[[7]], simulated.errors[[7]])
+    one = task_data(
+        simulated.n_params, simulated.trials[[7]], simulated.errors[[7]],
+        chance=simulated.chance[[7]],
+    )  # fmt: skip
     reference = fine_item_log_likelihood(one, mu, np.array([0.5]))[0, 0]
     assert per_item[7] == pytest.approx(reference, abs=1e-6)
 
@@ -421,7 +428,9 @@ def test_compiled_kernel_gradient_matches_finite_differences(simulated):
         nodes, log_w, simulated.pattern_errors,
         simulated.pattern_trials - simulated.pattern_errors,
         simulated.pattern_counts, simulated.pattern_log_binom,
+        simulated.chance_groups, simulated.pattern_group,
     )  # fmt: skip
+    assert simulated.chance_groups.max() > 0.05  # the chance term is exercised
     mu, sigma = true_eta(simulated) + 0.2, 0.7
     value, grad_mu, grad_sigma = marginal_loglik_and_grad(mu, sigma, *arrays)
     reference = item_log_likelihood(simulated, mu[None], np.array([sigma])).sum()
@@ -447,5 +456,6 @@ def test_posterior_predictive_replicates_follow_the_binomial(simulated):
     )
     assert replicates.shape == (draws, len(simulated.items), simulated.n_scales)
     assert np.all(replicates <= simulated.trials[None]) and np.all(replicates >= 0)
-    expected = simulated.trials.sum(0) * epsilon_from_eta(true_eta(simulated))
+    keep = 1.0 - simulated.chance
+    expected = (simulated.trials * keep).sum(0) * epsilon_from_eta(true_eta(simulated))
     np.testing.assert_allclose(replicates.sum(1).mean(0), expected, rtol=0.03, atol=0.5)

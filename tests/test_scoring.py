@@ -50,14 +50,23 @@ def levenshtein(a: list[str], b: list[str]) -> int:
     return previous[-1]
 
 
-def lcs(a: list[str], b: list[str]) -> int:
-    previous = [0] * (len(b) + 1)
-    for x in a:
-        current = [0]
+def unreproduced(a: list[str], b: list[str]) -> int:
+    """Target tokens substituted or deleted by the cheapest script with the fewest insertions.
+
+    Each cell holds the lexicographically smallest (cost, insertions) of scripts turning
+    ``a[:i]`` into ``b[:j]``; ``S + D = cost − insertions``.
+    """
+    previous = [(j, j) for j in range(len(b) + 1)]
+    for i, x in enumerate(a, start=1):
+        current = [(i, 0)]
         for j, y in enumerate(b, start=1):
-            current.append(previous[j - 1] + 1 if x == y else max(previous[j], current[j - 1]))
+            delete = (previous[j][0] + 1, previous[j][1])
+            insert = (current[j - 1][0] + 1, current[j - 1][1] + 1)
+            keep = (previous[j - 1][0] + (x != y), previous[j - 1][1])
+            current.append(min(delete, insert, keep))
         previous = current
-    return previous[-1]
+    cost, insertions = previous[-1]
+    return cost - insertions
 
 
 # ------------------------------------------------------------------------------------------
@@ -69,7 +78,7 @@ def test_kitten_sitting_char():
     row = score_one("kitten", "sitting", "char")
     assert row["token_edit_distance"] == 3
     assert row["n_tokens"] == 6
-    # LCS("kitten", "sitting") = "ittn" (4), so two target characters are not reproduced.
+    # k→s and e→i are substituted, g inserted: two target characters are not reproduced.
     assert row["n_errors"] == 2
     assert not row["exact_match"]
 
@@ -81,8 +90,20 @@ def test_extra_word_is_not_an_error():
 
 
 def test_swapped_characters():
+    # Two substitutions cost as much as shifting "b" left; the shift is not credited.
     row = score_one("ab", "ba", "char")
+    assert (row["token_edit_distance"], row["n_errors"]) == (2, 2)
+
+
+def test_shifted_output_is_credited_where_the_shift_pays():
+    # "1234" → "2345": delete 1, insert 5 (cost 2) beats four substitutions; 2, 3, 4 are kept.
+    row = score_one("1234", "2345", "char")
     assert (row["token_edit_distance"], row["n_errors"]) == (2, 1)
+
+
+def test_target_inside_a_longer_output_is_reproduced():
+    row = score_one("42", "x42 is it", "char")
+    assert row["n_errors"] == 0 and row["token_edit_distance"] == 7
 
 
 def test_empty_output_gets_every_token_wrong():
@@ -119,10 +140,11 @@ def test_columns_dtypes_and_attrs_kept():
         "n_errors",
         "token_edit_distance",
         "exact_match",
+        "chance",
     ]
     for column in ("n_tokens", "n_errors", "token_edit_distance"):
         assert scored[column].dtype == np.int64
-    assert scored.attrs == df.attrs
+    assert scored.attrs == df.attrs | {"chance": {"t": "permutation"}}
     assert "n_tokens" not in df  # the input is not modified
 
 
@@ -206,7 +228,8 @@ def test_prescored_passthrough():
     assert scored["n_errors"].tolist() == [0, 2, 5]
     assert scored["token_edit_distance"].isna().all()
     assert scored["exact_match"].tolist() == [True, False, False]
-    assert scored.attrs == df.attrs
+    assert scored["chance"].tolist() == [0.0, 0.0, 0.0]
+    assert scored.attrs == df.attrs | {"chance": {"a": "none", "b": "none"}}
 
 
 # ------------------------------------------------------------------------------------------
@@ -230,7 +253,7 @@ def test_vocabulary_overflow_falls_back_to_token_ids(monkeypatch):
     row = score_one("a b c d e", "a c b e f", "whitespace")
     tokens_a, tokens_b = "a b c d e".split(), "a c b e f".split()
     assert row["token_edit_distance"] == levenshtein(tokens_a, tokens_b)
-    assert row["n_errors"] == len(tokens_a) - lcs(tokens_a, tokens_b)
+    assert row["n_errors"] == unreproduced(tokens_a, tokens_b)
 
 
 token_lists = st.lists(st.sampled_from(["a", "b", "c", "dd", "é", "0"]), max_size=9)
@@ -246,7 +269,7 @@ def test_matches_reference_on_token_lists(pairs):
         distance, errors, length = row["token_edit_distance"], row["n_errors"], row["n_tokens"]
         assert length == len(a)
         assert distance == levenshtein(a, b)
-        assert errors == len(a) - lcs(a, b)
+        assert errors == unreproduced(a, b)
         assert 0 <= errors <= length
         assert errors <= distance
         assert distance >= abs(len(a) - len(b))
@@ -258,7 +281,7 @@ def test_matches_reference_on_token_lists(pairs):
 def test_char_matches_reference(target, output):
     row = score_one(target, output, "char")
     assert row["token_edit_distance"] == levenshtein(list(target), list(output))
-    assert row["n_errors"] == len(target) - lcs(list(target), list(output))
+    assert row["n_errors"] == unreproduced(list(target), list(output))
 
 
 @settings(max_examples=100, deadline=None)

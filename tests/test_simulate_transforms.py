@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
-import numpy as np
-import pytest
+import inspect
+import re
 
+import numpy as np
+import pandas as pd
+import pytest
+from rapidfuzz.distance import LCSseq
+
+from mirage_bayes.cli import main
 from mirage_bayes.models import population_quantities
 from mirage_bayes.scoring import score_outputs
 from mirage_bayes.simulate import (
     GPT3_SIZES,
     Break,
+    _Noise,
+    _simulate,
     log_cross_entropy,
     population_truth,
     simulate_outputs,
@@ -72,15 +80,69 @@ def test_population_truth_matches_population_quantities():
     np.testing.assert_allclose(acc, pq["accuracy"][0, :, 0], rtol=1e-12)
 
 
-def test_simulated_errors_are_scored_exactly():
-    outputs, truth = simulate_outputs(n_items=50, n_params=(1e8, 1e10), lengths=(3, 6), seed=4)
+# The rendering options of simulate_outputs and their documented defaults.
+DEFAULT_RATES = {
+    "insert_rate": 0.02, "delete_rate": 0.1, "echo_rate": 0.2, "empty_rate": 0.05,
+    "truncate_rate": 0.0,
+}  # fmt: skip
+NO_NOISE = dict.fromkeys(DEFAULT_RATES, 0.0)
+
+
+def run(**kwargs) -> tuple[pd.DataFrame, pd.DataFrame, list[np.ndarray]]:
+    """``_simulate`` (outputs, truth and per-row masks of produced target tokens)."""
+    settings = {
+        "n_params": (1e8, 1e10), "c": C_TRUE, "alpha": ALPHA_TRUE, "n_items": 200,
+        "lengths": (1, 2, 3, 4, 5), "sigma_item": 0.5, "brk": None, "task": "t", "family": "f",
+        "seed": 0, "operation": "add",
+    }  # fmt: skip
+    rates = dict(DEFAULT_RATES)
+    for key in list(kwargs):
+        (rates if key in rates else settings)[key] = kwargs.pop(key)
+    return _simulate(**settings, noise=_Noise(**rates))
+
+
+def operands(question: str) -> tuple[str, str]:
+    a, b = re.findall(r"\d+", question)
+    return a, b
+
+
+def test_defaults_are_documented_and_shared_with_the_helper():
+    signature = inspect.signature(simulate_outputs)
+    assert {k: signature.parameters[k].default for k in DEFAULT_RATES} == DEFAULT_RATES
+    assert signature.parameters["operation"].default == "add"
+    for key in (*DEFAULT_RATES, "operation"):
+        assert f"\n    {key}\n" in simulate_outputs.__doc__, key
+    # The public function is the helper without its masks.
+    outputs, truth = simulate_outputs(n_params=(1e8, 1e10), c=C_TRUE, n_items=30, seed=2)
+    same, same_truth, _ = run(n_items=30, seed=2, task="simulated_arithmetic", family="simulated")
+    pd.testing.assert_frame_equal(outputs, same)
+    pd.testing.assert_frame_equal(truth, same_truth)
+
+
+@pytest.mark.parametrize("operation", ["add", "multiply"])
+def test_items_are_arithmetic_problems_of_the_requested_length(operation):
+    outputs, _, _ = run(n_params=(1e9,), n_items=60, lengths=(1, 2, 3, 7, 25), operation=operation)
+    symbol = {"add": "+", "multiply": "*"}[operation]
+    for question, target in zip(outputs["question"], outputs["target"], strict=True):
+        a, b = (int(v) for v in operands(question))
+        assert f" {symbol} " in question
+        assert str(a + b if operation == "add" else a * b) == target
+        assert len(target) == 1 or target[0] != "0"
+    assert outputs["target"].str.len().tolist() == [1, 2, 3, 7, 25] * 12
+
+
+def test_substitution_only_outputs_differ_exactly_where_tokens_were_not_produced():
+    outputs, truth, masks = run(n_items=50, lengths=(3, 6), seed=4, **NO_NOISE)
+    for target, output, produced in zip(outputs["target"], outputs["output"], masks, strict=True):
+        assert len(output) == len(target)
+        assert [o == t for o, t in zip(output, target, strict=True)] == produced.tolist()
     scored, tokenizers = score_outputs(outputs)
-    assert tokenizers == {"simulated_arithmetic": "char"}
-    corrupted = [
-        sum(a != b for a, b in zip(t, o, strict=True))
-        for t, o in zip(outputs["target"], outputs["output"], strict=True)
-    ]
-    assert scored["n_errors"].tolist() == corrupted
+    assert tokenizers == {"t": "char"}
+    wrong = np.array([int((~m).sum()) for m in masks])
+    # An alignment can only credit more than the produced tokens (chance matches), never less.
+    assert np.all(scored["n_errors"].to_numpy() <= wrong)
+    assert np.all(scored["token_edit_distance"].to_numpy() <= wrong)
+    assert (scored["n_errors"].to_numpy() < wrong).any()
     assert set(scored["n_tokens"]) == {3, 6}
     assert sorted(set(truth["model"])) == ["100M", "10B"]
     # More errors at the smaller size, as alpha < 0 says.
@@ -88,6 +150,177 @@ def test_simulated_errors_are_scored_exactly():
         scored.groupby("n_params")["n_errors"].sum() / scored.groupby("n_params")["n_tokens"].sum()
     )
     assert rate.loc[1e8] > rate.loc[1e10]
+
+
+def test_wrong_tokens_are_any_other_digit_so_chance_matches_happen():
+    outputs, _, masks = run(n_params=(1e7,), n_items=2000, lengths=(4,), seed=1, **NO_NOISE)
+    all_wrong = np.array([not m.any() for m in masks])
+    assert all_wrong.sum() > 1500
+    targets = outputs["target"][all_wrong].tolist()
+    wrong = outputs["output"][all_wrong].tolist()
+    pairs = [(t[j], o[j]) for t, o in zip(targets, wrong, strict=True) for j in range(4)]
+    assert all(t != o for t, o in pairs)
+    # Uniform over the nine other digits: the offset (o - t) mod 10 takes each of 1..9 equally.
+    offsets = np.bincount([(int(o) - int(t)) % 10 for t, o in pairs], minlength=10)
+    assert offsets[0] == 0
+    expected = len(pairs) / 9
+    assert np.all(np.abs(offsets[1:] - expected) < 5 * np.sqrt(expected))
+    # A wrong digit equal to another digit of the target: the old simulator never made one.
+    assert np.mean([any(d in t for d in o) for t, o in zip(targets, wrong, strict=True)]) > 0.5
+    share = np.mean([LCSseq.similarity(t, o) for t, o in zip(targets, wrong, strict=True)]) / 4
+    assert 0.15 < share < 0.3  # about 0.21 target tokens in 1 matched by chance
+
+
+def test_echo_replaces_all_wrong_outputs_by_an_operand():
+    _, _, masks = run(n_params=(1e7, 1e10), n_items=300, seed=5, **NO_NOISE)
+    echo, _, same_masks = run(
+        n_params=(1e7, 1e10), n_items=300, seed=5, **NO_NOISE | {"echo_rate": 1.0}
+    )
+    assert all(np.array_equal(a, b) for a, b in zip(masks, same_masks, strict=True))
+    all_wrong = np.array([not m.any() for m in masks])
+    echoed = 0
+    for k in np.flatnonzero(all_wrong):
+        row = echo.iloc[k]
+        choices = [v for v in operands(row["question"]) if v != row["target"]]
+        if choices:
+            assert row["output"] in choices
+            echoed += 1
+    assert echoed > 200
+    # An output with a produced token is not echoed: it differs exactly where tokens were wrong.
+    for k in np.flatnonzero(~all_wrong):
+        target, output = echo["target"].iloc[k], echo["output"].iloc[k]
+        assert [o == t for o, t in zip(output, target, strict=True)] == masks[k].tolist()
+
+
+def test_empty_rate_empties_that_share_of_all_wrong_outputs():
+    outputs, _, masks = run(n_params=(1e7,), n_items=3000, seed=6, **NO_NOISE | {"empty_rate": 0.3})
+    all_wrong = np.array([not m.any() for m in masks])
+    empty = (outputs["output"] == "").to_numpy()
+    assert not empty[~all_wrong].any()
+    n = all_wrong.sum()
+    assert abs(empty[all_wrong].mean() - 0.3) < 4 * np.sqrt(0.3 * 0.7 / n)
+    every, _, masks = run(n_params=(1e7,), n_items=300, seed=6, **NO_NOISE | {"empty_rate": 1.0})
+    assert all((o == "") == (not m.any()) for o, m in zip(every["output"], masks, strict=True))
+
+
+def test_insertions_and_deletions_change_output_lengths():
+    lengths = (1, 2, 3, 4, 5)
+    inserted, _, masks = run(n_items=200, seed=7, **NO_NOISE | {"insert_rate": 1.0})
+    for target, output, produced in zip(inserted["target"], inserted["output"], masks, strict=True):
+        assert len(output) == 2 * len(target)
+        assert [o == t for o, t in zip(output[::2], target, strict=True)] == produced.tolist()
+    deleted, _, masks = run(n_items=200, seed=7, **NO_NOISE | {"delete_rate": 1.0})
+    for target, output, produced in zip(deleted["target"], deleted["output"], masks, strict=True):
+        assert output == "".join(t for t, ok in zip(target, produced, strict=True) if ok)
+    some, _, masks = run(
+        n_params=(1e7, 1e11), n_items=3000, seed=8, **NO_NOISE | {"insert_rate": 0.1}
+    )
+    extra = (some["output"].str.len() - some["target"].str.len()).to_numpy()
+    assert extra.min() >= 0
+    n_tokens = 6000 * np.mean(lengths)
+    assert abs(extra.sum() / n_tokens - 0.1) < 4 * np.sqrt(0.1 * 0.9 / n_tokens)
+    # An insertion makes an output whose every token was produced fail exact match.
+    right = np.array([m.all() for m in masks])
+    exact = (some["output"] == some["target"]).to_numpy()
+    assert not exact[~right].any()
+    p = 0.9 ** some["target"].str.len().to_numpy()[right]
+    assert abs(exact[right].mean() - p.mean()) < 4 * np.sqrt((p * (1 - p)).sum()) / right.sum()
+
+
+def test_truncation_stops_after_the_first_wrong_token():
+    outputs, _, masks = run(n_items=200, seed=9, **NO_NOISE | {"truncate_rate": 1.0})
+    for target, output, produced in zip(outputs["target"], outputs["output"], masks, strict=True):
+        if produced.all():
+            assert output == target
+            continue
+        first = int(np.argmin(produced))
+        assert output[:first] == target[:first]
+        assert len(output) == first + 1 and output[first] != target[first]
+
+
+def test_produced_tokens_follow_the_population_truth():
+    # Render noise does not touch which tokens are produced: same seed, same masks.
+    _, _, quiet_masks = run(n_items=100, seed=10, **NO_NOISE | {"truncate_rate": 0.5})
+    _, _, masks = run(n_items=100, seed=10)
+    assert all(np.array_equal(a, b) for a, b in zip(quiet_masks, masks, strict=True))
+    sizes = (1e8, 1e9, 1e10)
+    outputs, truth, masks = run(n_params=sizes, n_items=4000, seed=11)
+    eps = truth[truth["quantity"] == "epsilon"].set_index("n_params")["value"]
+    share = np.array([1 - m.mean() for m in masks]).reshape(len(sizes), -1)
+    for s, size in enumerate(sizes):
+        # Items (difficulty and length) vary, so the error is that of a mean over items.
+        se = share[s].std() / np.sqrt(share.shape[1])
+        assert abs(share[s].mean() - eps.loc[size]) < 4 * se, (size, share[s].mean(), se)
+    for length in (1, 5):
+        acc = truth[(truth["quantity"] == "accuracy") & (truth["length"] == length)]
+        rows = (outputs["target"].str.len() == length).to_numpy().reshape(len(sizes), -1)
+        right = np.array([m.all() for m in masks]).reshape(len(sizes), -1)
+        for s, size in enumerate(sizes):
+            p = acc.set_index("n_params")["value"].loc[size]
+            n = rows[s].sum()
+            assert abs(right[s][rows[s]].mean() - p) < 4 * np.sqrt(p * (1 - p) / n)
+
+
+def test_same_seed_same_outputs():
+    settings = {"n_params": (1e8, 1e9, 1e10), "n_items": 80, "truncate_rate": 0.2}
+    first, truth = simulate_outputs(**settings, seed=3)
+    second, same_truth = simulate_outputs(**settings, seed=3)
+    pd.testing.assert_frame_equal(first, second)
+    pd.testing.assert_frame_equal(truth, same_truth)
+    other, _ = simulate_outputs(**settings, seed=4)
+    assert not first["output"].equals(other["output"])
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"insert_rate": -0.1}, "insert_rate"),
+        ({"delete_rate": 1.5}, "delete_rate"),
+        ({"truncate_rate": float("nan")}, "truncate_rate"),
+        ({"echo_rate": 0.7, "empty_rate": 0.4}, "echo_rate \\+ empty_rate"),
+        ({"operation": "divide"}, "operation"),
+        ({"lengths": (2, 0)}, "lengths"),
+    ],
+)
+def test_bad_options_are_refused(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        simulate_outputs(n_items=3, **kwargs)
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        ["--insert-rate", "-0.1"],
+        ["--delete-rate", "2"],
+        ["--echo-rate", "nan"],
+        ["--empty-rate", "1.01"],
+        ["--truncate-rate", "-1"],
+        ["--echo-rate", "0.6", "--empty-rate", "0.6"],
+    ],
+)
+def test_cli_refuses_impossible_rates(extra, tmp_path, capsys):
+    out = tmp_path / "x.csv"
+    assert main(["simulate", "--out", str(out), "--items", "4", *extra]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("mirage-bayes: error: --"), err
+    assert extra[0] in err[0]
+    assert not out.exists()
+
+
+def test_cli_passes_the_rates_on(tmp_path, capsys):
+    out = tmp_path / "x.csv"
+    args = ["simulate", "--out", str(out), "--items", "50", "--scales", "1e6,1e7", "--seed", "1"]
+    args += ["--echo-rate", "0", "--empty-rate", "1", "--insert-rate", "0", "--delete-rate", "0"]
+    assert main([*args, "--operation", "multiply"]) == 0
+    assert "100 rows" in capsys.readouterr().out
+    table = pd.read_csv(out, dtype=str, keep_default_na=False)
+    expected, _ = simulate_outputs(
+        n_params=(1e6, 1e7), n_items=50, seed=1, echo_rate=0, empty_rate=1, insert_rate=0,
+        delete_rate=0, operation="multiply",
+    )  # fmt: skip
+    assert table["output"].tolist() == expected["output"].tolist()
+    assert (table["output"] == "").sum() > 20
+    assert table["question"].str.contains(" \\* ").all()
 
 
 # --------------------------------------------------------------------------------------------
