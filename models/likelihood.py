@@ -130,10 +130,10 @@ class MarginalItemLogLik(Op):
     patterns (``errors`` and ``correct`` are ``patterns × scales``, ``counts`` and ``log_binom``
     per pattern) and the chance-match rates (``chance`` is ``groups × scales``, ``group`` the
     group of each pattern, as floats). Outputs ``(value, d/dmu, d/dsigma)``. The data are
-    inputs rather than attributes so that a compiled function can be given new data (``pm.Data`` + ``pm.set_data``) without
-    being rebuilt; the likelihood is linear in the per-scale counts, so a scale weighted by
-    ``w`` in ``errors`` and ``correct`` contributes ``w`` times its log-likelihood inside the
-    integral (``w = 0`` leaves it out).
+    inputs rather than attributes so that a compiled function can be given new data
+    (``pm.Data`` + ``pm.set_data``) without being rebuilt; the likelihood is linear in the
+    per-scale counts, so a scale weighted by ``w`` in ``errors`` and ``correct`` contributes
+    ``w`` times its log-likelihood inside the integral (``w = 0`` leaves it out).
 
     Its gradient reuses the second and third outputs, so a ``logp_dlogp`` function evaluates the
     kernel once per point.
