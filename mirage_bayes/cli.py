@@ -49,6 +49,16 @@ _positive = _int_at_least(1, "a positive integer")
 _seed = _int_at_least(0, "a non-negative integer")
 
 
+def _chance_rate(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not 0.0 <= value < 1.0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number in [0, 1)")
+    return value
+
+
 def _trend_list(text: str) -> list[str]:
     from mirage_bayes.models import TRENDS
 
@@ -124,6 +134,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--tokenizer", default="auto", help="auto | char | whitespace | regex:PATTERN (auto)"
     )
     fit.add_argument(
+        "--chance",
+        type=_chance_rate,
+        default=None,
+        help="chance-match rate g in [0, 1) for every size and length (default: measured from "
+        "the outputs; pre-scored input: its chance column, else 0)",
+    )
+    fit.add_argument(
         "--lengths", type=_int_list, default=[], help="extra target lengths, e.g. 1,2,5"
     )
     fit.add_argument(
@@ -136,7 +153,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="trends to compare (default: power_law,broken_power_law; scale_free is always "
         "fitted as the reference)",
     )
-    fit.add_argument("--force", action="store_true", help="replace a non-empty --out folder")
+    fit.add_argument(
+        "--force", action="store_true", help="replace an --out folder that mirage-bayes wrote"
+    )
     fit.add_argument(
         "--strict", action="store_true", help="exit with code 3 when sampler diagnostics fail"
     )
@@ -146,9 +165,11 @@ def build_parser() -> argparse.ArgumentParser:
     simulate = commands.add_parser(
         "simulate",
         help="write an outputs table simulated from the paper's mathematical model",
-        description="Simulate a model family's outputs: L_CE = (N/c)^alpha, item difficulty "
-        "on the log cross-entropy scale, each target token reproduced with probability "
-        "exp(-L_CE).",
+        description="Simulate a model family's outputs on arithmetic problems: L_CE = "
+        "(N/c)^alpha, item difficulty on the log cross-entropy scale, each target token "
+        "produced with probability exp(-L_CE); a wrong token is any other digit, and outputs "
+        "may gain or lose digits, echo an operand, be empty or stop early (the --*-rate "
+        "options).",
     )
     simulate.add_argument("--out", required=True, help="file to write (.csv, .parquet, .jsonl)")
     simulate.add_argument("--c", type=float, default=3.0e8, help="power-law scale c (3e8)")
@@ -167,6 +188,17 @@ def build_parser() -> argparse.ArgumentParser:
     simulate.add_argument(
         "--break-slope", type=float, default=-1.0, help="change of log-log slope at the break"
     )
+    simulate.add_argument(
+        "--operation", choices=("add", "multiply"), default="add", help="problem type (add)"
+    )
+    for flag, default, what in (
+        ("--insert-rate", 0.02, "probability, per target token, of an extra digit after it"),
+        ("--delete-rate", 0.1, "probability that a wrong token is dropped, not replaced"),
+        ("--echo-rate", 0.2, "probability that an all-wrong output echoes an operand"),
+        ("--empty-rate", 0.05, "probability that an all-wrong output is empty"),
+        ("--truncate-rate", 0.0, "probability that an output stops after its first wrong token"),
+    ):
+        simulate.add_argument(flag, type=float, default=default, help=f"{what} ({default:g})")
     simulate.add_argument("--task", default="simulated_arithmetic", help="task name")
     simulate.add_argument("--seed", type=_seed, default=0, help="random seed (0)")
     simulate.add_argument("--truth", default=None, help="also write the population truth CSV")
@@ -189,7 +221,7 @@ def _quiet_libraries(quiet: bool) -> None:
 
 def _run_fit(args: argparse.Namespace) -> int:
     from mirage_bayes.fitting import fit
-    from mirage_bayes.save import check_destination
+    from mirage_bayes.save import claim_destination
     from mirage_bayes.scoring import resolve_tokenizer
     from mirage_bayes.sources import read_inputs
 
@@ -202,18 +234,20 @@ def _run_fit(args: argparse.Namespace) -> int:
     except InputError as error:
         error.where = "--tokenizer"
         raise
-    check_destination(args.out, force=args.force)
+    inputs = [*args.file, args.params]
+    claim_destination(args.out, force=args.force, inputs=inputs, command="fit")  # until main ends
     outputs = read_inputs(
         args.file, params=args.params, param_column=args.param_column, mapping=args.map,
         size_count=args.size_count, tasks=args.tasks, lm_eval_filter=args.lm_eval_filter,
     )  # fmt: skip
-    log = None if args.quiet else (lambda m: print(m, file=sys.stderr, flush=True))
+    log = progress_log(args.quiet)
     result = fit(
         outputs,
         trends=args.trends,
         lengths=args.lengths,
         choices=args.choices,
         tokenizer=args.tokenizer,
+        chance=args.chance,
         draws=args.draws,
         tune=args.tune,
         chains=args.chains,
@@ -221,6 +255,7 @@ def _run_fit(args: argparse.Namespace) -> int:
         progressbar=not args.quiet,
         log=log,
     )
+    raise_if_interrupted()
     out = result.save(args.out, force=args.force)
     for task, text in result.verdicts().items():
         print(f"{task}: {text}")
@@ -235,6 +270,10 @@ def _run_fit(args: argparse.Namespace) -> int:
         if args.strict:
             return EXIT_DIAGNOSTICS
     return 0
+
+
+# Keyword options of simulate_outputs that say how produced tokens are rendered as text.
+_RENDER_RATES = ("insert_rate", "delete_rate", "echo_rate", "empty_rate", "truncate_rate")
 
 
 def _run_simulate(args: argparse.Namespace) -> int:
@@ -257,12 +296,21 @@ def _run_simulate(args: argparse.Namespace) -> int:
         "--alpha": (args.alpha, np.isfinite(args.alpha), "a finite exponent such as -0.6"),
         "--sigma-item": (args.sigma_item, args.sigma_item >= 0, "a standard deviation ≥ 0"),
     }
+    rates = {name: getattr(args, name) for name in _RENDER_RATES}
+    for name, value in rates.items():
+        # `0 <= value <= 1` is also false for NaN.
+        checks["--" + name.replace("_", "-")] = (value, 0 <= value <= 1, "a probability in [0, 1]")
     if args.break_at is not None:
         checks["--break-at"] = (args.break_at, args.break_at > 0, "a positive parameter count")
         checks["--break-slope"] = (args.break_slope, np.isfinite(args.break_slope), "a number")
     for flag, (value, ok, fix) in checks.items():
         if not ok:
             raise InputError(f"{flag} {value} is impossible", fix=f"give {fix}")
+    if args.echo_rate + args.empty_rate > 1:
+        raise InputError(
+            f"--echo-rate {args.echo_rate} plus --empty-rate {args.empty_rate} exceeds 1",
+            fix="give rates that sum to at most 1 (both apply to the same all-wrong outputs)",
+        )
     out = Path(args.out)
     targets = [out] + ([Path(args.truth)] if args.truth else [])
     for path in targets:
@@ -276,6 +324,7 @@ def _run_simulate(args: argparse.Namespace) -> int:
     outputs, truth = simulate_outputs(
         n_params=scales, c=args.c, alpha=args.alpha, n_items=args.items, lengths=args.lengths,
         sigma_item=args.sigma_item, brk=brk, task=args.task, seed=args.seed,
+        operation=args.operation, **rates,
     )  # fmt: skip
     _write_table(outputs, out)
     if args.truth:
@@ -296,12 +345,55 @@ def _write_table(table, path: Path) -> None:
     os.replace(tmp, path)
 
 
+_interrupted = False
+
+
+def _on_ctrl_c(signum, frame) -> None:
+    # PyMC's sampler catches the KeyboardInterrupt and returns a shortened trace, and the fit
+    # would go on to save it: remember the Ctrl-C, so that the next progress message or the
+    # save stops the run (raise_if_interrupted).
+    global _interrupted
+    _interrupted = True
+    raise KeyboardInterrupt
+
+
+def raise_if_interrupted() -> None:
+    """Raise ``KeyboardInterrupt`` when Ctrl-C was pressed during this command, even if it was
+    caught on the way (call it before saving)."""
+    if _interrupted:
+        raise KeyboardInterrupt
+
+
+def progress_log(quiet: bool):
+    """The ``log`` callback of a command: prints progress unless ``quiet``, and stops the run
+    at the next message after a Ctrl-C that the sampler swallowed."""
+
+    def log(message: str) -> None:
+        raise_if_interrupted()
+        if not quiet:
+            print(message, file=sys.stderr, flush=True)
+
+    return log
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``mirage-bayes`` command."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    _quiet_libraries(getattr(args, "quiet", False))
+    import signal
+
+    from mirage_bayes.save import release_all
+
+    global _interrupted
+    _interrupted = False
+    previous = signal.getsignal(signal.SIGINT)
+    if previous is signal.default_int_handler:
+        try:
+            signal.signal(signal.SIGINT, _on_ctrl_c)
+        except ValueError:  # not the main thread
+            previous = None
     try:
+        parser = build_parser()
+        args = parser.parse_args(argv)
+        _quiet_libraries(getattr(args, "quiet", False))
         return args.handler(args)
     except InputError as error:
         print(f"mirage-bayes: error: {error.message}", file=sys.stderr)
@@ -309,6 +401,10 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("mirage-bayes: interrupted; nothing was written", file=sys.stderr)
         return 130
+    finally:
+        release_all()  # the claims of output folders end with the command
+        if previous is signal.default_int_handler:
+            signal.signal(signal.SIGINT, previous)
 
 
 if __name__ == "__main__":

@@ -44,17 +44,20 @@ def add_parser(commands) -> None:
         default=["power_law", "broken_power_law"],
         help="trends to refit (default: power_law,broken_power_law)",
     )
-    forecast.add_argument("--force", action="store_true", help="replace a non-empty --out folder")
+    forecast.add_argument(
+        "--force", action="store_true", help="replace an --out folder that mirage-bayes wrote"
+    )
     forecast.add_argument("--quiet", action="store_true", help="no progress output")
     forecast.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
     """Run the forecasts, write the files and print one verdict per task."""
+    from mirage_bayes.cli import progress_log, raise_if_interrupted
     from mirage_bayes.errors import InputError
     from mirage_bayes.forecast import forecast
     from mirage_bayes.io import read_outputs
-    from mirage_bayes.save import check_destination
+    from mirage_bayes.save import claim_destination
     from mirage_bayes.scoring import resolve_tokenizer
 
     try:
@@ -68,9 +71,9 @@ def run(args: argparse.Namespace) -> int:
             where="--trends",
             fix="choose power_law and/or broken_power_law",
         )
-    check_destination(args.out, force=args.force)
+    claim_destination(args.out, force=args.force, inputs=[args.file], command="forecast")
     outputs = read_outputs(args.file)
-    log = None if args.quiet else (lambda m: print(m, file=sys.stderr, flush=True))
+    log = progress_log(args.quiet)  # also stops the run after a swallowed Ctrl-C
     result = forecast(
         outputs,
         trends=args.trends,
@@ -82,6 +85,7 @@ def run(args: argparse.Namespace) -> int:
         seed=args.seed,
         log=log,
     )
+    raise_if_interrupted()
     out = result.save(args.out, force=args.force)
     for task, text in result.verdicts().items():
         print(f"{task}: {text}")

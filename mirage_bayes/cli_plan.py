@@ -14,6 +14,7 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from mirage_bayes import __version__
 from mirage_bayes.errors import InputError
 
 if TYPE_CHECKING:
@@ -86,7 +87,9 @@ def add_parser(commands) -> None:
         help="CSV to write, the figure beside it as .png (default: FIT_DIR/plan.csv, else "
         "./plan.csv)",
     )  # fmt: skip
-    plan.add_argument("--force", action="store_true", help="overwrite existing plan files")
+    plan.add_argument(
+        "--force", action="store_true", help="overwrite plan files that mirage-bayes wrote"
+    )
     plan.set_defaults(handler=run)
 
 
@@ -127,17 +130,54 @@ def _check(args: argparse.Namespace) -> None:
             raise InputError("--n-params must be positive parameter counts")
 
 
+_PNG_SOFTWARE = "mirage-bayes plan"  # written into plan.png's Software field
+
+
+def _is_our_plan_csv(path: Path) -> bool:
+    """Whether ``path`` starts with the header line of a plan written by mirage-bayes."""
+    from mirage_bayes.plan import PLAN_COLUMNS
+
+    try:
+        with path.open(encoding="utf-8", newline="") as file:
+            return file.readline().rstrip("\r\n") == ",".join(PLAN_COLUMNS)
+    except (OSError, UnicodeDecodeError):
+        return False
+
+
+def _is_our_plan_png(path: Path, csv_is_ours: bool) -> bool:
+    """Whether ``path`` is a figure written by ``plan``: marked so in its PNG text, or (written
+    before the mark existed) a Matplotlib PNG beside a plan CSV."""
+    try:
+        with path.open("rb") as file:
+            head = file.read(4096)
+    except OSError:
+        return False
+    if not head.startswith(b"\x89PNG\r\n\x1a\n"):
+        return False
+    return _PNG_SOFTWARE.encode() in head or (csv_is_ours and b"Software\x00Matplotlib" in head)
+
+
 def _check_destination(out: Path, *, force: bool) -> Path:
-    """Refuse a non-CSV name or existing files (unless ``force``); return the figure's path."""
+    """Refuse a non-CSV name or existing files; with ``force`` replace only the files of an
+    earlier plan (recognised by the CSV's header and the PNG's text). Return the figure's path."""
     png = out.with_suffix(".png")
     if out.suffix.lower() != ".csv":
         raise InputError("the plan is written as CSV", where=str(out), fix="give --out a .csv name")
+    csv_is_ours = out.is_file() and _is_our_plan_csv(out)
     for path in (out, png):
-        if path.exists() and not force:
+        if not path.exists():
+            continue
+        if not force:
             raise InputError("file exists", where=str(path), fix="pass --force to overwrite it")
-        if path.exists() and not path.is_file():
+        if not path.is_file():
             raise InputError(
                 "exists and is not a file", where=str(path), fix="choose another --out"
+            )
+        if not (csv_is_ours if path == out else _is_our_plan_png(png, csv_is_ours)):
+            raise InputError(
+                "not a plan written by mirage-bayes, so --force will not overwrite it",
+                where=str(path),
+                fix="choose another --out",
             )
     return png
 
@@ -148,7 +188,7 @@ def write_plan(
     """Write ``plan.csv`` and, beside it, the figure as ``<stem>.png``: both or neither.
 
     Both files are written under temporary names in the destination folder and renamed into
-    place at the end; an existing file is refused unless ``force``.
+    place at the end; an existing file is refused unless ``force`` and it is an earlier plan's.
     """
     out = Path(out)
     png = _check_destination(out, force=force)
@@ -156,7 +196,12 @@ def write_plan(
     staged = [out.with_name(f".{out.name}.tmp"), png.with_name(f".{png.name}.tmp")]
     try:
         plan.to_csv(staged[0], index=False, float_format="%.6g")
-        figure.savefig(staged[1], dpi=110, format="png")
+        figure.savefig(
+            staged[1],
+            dpi=110,
+            format="png",
+            metadata={"Software": f"{_PNG_SOFTWARE} {__version__}"},
+        )
         os.replace(staged[0], out)
         os.replace(staged[1], png)
     finally:

@@ -165,7 +165,11 @@ def fit(
         "choices": choices,
         "trends": list(trends),
         "lengths": sorted({int(v) for v in lengths}),
-        "chance": {t.task: chance_summary(t, chance_sources[t.task]) for t in tasks},
+        "chance": {
+            t.task: chance_summary(t, chance_sources[t.task])
+            | {"note": chance_note(t, chance_sources[t.task])}
+            for t in tasks
+        },
         "warnings": warnings_,
     }
     return FitResult(

@@ -1,20 +1,18 @@
 """Writing a :class:`~mirage_bayes.forecast.ForecastResult` to a folder, all or nothing.
 
-As :mod:`mirage_bayes.save` does for fits: everything goes into a hidden temporary folder beside
-the destination, which is renamed into place at the end; an error or interruption leaves either
-the complete results or the previous state.
+Through :func:`mirage_bayes.save.staged_folder`, as for fits: everything goes into a hidden
+staging folder beside the destination, which is renamed into place at the end; an error or
+interruption leaves either the complete results or the previous state.
 """
 
 from __future__ import annotations
 
 import json
-import shutil
-import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from mirage_bayes import __version__
-from mirage_bayes.save import check_destination
+from mirage_bayes.save import staged_folder
 
 if TYPE_CHECKING:
     from mirage_bayes.forecast import ForecastResult
@@ -39,11 +37,7 @@ def forecast_json(result: ForecastResult) -> dict:
 def save_forecast(result: ForecastResult, directory: str | Path, *, force: bool) -> Path:
     """Write ``forecast.csv``, ``forecast_diagnostics.csv``, ``forecast.json`` and one
     ``forecast_<task>.png`` per task into ``directory``."""
-    directory = check_destination(directory, force=force).resolve()
-    directory.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{directory.name}.", dir=directory.parent))
-    old, replacing = directory.with_name(f".{directory.name}.old"), False
-    try:
+    with staged_folder(directory, force=force, command="forecast") as staging:
         result.table().to_csv(staging / "forecast.csv", index=False, float_format="%.6g")
         result.diagnostics().to_csv(
             staging / "forecast_diagnostics.csv", index=False, float_format="%.6g"
@@ -53,16 +47,4 @@ def save_forecast(result: ForecastResult, directory: str | Path, *, force: bool)
         for task in dict.fromkeys(result.table()["task"]):
             figure = result.plot(task)
             figure.savefig(staging / figure_name(task), dpi=110)
-        replacing = directory.exists()
-        if replacing:
-            shutil.rmtree(old, ignore_errors=True)
-            directory.rename(old)
-        staging.rename(directory)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        if replacing and old.exists() and not directory.exists():
-            old.rename(directory)
-        raise
-    if replacing:
-        shutil.rmtree(old, ignore_errors=True)
-    return directory
+    return Path(directory).resolve()

@@ -65,7 +65,9 @@ def add_parser(commands) -> None:
         metavar="ADDRESS",
         help="Dask scheduler address (tcp://host:port): run the triplets there",
     )
-    meta.add_argument("--force", action="store_true", help="replace a non-empty --out folder")
+    meta.add_argument(
+        "--force", action="store_true", help="replace an --out folder that mirage-bayes wrote"
+    )
     meta.add_argument(
         "--strict",
         action="store_true",
@@ -107,10 +109,11 @@ def _write_csv(frame, path, force: bool) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run ``mirage-bayes meta``; returns the exit code."""
-    from mirage_bayes.save import check_destination
+    from mirage_bayes.cli import progress_log, raise_if_interrupted
+    from mirage_bayes.save import claim_destination
 
     if not args.convert:
-        check_destination(args.out, force=args.force)
+        claim_destination(args.out, force=args.force, inputs=[args.file], command="meta")
     triplets = _table(args)
     if triplets is None:
         return 0
@@ -120,12 +123,13 @@ def run(args: argparse.Namespace) -> int:
 
     config = MetaConfig(draws=args.draws, tune=args.tune, chains=args.chains, seed=args.seed,
                         threshold=args.threshold, broken=not args.no_broken)  # fmt: skip
-    log = None if args.quiet else (lambda m: print(m, file=sys.stderr, flush=True))
+    log = progress_log(args.quiet)  # also stops the run after a swallowed Ctrl-C
     result = analyse(triplets, config, workers=args.workers, scheduler=args.scheduler,
                      progress=not args.quiet, log=log)  # fmt: skip
     result.meta["input"] = str(args.file)
     if args.source:
         result.meta["source"] = args.source
+    raise_if_interrupted()
     out = save_meta(result, args.out, force=args.force)
     s = result.summary
     low, high = s["n_emergent_expected_hdi"]

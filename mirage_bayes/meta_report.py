@@ -12,8 +12,6 @@ from __future__ import annotations
 import base64
 import json
 import math
-import shutil
-import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -23,7 +21,7 @@ from matplotlib.figure import Figure
 
 from mirage_bayes import __version__
 from mirage_bayes.report import _environment, format_number
-from mirage_bayes.save import check_destination
+from mirage_bayes.save import staged_folder
 
 if TYPE_CHECKING:
     from mirage_bayes.meta import MetaResult
@@ -258,27 +256,11 @@ def save_meta(result: MetaResult, directory: str | Path, *, force: bool, report:
     pathlib.Path
         The folder written.
     """
-    directory = check_destination(directory, force=force).resolve()
-    directory.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{directory.name}.", dir=directory.parent))
-    old, replacing = directory.with_name(f".{directory.name}.old"), False
-    try:
+    with staged_folder(directory, force=force, command="meta") as staging:
         result.table.to_csv(staging / "meta.csv", index=False, float_format="%.6g")
         result.by_metric.to_csv(staging / "meta_by_metric.csv", index=False, float_format="%.6g")
         text = json.dumps(summary_json(result), indent=2) + "\n"
         (staging / "meta_summary.json").write_text(text)
         if report:
             render_meta_report(result, staging)
-        replacing = directory.exists()
-        if replacing:
-            shutil.rmtree(old, ignore_errors=True)
-            directory.rename(old)
-        staging.rename(directory)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        if replacing and old.exists() and not directory.exists():
-            old.rename(directory)
-        raise
-    if replacing:
-        shutil.rmtree(old, ignore_errors=True)
-    return directory
+    return Path(directory).resolve()

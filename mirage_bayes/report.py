@@ -470,6 +470,7 @@ def render_report(
                 "name": str(task),
                 "anchor": f"task-{stems[task]}",
                 "verdict": verdicts.get(task, "No verdict was produced for this task."),
+                "chance": (meta.get("chance") or {}).get(task, {}).get("note"),
                 "warnings": per_task_warnings[task] + _diagnostic_warnings(of["diagnostics"]),
                 "comparison": _comparison_table(of["comparison"]),
                 "diagnostics": _diagnostics_table(of["diagnostics"]),

@@ -294,6 +294,7 @@ def snapshot(folder: Path) -> dict[str, bytes]:
 
 def old_results(folder: Path) -> dict[str, bytes]:
     folder.mkdir()
+    (folder / ".mirage-bayes.json").write_text('{"tool": "mirage-bayes"}')  # --force replaces it
     (folder / "summary.csv").write_text("previous,results\n1,2\n")
     (folder / "figures").mkdir()
     (folder / "figures" / "old.png").write_bytes(b"\x89PNG old")
