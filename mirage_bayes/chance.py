@@ -90,6 +90,8 @@ def _cell_pairs(
     k = len(members)
     if k == 1:
         others = same_size[same_size != members[0]]
+        if len(others) > MAX_PAIRS:
+            others = others[rng.choice(len(others), MAX_PAIRS, replace=False)]
         return np.full(len(others), members[0]), others
     if k * (k - 1) <= MAX_PAIRS:
         i, j = np.meshgrid(np.arange(k), np.arange(k), indexing="ij")

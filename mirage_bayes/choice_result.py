@@ -300,6 +300,8 @@ def choice_summary_json(result: ChoiceFitResult) -> dict:
     """Run metadata, per task the preferred trend, the power-vs-broken ELPD difference, the
     per-trend diagnostics and the verdict (the layout of a generation fit's ``summary.json``)."""
     from mirage_bayes import __version__
+    from mirage_bayes.filenames import task_files
+    from mirage_bayes.inference import sampler_warnings
 
     meta = result.meta
     diagnostics = result.diagnostics()
@@ -334,8 +336,9 @@ def choice_summary_json(result: ChoiceFitResult) -> dict:
         "mirage_bayes_version": __version__,
         "kind": "multiple_choice",
         **{key: meta.get(key) for key in keys},
-        "warnings": meta.get("warnings", []),
+        "warnings": [*meta.get("warnings", []), *sampler_warnings(result.diagnostics_by_fit)],
         "tasks": tasks,
+        "files": task_files(result),  # task name -> file names
     }
 
 

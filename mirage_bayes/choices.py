@@ -225,6 +225,43 @@ def _answers(table: Table, sizes: Sequence[int]) -> np.ndarray:
     return out
 
 
+def _both_columns(table: Table) -> list[list[float]]:
+    """Log-probabilities from a table with both ``choices_logprobs`` and ``choices_probs``.
+
+    Log-probabilities are the more precise record and are used, but only where the two agree
+    (softmax of the log-probabilities within :data:`PROB_SUM_TOLERANCE` of the renormalised
+    probabilities, choice by choice): reading one and ignoring the other silently fitted numbers
+    the user may not have meant. A row may give just one of them.
+    """
+    out: list[list[float]] = []
+    cells = zip(table.frame["choices_logprobs"], table.frame["choices_probs"], strict=True)
+    for i, (logcell, probcell) in enumerate(cells):
+        given = {c: not _is_missing(v) for c, v in (("choices_logprobs", logcell),
+                                                     ("choices_probs", probcell))}  # fmt: skip
+        read = {}
+        for column, cell in (("choices_logprobs", logcell), ("choices_probs", probcell)):
+            if given[column] or not any(given.values()):
+                values, problem = _row_choices(cell, column)
+                if values is None:
+                    raise table.fail(i, problem or f"{column} is malformed", _LIST_FIX[column])
+                read[column] = values
+        if len(read) == 2:
+            logs, probs = (np.asarray(read[c]) for c in ("choices_logprobs", "choices_probs"))
+            fix = "drop one of the two columns, or give the same choices in both"
+            if len(logs) != len(probs):
+                what = f"choices_logprobs has {len(logs)} choices but choices_probs {len(probs)}"
+                raise table.fail(i, what, fix)
+            gap = np.abs(np.exp(logs - logsumexp(logs)) - np.exp(probs)).max()
+            if gap > PROB_SUM_TOLERANCE:
+                what = (
+                    f"choices_logprobs and choices_probs disagree (by {gap:.3g} on a choice's "
+                    "probability)"
+                )
+                raise table.fail(i, what, fix)
+        out.append(read.get("choices_logprobs", read.get("choices_probs")))
+    return out
+
+
 def read_choice_table(table: Table) -> pd.DataFrame:
     """Validate a freshly read multiple-choice table (see :func:`validate_choices`)."""
     frame = table.frame
@@ -242,14 +279,16 @@ def read_choice_table(table: Table) -> pd.DataFrame:
     item_ids = "item" in frame
     items = _identifier(table, "item") if item_ids else [None] * n
     family = _as_text(table, "family", identifier=True) if "family" in frame else [None] * n
-    # Log-probabilities are the more precise record: they win when both columns are present.
     column = "choices_logprobs" if "choices_logprobs" in frame else "choices_probs"
-    lists: list[list[float]] = []
-    for i, cell in enumerate(frame[column].tolist()):
-        values, problem = _row_choices(cell, column)
-        if values is None:
-            raise table.fail(i, problem or f"{column} is malformed", _LIST_FIX[column])
-        lists.append(values)
+    if "choices_probs" in frame and column == "choices_logprobs":
+        lists = _both_columns(table)
+    else:
+        lists = []
+        for i, cell in enumerate(frame[column].tolist()):
+            values, problem = _row_choices(cell, column)
+            if values is None:
+                raise table.fail(i, problem or f"{column} is malformed", _LIST_FIX[column])
+            lists.append(values)
     answers = _answers(table, [len(v) for v in lists])
     if item_ids:
         _check_duplicates(table, tasks, models, items)  # type: ignore[arg-type]

@@ -1,7 +1,8 @@
 """``mirage-bayes``: a thin command line over the library.
 
-Exit codes: 0 success; 2 bad input or usage (one line on standard error, nothing written);
-3 sampler diagnostics failed under ``--strict`` (results are still written).
+Exit codes: 0 success; 1 an operating-system failure (permissions, a full disk) and 2 bad
+input or usage (both one line on standard error, nothing written); 3 sampler diagnostics failed
+under ``--strict`` (results are still written); 130 interrupted.
 """
 
 from __future__ import annotations
@@ -9,13 +10,25 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
-import os
 import sys
 import warnings
 from pathlib import Path
 
 from mirage_bayes import __version__
-from mirage_bayes.errors import EXIT_BAD_INPUT, EXIT_DIAGNOSTICS, InputError
+from mirage_bayes.cli_checks import (
+    NEGATIVE_NUMBERS,
+    os_failure,
+    probe_folder,
+    refuse_generation_options,
+    write_tables,
+)
+from mirage_bayes.errors import (
+    EXIT_BAD_INPUT,
+    EXIT_DIAGNOSTICS,
+    EXIT_OS_ERROR,
+    InputError,
+    one_line,
+)
 
 
 def _int_list(text: str) -> list[int]:
@@ -47,6 +60,11 @@ def _int_at_least(minimum: int, what: str):
 
 _positive = _int_at_least(1, "a positive integer")
 _seed = _int_at_least(0, "a non-negative integer")
+MIN_DRAWS = 100
+# One chain gave "r̂ up to nan" (r̂ compares chains), and a few draws per chain gave results
+# whose ESS and HDIs mean nothing: both are refused before any work.
+_draws = _int_at_least(MIN_DRAWS, f"at least {MIN_DRAWS} draws per chain (ESS and HDIs need them)")
+_chains = _int_at_least(2, "at least 2 chains (r̂ compares chains)")
 
 
 def _chance_rate(text: str) -> float:
@@ -83,8 +101,13 @@ COMMAND_MODULES: tuple[str, ...] = (
 
 
 class _Parser(argparse.ArgumentParser):
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self._negative_number_matcher = NEGATIVE_NUMBERS
+
     def error(self, message: str) -> None:  # one line, exit 2, like every other input problem
-        self.exit(EXIT_BAD_INPUT, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+        text = one_line(f"{self.prog}: error: {message} (see {self.prog} --help)")
+        self.exit(EXIT_BAD_INPUT, text + "\n")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -127,9 +150,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     fit.add_argument("--out", default="mirage_out", help="output folder (default: mirage_out)")
     fit.add_argument("--seed", type=_seed, default=0, help="random seed (default: 0)")
-    fit.add_argument("--draws", type=_positive, default=1000, help="draws per chain (1000)")
+    fit.add_argument("--draws", type=_draws, default=1000, help="draws per chain, ≥ 100 (1000)")
     fit.add_argument("--tune", type=_positive, default=1000, help="tuning steps per chain (1000)")
-    fit.add_argument("--chains", type=_positive, default=2, help="chains (default: 2)")
+    fit.add_argument("--chains", type=_chains, default=2, help="chains, ≥ 2 (default: 2)")
     fit.add_argument(
         "--tokenizer", default="auto", help="auto | char | whitespace | regex:PATTERN (auto)"
     )
@@ -240,6 +263,8 @@ def _run_fit(args: argparse.Namespace) -> int:
         args.file, params=args.params, param_column=args.param_column, mapping=args.map,
         size_count=args.size_count, tasks=args.tasks, lm_eval_filter=args.lm_eval_filter,
     )  # fmt: skip
+    if outputs.attrs.get("kind") == "multiple_choice":
+        refuse_generation_options(args, outputs.attrs.get("source") or args.file[0])
     log = progress_log(args.quiet)
     result = fit(
         outputs,
@@ -289,19 +314,24 @@ def _run_simulate(args: argparse.Namespace) -> int:
             raise InputError(
                 "--scales must be comma-separated numbers such as 1.3e9,6.7e9"
             ) from None
-        if any(v <= 0 for v in scales):
-            raise InputError("--scales must be positive parameter counts")
+        # `0 < v < inf` is also false for NaN, which wrote a table with a model "nan".
+        bad = [v for v in scales if not 0 < v < np.inf]
+        if bad:
+            raise InputError(
+                f"--scales holds {bad[0]:g}, not a positive parameter count",
+                fix="give finite sizes above 0 such as 1.3e9,6.7e9",
+            )
     checks = {
-        "--c": (args.c, args.c > 0, "a positive parameter count such as 3e8"),
+        "--c": (args.c, 0 < args.c < np.inf, "a positive parameter count such as 3e8"),
         "--alpha": (args.alpha, np.isfinite(args.alpha), "a finite exponent such as -0.6"),
-        "--sigma-item": (args.sigma_item, args.sigma_item >= 0, "a standard deviation ≥ 0"),
+        "--sigma-item": (args.sigma_item, 0 <= args.sigma_item < np.inf, "a finite sd ≥ 0"),
     }
     rates = {name: getattr(args, name) for name in _RENDER_RATES}
     for name, value in rates.items():
         # `0 <= value <= 1` is also false for NaN.
         checks["--" + name.replace("_", "-")] = (value, 0 <= value <= 1, "a probability in [0, 1]")
     if args.break_at is not None:
-        checks["--break-at"] = (args.break_at, args.break_at > 0, "a positive parameter count")
+        checks["--break-at"] = (args.break_at, 0 < args.break_at < np.inf, "a positive size")
         checks["--break-slope"] = (args.break_slope, np.isfinite(args.break_slope), "a number")
     for flag, (value, ok, fix) in checks.items():
         if not ok:
@@ -320,29 +350,16 @@ def _run_simulate(args: argparse.Namespace) -> int:
             raise InputError(
                 "unsupported file type", where=str(path), fix="use .csv, .parquet or .jsonl"
             )
+        probe_folder(path.parent, str(path))
     brk = Break(args.break_at, args.break_slope) if args.break_at is not None else None
     outputs, truth = simulate_outputs(
         n_params=scales, c=args.c, alpha=args.alpha, n_items=args.items, lengths=args.lengths,
         sigma_item=args.sigma_item, brk=brk, task=args.task, seed=args.seed,
         operation=args.operation, **rates,
     )  # fmt: skip
-    _write_table(outputs, out)
-    if args.truth:
-        _write_table(truth, Path(args.truth))
+    write_tables({out: outputs, **({Path(args.truth): truth} if args.truth else {})})
     print(f"wrote {len(outputs)} rows to {out}")
     return 0
-
-
-def _write_table(table, path: Path) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    suffix = path.suffix.lower()
-    if suffix == ".parquet":
-        table.to_parquet(tmp, index=False)
-    elif suffix == ".jsonl":
-        table.to_json(tmp, orient="records", lines=True)
-    else:
-        table.to_csv(tmp, index=False)
-    os.replace(tmp, path)
 
 
 _interrupted = False
@@ -397,10 +414,15 @@ def main(argv: list[str] | None = None) -> int:
         return args.handler(args)
     except InputError as error:
         print(f"mirage-bayes: error: {error.message}", file=sys.stderr)
-        return EXIT_BAD_INPUT
+        return error.code
     except KeyboardInterrupt:
         print("mirage-bayes: interrupted; nothing was written", file=sys.stderr)
         return 130
+    except OSError as error:
+        # Found writing (a full disk, a folder made read-only meanwhile): the staged save has
+        # removed what it wrote and kept what was there, so one line says so.
+        print(f"mirage-bayes: error: {os_failure(error)}", file=sys.stderr)
+        return EXIT_OS_ERROR
     finally:
         release_all()  # the claims of output folders end with the command
         if previous is signal.default_int_handler:

@@ -11,7 +11,7 @@ import sys
 
 def add_parser(commands) -> None:
     """Add the ``forecast`` subcommand to the ``mirage-bayes`` subparsers."""
-    from mirage_bayes.cli import _int_list, _positive, _seed, _trend_list
+    from mirage_bayes.cli import _chains, _draws, _int_list, _positive, _seed, _trend_list
 
     forecast = commands.add_parser(
         "forecast",
@@ -27,11 +27,11 @@ def add_parser(commands) -> None:
         "--out", default="mirage_forecast", help="output folder (default: mirage_forecast)"
     )
     forecast.add_argument("--seed", type=_seed, default=0, help="random seed (default: 0)")
-    forecast.add_argument("--draws", type=_positive, default=1000, help="draws per chain (1000)")
+    forecast.add_argument("--draws", type=_draws, default=1000, help="draws per chain (1000)")
     forecast.add_argument(
         "--tune", type=_positive, default=1000, help="tuning steps per chain (1000)"
     )
-    forecast.add_argument("--chains", type=_positive, default=2, help="chains (default: 2)")
+    forecast.add_argument("--chains", type=_chains, default=2, help="chains (default: 2)")
     forecast.add_argument(
         "--tokenizer", default="auto", help="auto | char | whitespace | regex:PATTERN (auto)"
     )

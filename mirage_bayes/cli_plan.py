@@ -115,7 +115,11 @@ def _check(args: argparse.Namespace) -> None:
     if args.trend is not None:
         raise InputError("--trend only applies with a fit folder", fix="drop --trend")
     if any(not 0 < e < 1 for e in args.epsilon):
-        raise InputError("--epsilon values must lie strictly between 0 and 1", where="--epsilon")
+        raise InputError(
+            "values must lie strictly between 0 and 1",
+            where="--epsilon",
+            fix="give per-token error rates such as 0.3,0.1,0.02",
+        )
     if not args.lengths:
         raise InputError("--epsilon needs target lengths", fix="add e.g. --length 5")
     if not (math.isfinite(args.sigma_item) and args.sigma_item >= 0):
@@ -126,8 +130,13 @@ def _check(args: argparse.Namespace) -> None:
                 f"--n-params has {len(args.n_params)} values, --epsilon {len(args.epsilon)}",
                 fix="give one parameter count per error rate",
             )
-        if any(not (math.isfinite(n) and n > 0) for n in args.n_params):
-            raise InputError("--n-params must be positive parameter counts")
+        bad = [n for n in args.n_params if not (math.isfinite(n) and n > 0)]
+        if bad:
+            raise InputError(
+                f"holds {bad[0]:g}, not a positive parameter count",
+                where="--n-params",
+                fix="give finite sizes above 0, e.g. --n-params 1e8,1e9",
+            )
 
 
 _PNG_SOFTWARE = "mirage-bayes plan"  # written into plan.png's Software field

@@ -235,11 +235,19 @@ def forecast(
     unknown = [t for t in trends if t not in TRENDS]
     if unknown:
         raise ValueError(f"unknown trend(s) {unknown}; choose from {sorted(TRENDS)}")
+    if outputs.attrs.get("kind") == "multiple_choice" or "choices_logprobs" in outputs:
+        # Forecasting refits the generation model; a choice table failed in scoring with a
+        # KeyError, naming neither the file nor the reason.
+        raise InputError(
+            "is a multiple-choice table, and forecast supports generation outputs only",
+            where=str(outputs.attrs.get("source") or "the table"),
+            fix="give a table with target and output (or n_tokens and n_errors), or use "
+            "mirage-bayes fit for the multiple-choice table",
+        )
     log = log or (lambda _message: None)
     warnings_ = []
     if "scale_free" in trends:
         warnings_.append("scale_free has no trend to extrapolate: it is not refitted")
-        log(f"warning: {warnings_[-1]}")
     wanted = [t for t in FORECAST_TRENDS if t in trends]
     tokenizers: dict[str, str] = {}
     scored = outputs
@@ -256,7 +264,6 @@ def forecast(
                 f"{data.task}: forecasting with {trend} needs at least {need} model sizes "
                 f"({need - 1} to fit, 1 to forecast), the data have {data.n_scales}; skipped"
             )
-            log(f"warning: {warnings_[-1]}")
     if not any(plan.values()):
         need = min(TRENDS[t].min_scales for t in wanted) + 1 if wanted else 4
         raise InputError(
@@ -264,6 +271,8 @@ def forecast(
             where=str(outputs.attrs.get("source", "input")),
             fix="add model sizes or choose --trends power_law",
         )
+    for warning in warnings_:  # only now: printed before the error, they split its one line
+        log(f"warning: {warning}")
     n_refits = sum(data.n_scales - TRENDS[t].min_scales for data in tasks for t in plan[data.task])
     tables, curves, diagnostics, verdicts, done = [], [], [], {}, 0
     for number, data in enumerate(tasks, start=1):

@@ -8,29 +8,37 @@ interruption leaves either the complete results or the previous state.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from mirage_bayes import __version__
+from mirage_bayes.filenames import file_stems
 from mirage_bayes.save import staged_folder
 
 if TYPE_CHECKING:
     from mirage_bayes.forecast import ForecastResult
 
 
+def figure_names(tasks: Iterable[str]) -> dict[str, str]:
+    """``forecast_<stem>.png`` per task, stems safe, bounded and unique
+    (:func:`mirage_bayes.filenames.file_stems`)."""
+    return {task: f"forecast_{stem}.png" for task, stem in file_stems(tasks).items()}
+
+
 def figure_name(task: str) -> str:
-    """``forecast_<task>.png`` with characters unsafe in file names replaced."""
-    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in task)
-    return f"forecast_{safe}.png"
+    """``forecast_<stem>.png`` of one task on its own."""
+    return figure_names([task])[task]
 
 
 def forecast_json(result: ForecastResult) -> dict:
-    """Run metadata, verdicts and warnings."""
+    """Run metadata, verdicts, warnings and each task's figure file."""
     return {
         "mirage_bayes_version": __version__,
         **result.meta,
         "all_refits_ok": result.ok,
         "verdicts": result.verdicts(),
+        "figures": figure_names(dict.fromkeys(result.table()["task"])),
     }
 
 
@@ -44,7 +52,6 @@ def save_forecast(result: ForecastResult, directory: str | Path, *, force: bool)
         )
         text = json.dumps(forecast_json(result), indent=2, default=str, ensure_ascii=False)
         (staging / "forecast.json").write_text(text + "\n", encoding="utf-8")
-        for task in dict.fromkeys(result.table()["task"]):
-            figure = result.plot(task)
-            figure.savefig(staging / figure_name(task), dpi=110)
+        for task, name in figure_names(dict.fromkeys(result.table()["task"])).items():
+            result.plot(task).savefig(staging / name, dpi=110)
     return Path(directory).resolve()

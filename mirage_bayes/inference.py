@@ -10,10 +10,11 @@ from __future__ import annotations
 import copy
 import json
 import logging
+import math
 import multiprocessing
 import os
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 
 import arviz as az
@@ -76,13 +77,24 @@ class Diagnostics:
     def problems(self) -> list[str]:
         """Human-readable description of every failed check."""
         out = []
-        if not self.max_rhat <= RHAT_MAX:
+        if math.isnan(self.max_rhat):  # "r̂ up to nan" said nothing: one chain has no r̂
+            out.append("r̂ not available (it compares chains: sample at least 2)")
+        elif not self.max_rhat <= RHAT_MAX:
             out.append(f"r̂ up to {self.max_rhat:.3f} (> {RHAT_MAX})")
         if not self.min_ess_bulk >= ESS_BULK_MIN:
             out.append(f"bulk ESS down to {self.min_ess_bulk:.0f} (< {ESS_BULK_MIN})")
         if self.divergences:
             out.append(f"{self.divergences} divergent transitions")
         return out
+
+
+def sampler_warnings(diagnostics_by_fit: Mapping[tuple[str, str], Diagnostics]) -> list[str]:
+    """One line per fit whose diagnostics fail, as the fit logs it (for ``summary.json``)."""
+    return [
+        f"{task}, {trend}: sampler trouble — {'; '.join(diag.problems())}"
+        for (task, trend), diag in diagnostics_by_fit.items()
+        if not diag.ok
+    ]
 
 
 # Posterior variables computed from the sampled ones: their diagnostics add nothing.

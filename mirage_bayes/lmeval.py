@@ -315,8 +315,20 @@ def read_lmeval(
                 fix="give one run per model (move or leave out the other)",
             )
         owner[key] = log.path
+    present: dict[Any, None] = {}
     for log in logs:
-        _read_log(log, _one_filter(list(_records(log.path)), log.path, lm_eval_filter))
+        records = list(_records(log.path))
+        present.update(dict.fromkeys(r.get("filter") for _, r in records))
+        _read_log(log, _one_filter(records, log.path, lm_eval_filter))
+    if lm_eval_filter is not None and lm_eval_filter not in present:
+        # A log with a single filter is read whatever --lm-eval-filter says, so a misspelt
+        # filter was silently ignored when no log had several.
+        listed = ", ".join(str(f) for f in present)
+        raise InputError(
+            f"no log has the filter {lm_eval_filter!r}; they hold {listed}",
+            where="--lm-eval-filter",
+            fix=f"give one of {listed}, or leave out --lm-eval-filter",
+        )
     n_params = sizes([log.model for log in logs])
     logs.sort(key=lambda g: (g.task, n_params[g.model], g.model))
     for log in logs:

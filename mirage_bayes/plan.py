@@ -296,6 +296,24 @@ def plan_from_epsilon(
     return _frame(rows)
 
 
+def _fit_kind(folder: Path) -> str:
+    """``kind`` in the fit's ``summary.json`` (``"generation"`` when absent or unreadable)."""
+    try:
+        return str(json.loads((folder / "summary.json").read_text("utf-8")).get("kind"))
+    except (OSError, ValueError, AttributeError):
+        return "generation"
+
+
+def _refuse_choice_fit(where: Path, kind: str) -> None:
+    # A multiple-choice posterior has no per-token rate: reading one failed with a KeyError.
+    if kind == "multiple_choice":
+        raise InputError(
+            "is a multiple-choice fit, and plan supports fits of generation outputs only",
+            where=str(where),
+            fix="give the folder of a fit of target/output tables, or plan with --epsilon",
+        )
+
+
 def load_fit(fit_dir: str | Path) -> list[dict]:
     """The posterior draws of every task and trend a ``mirage-bayes fit`` folder holds.
 
@@ -310,6 +328,7 @@ def load_fit(fit_dir: str | Path) -> list[dict]:
         raise InputError(
             "no such folder", where=str(folder), fix="give a mirage-bayes fit --out folder"
         )
+    _refuse_choice_fit(folder, _fit_kind(folder))
     files = sorted(folder.glob("posterior_*.nc"))
     if not files:
         raise InputError(
@@ -320,12 +339,15 @@ def load_fit(fit_dir: str | Path) -> list[dict]:
     for path in files:
         try:
             idata = az.from_netcdf(str(path))
+            _refuse_choice_fit(path, str(idata.attrs.get("model", "")).split("/")[0])
             post, const = idata.posterior, idata.constant_data
             mu = post["mu"].transpose("chain", "draw", "scale").values
             sigma = post["sigma_item"].values.reshape(-1)
             tokens = const["n_tokens"].values
             sizes = const["n_params"].values.astype(float)
             models = [str(m) for m in post["scale"].values]
+        except InputError:
+            raise
         except (OSError, ValueError, KeyError, AttributeError) as error:
             raise InputError(
                 f"not a readable mirage-bayes posterior ({type(error).__name__})",

@@ -9,7 +9,6 @@ pyplot (a batch run cannot leak them) and saving renders with Agg, which needs n
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Iterable
 from pathlib import Path
 from typing import NamedTuple
@@ -426,19 +425,10 @@ def plot_resolution(
 
 
 def figure_stems(tasks: Iterable[str]) -> dict[str, str]:
-    """File-name stem per task: unsafe characters become ``_``, clashes get a suffix.
+    """File-name stem per task: safe, bounded and unique (see :mod:`mirage_bayes.filenames`)."""
+    from mirage_bayes.filenames import file_stems
 
-    Stems are unique even on case-insensitive file systems (``"A"`` and ``"a"`` differ).
-    """
-    stems: dict[str, str] = {}
-    for task in tasks:
-        base = re.sub(r"[^A-Za-z0-9._-]+", "_", str(task)).strip("._-") or "task"
-        stem, n = base, 1
-        while stem.lower() in {s.lower() for s in stems.values()}:
-            n += 1
-            stem = f"{base}_{n}"
-        stems[task] = stem
-    return stems
+    return file_stems(tasks)
 
 
 def save_figures(

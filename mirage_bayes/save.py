@@ -35,6 +35,8 @@ from typing import TYPE_CHECKING
 from mirage_bayes import __version__
 from mirage_bayes.comparison import pair
 from mirage_bayes.errors import InputError
+from mirage_bayes.filenames import netcdf_name as netcdf_name  # (re-exported)
+from mirage_bayes.filenames import task_files
 
 try:
     import fcntl
@@ -82,7 +84,10 @@ def _contains(folder: Path, path: Path) -> bool:
 
 def _forms(path: str | Path) -> set[Path]:
     """A path as written (made absolute) and with its links resolved."""
-    return {Path(os.path.abspath(path)), Path(path).resolve()}
+    try:
+        return {Path(os.path.abspath(path)), Path(path).resolve()}
+    except (OSError, RuntimeError):  # a symlink loop (RuntimeError before Python 3.13)
+        return {Path(os.path.abspath(path))}
 
 
 def check_destination(
@@ -341,16 +346,9 @@ def _clean_stale(target: Path) -> None:
             continue
 
 
-def netcdf_name(task: str, trend: str, n_tasks: int) -> str:
-    """``posterior_<trend>.nc``; ``posterior_<trend>__<task>.nc`` when there are several tasks."""
-    if n_tasks == 1:
-        return f"posterior_{trend}.nc"
-    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in task)
-    return f"posterior_{trend}__{safe}.nc"
-
-
 def summary_json(result: FitResult) -> dict:
     """Run metadata, per-task preferred trend, per-trend diagnostics and resolution floors."""
+    from mirage_bayes.inference import sampler_warnings
     from mirage_bayes.resolution import floors_by_task  # imports the models: only when saving
 
     meta = result.meta
@@ -397,18 +395,21 @@ def summary_json(result: FitResult) -> dict:
         "tune": meta.get("tune"),
         "chains": meta.get("chains"),
         "choices": meta.get("choices"),
-        "warnings": meta.get("warnings", []),
+        # The CLI points here for sampler trouble, so the failed diagnostics are listed too.
+        "warnings": [*meta.get("warnings", []), *sampler_warnings(result.diagnostics_by_fit)],
         "tasks": tasks,
+        "files": task_files(result),
     }
 
 
 def write_posteriors(result, directory: Path) -> None:
     """One netCDF file per task and trend, the run's settings in the ``fit_config`` attribute."""
     config = json.dumps({k: v for k, v in result.meta.items() if k != "warnings"})
+    files = task_files(result)
     for task, by_trend in result.idatas.items():
         for trend, idata in by_trend.items():
             idata.attrs["fit_config"] = config
-            idata.to_netcdf(str(directory / netcdf_name(task, trend, len(result.tasks))))
+            idata.to_netcdf(str(directory / files[task]["posteriors"][trend]))
 
 
 @contextmanager

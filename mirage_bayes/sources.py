@@ -15,6 +15,7 @@ Model sizes come from the table's ``n_params`` column, ``--param-column NAME``, 
 
 from __future__ import annotations
 
+import errno
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -24,6 +25,7 @@ from mirage_bayes.errors import InputError
 from mirage_bayes.io import read_outputs
 from mirage_bayes.lmeval import is_samples_file, read_lmeval, sample_files
 from mirage_bayes.model_sizes import COUNTS, size_resolver
+from mirage_bayes.tables import os_error
 
 __all__ = ["MAPPABLE", "parse_mapping", "read_inputs"]
 
@@ -70,8 +72,16 @@ def _classify(paths: Sequence[str | Path]) -> tuple[list[Path], list[str]]:
     tables: list[str] = []
     for given in paths:
         path = Path(given)
+        check_path(path, str(given))
         if path.is_dir():
             found = sample_files(path)
+            if not found and _parquet_folder(path):
+                raise InputError(
+                    "is a Parquet dataset (a folder of parts), which is not read",
+                    where=str(given),
+                    fix="write it as one file, e.g. pandas.read_parquet(folder)"
+                    ".to_parquet('outputs.parquet'), and give that",
+                )
             if not found:
                 raise InputError(
                     "is a directory without lm-evaluation-harness samples_<task>_<timestamp>.jsonl "
@@ -99,6 +109,30 @@ def _classify(paths: Sequence[str | Path]) -> tuple[list[Path], list[str]]:
         else:
             tables.append(str(given))
     return list(dict.fromkeys(logs)), tables
+
+
+def _parquet_folder(path: Path) -> bool:
+    """Whether a folder looks like a (partitioned) Parquet dataset, as pandas or Spark write it."""
+    if path.suffix.lower() in (".parquet", ".pq"):
+        return True
+    return any(path.glob("*.parquet")) or any(path.glob("*=*/**/*.parquet"))
+
+
+def check_path(path: Path, shown: str) -> None:
+    """Refuse a path whose kind cannot even be looked up (too long, no permission)."""
+    try:
+        path.stat()
+    except FileNotFoundError:
+        return  # said by the reader, with a symbolic link that leads nowhere told apart
+    except OSError as error:
+        if error.errno == errno.ENAMETOOLONG:
+            raise InputError(
+                "the file name is too long for the operating system",
+                where=shown,
+                fix="give a shorter path",
+            ) from None
+        if error.errno != errno.ELOOP:  # a loop of links is said by the reader
+            raise os_error(error, shown) from None
 
 
 def _split_names(text: str | Sequence[str] | None) -> list[str] | None:
@@ -187,6 +221,12 @@ def read_inputs(
             )
         return read_lmeval(logs, sizes=resolver, tasks=wanted, lm_eval_filter=lm_eval_filter,
                            source=source)  # fmt: skip
+    if lm_eval_filter is not None:
+        raise InputError(
+            "--lm-eval-filter applies to lm-evaluation-harness logs, not to a table",
+            where=tables[0],
+            fix="leave out --lm-eval-filter",
+        )
     if len(tables) > 1:
         raise InputError(
             f"{len(tables)} tables given ({', '.join(tables)})",

@@ -7,15 +7,20 @@ way the user sees them:
 * CSV/TSV: ``row N`` as a spreadsheet numbers it (the header is row 1, the first data row is 2);
 * JSON Lines: ``line N`` of the file (1-based, blank lines counted);
 * Parquet: ``row index N`` as ``pandas.read_parquet(...).iloc[N]`` shows it (0-based).
+
+CSV is read with RFC 4180 quoting; TSV with none (a cell is everything between two tabs), one
+row per line, which is checked.
 """
 
 from __future__ import annotations
 
 import csv
+import errno
 import json
+import os
 import re
+import stat
 from collections.abc import Collection
-from contextlib import suppress
 from dataclasses import dataclass
 from io import StringIO
 from pathlib import Path
@@ -24,7 +29,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from mirage_bayes.errors import InputError
+from mirage_bayes.errors import EXIT_OS_ERROR, InputError
 
 _CSV_SEPARATORS = {".csv": ",", ".tsv": "\t"}
 _PARQUET = (".parquet", ".pq")
@@ -33,6 +38,7 @@ SUPPORTED_SUFFIXES: tuple[str, ...] = (*_CSV_SEPARATORS, *_PARQUET, *_JSONL)
 
 _EMPTY_FIX = "write a header and data rows"
 _JSON_FIX = 'write one JSON object per line, e.g. {"model": "m", "n_params": 1e9, ...}'
+_LINE_END = re.compile(r"\r\n|\r|\n")  # the line ends pandas' parser splits at
 _SHOWN = 60  # longest cell value quoted in a message; long generations would flood the line
 
 
@@ -99,10 +105,17 @@ def _decode(path: Path, where: str) -> str:
         ) from None
 
 
+def _quoting(sep: str) -> int:
+    """Tab-separated files have no quoting (IANA text/tab-separated-values): a cell starting
+    with ``"`` read as CSV swallowed the rows up to the next quote (60 rows read as 56)."""
+    return csv.QUOTE_NONE if sep == "\t" else csv.QUOTE_MINIMAL
+
+
 def _read_csv(path: Path, shown: str, sep: str, columns: Collection[str]) -> Table:
     text = _decode(path, shown)
     if not text.strip():
         raise InputError("the file is empty", where=shown, fix=_EMPTY_FIX)
+    text = _skip_excel_separator_line(text, sep, shown)
     try:
         # Everything as text, nothing turned into NaN: validation below decides what a value
         # means, so a target such as "NA" or "None" stays an answer instead of becoming missing.
@@ -114,14 +127,18 @@ def _read_csv(path: Path, shown: str, sep: str, columns: Collection[str]) -> Tab
             keep_default_na=False,
             na_filter=False,
             skip_blank_lines=False,
+            quoting=_quoting(sep),
         )
     except pd.errors.ParserError as err:
         raise InputError(_csv_parse_problem(str(err)), where=shown, fix=_csv_fix(sep)) from None
     except pd.errors.EmptyDataError:
         raise InputError("the file is empty", where=shown, fix=_EMPTY_FIX) from None
     # pandas renames a repeated column ("model.1"), so repeats are looked for in the raw header.
-    _unique_columns(next(csv.reader(StringIO(text, newline=""), delimiter=sep), []), shown, columns)
+    header = csv.reader(StringIO(text, newline=""), delimiter=sep, quoting=_quoting(sep))
+    _unique_columns(next(header, []), shown, columns)
     frame.columns = [str(c).strip() for c in frame.columns]
+    if sep == "\t":
+        _check_line_count(text, len(frame), shown)
     numbers = np.arange(len(frame)) + 2
     blank = (frame.apply(lambda col: col.str.strip()) == "").all(axis=1).to_numpy()
     # pandas silently pads a row with too few fields with "" and takes a first data row with one
@@ -137,20 +154,119 @@ def _read_csv(path: Path, shown: str, sep: str, columns: Collection[str]) -> Tab
 
 
 def _csv_fix(sep: str) -> str:
-    name = "tab" if sep == "\t" else "comma"
-    return f'make every row have one value per header column; quote values that contain a \
-{name}, a quote (written as "") or a line break'
+    if sep == "\t":
+        return "make every row have one value per header column; a tab-separated cell cannot \
+hold a tab or a line break (save such a table as .csv, where cells can be quoted)"
+    return 'make every row have one value per header column; quote values that contain a \
+comma, a quote (written as "") or a line break'
 
 
 def _check_widths(text: str, sep: str, shown: str) -> None:
     """Raise for the first non-blank record whose number of fields differs from the header's."""
-    with suppress(csv.Error):  # e.g. a cell beyond the csv module's size limit: trust pandas
-        records = csv.reader(StringIO(text, newline=""), delimiter=sep)
+    # The csv module refuses cells over 128 KB by default; the check used to give up there and
+    # let a short row (a missing output) through as an empty output. No cell is longer than the
+    # text, so the limit is raised to that while counting.
+    limit = csv.field_size_limit()
+    csv.field_size_limit(max(limit, len(text) + 1))
+    try:
+        records = csv.reader(StringIO(text, newline=""), delimiter=sep, quoting=_quoting(sep))
         width = len(next(records))
         for k, record in enumerate(records, start=2):
             if len(record) != width and any(cell.strip() for cell in record):
                 what = f"row {k} has {len(record)} fields but the header has {width}"
                 raise InputError(what, where=shown, fix=_csv_fix(sep))
+    except csv.Error as err:
+        raise InputError(f"cannot be parsed ({err})", where=shown, fix=_csv_fix(sep)) from None
+    finally:
+        csv.field_size_limit(limit)
+
+
+def _check_line_count(text: str, rows: int, shown: str) -> None:
+    """A tab-separated row is one line: any other count means rows were merged or split."""
+    # The last line's end opens no row; blank lines do (they are dropped later).
+    body = re.sub(r"(\r\n|\r|\n)\Z", "", text, count=1)
+    lines = len(_LINE_END.split(body)) - 1  # less the header
+    if rows != lines:
+        raise InputError(
+            f"read {rows} data rows from {lines} lines",
+            where=shown,
+            fix="write one row per line; a tab-separated cell cannot hold a line break",
+        )
+
+
+def _skip_excel_separator_line(text: str, sep: str, shown: str) -> str:
+    """Drop the ``sep=,`` line Excel writes first (it would be read as the header).
+
+    Excel hides that line, so the header stays row 1 and row numbers match what it shows.
+    """
+    first, _, rest = text.partition("\n")
+    first = first.rstrip("\r")
+    if not (first.lower().startswith("sep=") and len(first) == 5):
+        return text
+    if first[4] != sep:
+        raise InputError(
+            f"the first line {first!r} declares a separator other than this file type's",
+            where=shown,
+            fix="save the table with " + ("tabs as .tsv" if sep == "\t" else "commas as .csv"),
+        )
+    return rest
+
+
+def _csv_fix(sep: str) -> str:
+    if sep == "\t":
+        return "make every row have one value per header column; a tab-separated cell cannot \
+hold a tab or a line break (save such a table as .csv, where cells can be quoted)"
+    return 'make every row have one value per header column; quote values that contain a \
+comma, a quote (written as "") or a line break'
+
+
+def _check_widths(text: str, sep: str, shown: str) -> None:
+    """Raise for the first non-blank record whose number of fields differs from the header's."""
+    # The csv module refuses cells over 128 KB by default; the check used to give up there and
+    # let a short row (a missing output) through as an empty output. No cell is longer than the
+    # text, so the limit is raised to that while counting.
+    limit = csv.field_size_limit()
+    csv.field_size_limit(max(limit, len(text) + 1))
+    try:
+        records = csv.reader(StringIO(text, newline=""), delimiter=sep, quoting=_quoting(sep))
+        width = len(next(records))
+        for k, record in enumerate(records, start=2):
+            if len(record) != width and any(cell.strip() for cell in record):
+                what = f"row {k} has {len(record)} fields but the header has {width}"
+                raise InputError(what, where=shown, fix=_csv_fix(sep))
+    except csv.Error as err:
+        raise InputError(f"cannot be parsed ({err})", where=shown, fix=_csv_fix(sep)) from None
+    finally:
+        csv.field_size_limit(limit)
+
+
+def _check_line_count(text: str, rows: int, shown: str) -> None:
+    """A tab-separated row is one line: any other count means rows were merged or split."""
+    # The last line's end opens no row; blank lines do (they are dropped later).
+    body = re.sub(r"(\r\n|\r|\n)\Z", "", text, count=1)
+    lines = len(_LINE_END.split(body)) - 1  # less the header
+    if rows != lines:
+        raise InputError(
+            f"read {rows} data rows from {lines} lines",
+            where=shown,
+            fix="write one row per line; a tab-separated cell cannot hold a line break",
+        )
+
+
+def _skip_excel_separator_line(text: str, sep: str, shown: str) -> str:
+    """Drop the ``sep=,`` line Excel writes first; it would be read as the header."""
+    first, end, rest = text.partition("\n")
+    hint = first.strip().lower()
+    if not hint.startswith("sep=") or len(hint) != 5:
+        return text
+    if hint[4] != sep:
+        raise InputError(
+            f"the first line {first.strip()!r} declares a separator other than this file type's",
+            where=shown,
+            fix="save the table with " + ("tabs as .tsv" if sep == "\t" else "commas as .csv"),
+        )
+    # Blanked, not removed: row numbers stay those a text editor shows for the header and data.
+    return "\n" * bool(end) + rest if False else rest
 
 
 def _unique_columns(names: list[Any], shown: str, columns: Collection[str]) -> None:
@@ -220,14 +336,51 @@ def _read_parquet(path: Path, shown: str, columns: Collection[str]) -> Table:
     return Table(frame, shown, "row index", np.arange(len(frame)))
 
 
+def os_error(error: OSError, where: str) -> InputError:
+    """An operating-system failure reading ``where`` as one line (exit code 1, not 2)."""
+    what = f"cannot be read ({error.strerror or error})"
+    fix = "check the file's permissions and that the disk is readable"
+    return InputError(what, where=where, fix=fix, code=EXIT_OS_ERROR)
+
+
+def check_readable_file(p: Path, shown: str) -> None:
+    """Refuse a path that is not an existing regular file, saying what it is instead."""
+    try:
+        mode = p.stat().st_mode
+    except FileNotFoundError:
+        if p.is_symlink():
+            what = f"is a symbolic link to {os.readlink(p)}, which does not exist"
+            raise InputError(
+                what, where=shown, fix="fix the link or give the file itself"
+            ) from None
+        raise InputError(
+            "file not found", where=shown, fix="check the path and working directory"
+        ) from None
+    except OSError as error:
+        if error.errno == errno.ELOOP:
+            what = "is a loop of symbolic links, which lead to no file"
+            raise InputError(
+                what, where=shown, fix="fix the links or give the file itself"
+            ) from None
+        if error.errno == errno.ENAMETOOLONG:
+            what = "the file name is too long for the operating system"
+            raise InputError(what, where=shown, fix="give a shorter path") from None
+        raise os_error(error, shown) from None
+    if stat.S_ISDIR(mode):
+        raise InputError("is a directory", where=shown, fix="give the path of the table itself")
+    if not stat.S_ISREG(mode):
+        # A named pipe read as a table came out empty (its writer had not written yet), and
+        # the table is read more than once; a device is no table at all.
+        kind = "a named pipe (FIFO)" if stat.S_ISFIFO(mode) else "not a regular file"
+        what = f"is {kind}; tables are read from regular files"
+        raise InputError(what, where=shown, fix="save the table to a file and give that")
+
+
 def read_table(path: str | Path, columns: Collection[str]) -> Table:
     """Read a table file; ``columns`` are the names the caller reads, which must not repeat."""
     shown = str(path)
     p = Path(path)
-    if not p.exists():
-        raise InputError("file not found", where=shown, fix="check the path and working directory")
-    if p.is_dir():
-        raise InputError("is a directory", where=shown, fix="give the path of the table itself")
+    check_readable_file(p, shown)
     suffix = p.suffix.lower()
     if suffix not in SUPPORTED_SUFFIXES:
         raise InputError(
@@ -237,12 +390,15 @@ def read_table(path: str | Path, columns: Collection[str]) -> Table:
         )
     if p.stat().st_size == 0:
         raise InputError("the file is empty", where=shown, fix=_EMPTY_FIX)
-    if suffix in _CSV_SEPARATORS:
-        table = _read_csv(p, shown, _CSV_SEPARATORS[suffix], columns)
-    elif suffix in _JSONL:
-        table = _read_jsonl(p, shown, columns)
-    else:
-        table = _read_parquet(p, shown, columns)
+    try:
+        if suffix in _CSV_SEPARATORS:
+            table = _read_csv(p, shown, _CSV_SEPARATORS[suffix], columns)
+        elif suffix in _JSONL:
+            table = _read_jsonl(p, shown, columns)
+        else:
+            table = _read_parquet(p, shown, columns)
+    except OSError as error:  # e.g. no permission to read, an I/O error on the disk
+        raise os_error(error, shown) from None
     if len(table.frame) == 0:
         raise InputError("has a header but no data rows", where=shown, fix=_EMPTY_FIX)
     return table

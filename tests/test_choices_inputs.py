@@ -141,7 +141,7 @@ def test_malformed_choice_table_is_one_line_exit_2(case, tmp_path, capsys):
     else:
         path.write_text(content, encoding="utf-8")
     out = tmp_path / "results"
-    code = run_main(["fit", str(path), "--out", str(out), "--quiet", "--draws", "10"])
+    code = run_main(["fit", str(path), "--out", str(out), "--quiet", "--draws", "100"])
     captured = capsys.readouterr()
     assert code == 2, captured.err
     assert "Traceback" not in captured.err + captured.out

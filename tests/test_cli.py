@@ -115,7 +115,9 @@ def test_bad_input_exits_2_with_one_line(case, tmp_path, capsys):
     if content is not None:
         path.write_text(content, encoding="utf-8")
     out = tmp_path / "results"
-    code = run_main(["fit", path, "--out", out, "--quiet", "--draws", "10", "--tune", "10", *extra])
+    code = run_main(
+        ["fit", path, "--out", out, "--quiet", "--draws", "100", "--tune", "10", *extra]
+    )
     assert code == 2
     line = assert_one_error_line(capsys)
     assert mentions in line
@@ -253,7 +255,7 @@ def test_fit_rejects_negative_seed(tmp_path, capsys):
     path = write_csv(tmp_path / "outputs.csv", GOOD)
     out = tmp_path / "results"
     args = ["fit", path, "--out", out, "--quiet", "--seed", "-1", "--trends", "power_law"]
-    assert run_main([*args, "--draws", "10", "--tune", "10"]) == 2
+    assert run_main([*args, "--draws", "100", "--tune", "10"]) == 2
     assert_one_error_line(capsys)
     assert not out.exists()
 

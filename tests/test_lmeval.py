@@ -487,7 +487,7 @@ def test_cli_reports_a_bad_mapping_in_one_line(tmp_path: Path, capsys):
 
 @pytest.mark.slow
 def test_fit_of_the_logs_equals_fit_of_the_outputs_csv(tmp_path: Path):
-    common = ["--draws", "100", "--tune", "100", "--chains", "1", "--seed", "3", "--quiet"]
+    common = ["--draws", "100", "--tune", "100", "--chains", "2", "--seed", "3", "--quiet"]
     logs_out, csv_out = tmp_path / "from_logs", tmp_path / "from_csv"
     assert main(["fit", str(LOGS), "--tasks", GEN, "--out", str(logs_out), *common]) == 0
     assert main(["fit", str(OUTPUTS_CSV), "--out", str(csv_out), *common]) == 0

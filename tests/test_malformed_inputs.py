@@ -257,7 +257,7 @@ def test_malformed_input_is_one_line_exit_2_nothing_written(bad: Case, tmp_path,
     materialise(path, bad.content)
     before = {p.name for p in tmp_path.iterdir()}
     out = tmp_path / "results"
-    argv = ["fit", str(path), "--out", str(out), "--quiet", "--draws", "10", "--tune", "10"]
+    argv = ["fit", str(path), "--out", str(out), "--quiet", "--draws", "100", "--tune", "10"]
     code = run_main([*argv, *bad.args])
     captured = capsys.readouterr()
     assert code == 2, captured.err
