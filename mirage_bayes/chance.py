@@ -15,8 +15,7 @@ An output answering another question reproduces those only by chance, so ``g`` i
 probability that a token the model did not produce is still counted as reproduced, with the
 model's own output distribution at that size (echoes, empty outputs, favourite digits and
 all). The model then reads an observed token as reproduced with probability
-``1 − ε·(1 − g·ε^(L−1))``: chance matches happen in outputs unrelated to the target
-(:mod:`mirage_bayes.models.likelihood`).
+``1 − ε·(1 − g)`` (:mod:`mirage_bayes.models.generation`).
 
 Counting the positional coincidences as chance too would remove a share ``1/V`` (``V`` tokens in
 use) of the *produced* tokens as well, and inflate ε by ``1/(1 − g)`` at every size: on outputs

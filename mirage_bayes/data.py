@@ -18,20 +18,6 @@ from scipy.special import gammaln
 from mirage_bayes.errors import InputError
 
 
-def scored_error_rate(
-    epsilon: np.ndarray | float, chance: np.ndarray | float, length: np.ndarray | float
-) -> np.ndarray:
-    """Probability that a target token is scored wrong: ``ε·(1 − g·ε^(L−1))``.
-
-    A token not produced (``ε``) is matched by chance (``g``) only when the output's other
-    ``L − 1`` tokens were not produced either (:mod:`mirage_bayes.models.likelihood`).
-    """
-    eps = np.asarray(epsilon, dtype=np.float64)
-    others = np.maximum(np.asarray(length, dtype=np.float64), 1.0) - 1.0  # 0 tokens: not tested
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return eps * (1.0 - np.asarray(chance) * eps**others)
-
-
 @dataclass
 class TaskData:
     """Everything the models and reports need to know about one task.
@@ -76,7 +62,6 @@ class TaskData:
     pattern_of_item: np.ndarray = field(init=False, repr=False)
     pattern_log_binom: np.ndarray = field(init=False, repr=False)
     chance_groups: np.ndarray = field(init=False, repr=False)
-    group_lengths: np.ndarray = field(init=False, repr=False)
     pattern_group: np.ndarray = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -90,14 +75,8 @@ class TaskData:
         n_scales = len(self.models)
         self.pattern_trials = unique[:, :n_scales].astype(np.float64)
         self.pattern_errors = unique[:, n_scales : 2 * n_scales].astype(np.float64)
-        # A group is a target length with a per-scale chance profile: the chance of a match
-        # depends on both (see mirage_bayes.models.likelihood).
-        keyed = np.concatenate(
-            [self.pattern_trials.max(1, keepdims=True), unique[:, 2 * n_scales :]], 1
-        )
-        groups, group = np.unique(keyed, axis=0, return_inverse=True)
-        self.group_lengths = np.ascontiguousarray(groups[:, 0], dtype=np.float64)
-        self.chance_groups = np.ascontiguousarray(groups[:, 1:], dtype=np.float64)
+        groups, group = np.unique(unique[:, 2 * n_scales :], axis=0, return_inverse=True)
+        self.chance_groups = np.ascontiguousarray(groups, dtype=np.float64)
         self.pattern_group = group.reshape(-1).astype(np.int64)
         self.pattern_counts = counts.astype(np.float64)
         self.pattern_of_item = inverse.reshape(-1)
@@ -150,28 +129,13 @@ class TaskData:
     def corrected_epsilon(self) -> np.ndarray:
         """Observed per-token error rate per scale with chance matches taken out, in [0, 1].
 
-        A token is scored wrong with probability ``ε·(1 − g·ε^(L−1))``
-        (:mod:`mirage_bayes.models.likelihood`); per scale, the ε whose expected scored errors
-        over the observed tokens equal the observed errors (bisection; the scored rate rises
-        with ε).
+        A token is scored wrong with probability ``ε·(1 − g)``, so each scale's errors are
+        divided by its expected share of non-chance tokens, ``Σ L·(1 − g) / Σ L``.
         """
         tokens = self.trials.sum(0)
-        out = np.full(self.n_scales, np.nan)
-        for s in np.flatnonzero(tokens > 0):
-            length, g = self.trials[:, s], self.chance[:, s]
-            target = self.errors[:, s].sum()
-            low, high = 0.0, 1.0
-            if (length * scored_error_rate(1.0, g, length)).sum() <= target:
-                out[s] = 1.0
-                continue
-            for _ in range(60):
-                mid = 0.5 * (low + high)
-                if (length * scored_error_rate(mid, g, length)).sum() < target:
-                    low = mid
-                else:
-                    high = mid
-            out[s] = 0.5 * (low + high)
-        return out
+        kept = (self.trials * (1.0 - self.chance)).sum(0)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.minimum(self.errors.sum(0) / kept, 1.0) * np.where(tokens > 0, 1.0, np.nan)
 
     def chance_by_length(self) -> pd.DataFrame:
         """Chance-match rate per scale and target length: ``model, length, chance``."""

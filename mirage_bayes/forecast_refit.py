@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 from scipy.special import logsumexp
 
-from mirage_bayes.data import TaskData, scored_error_rate
+from mirage_bayes.data import TaskData
 from mirage_bayes.models import TRENDS, population_quantities
 from mirage_bayes.models.generation import (
     epsilon_from_eta,
@@ -66,7 +66,7 @@ def held_out_log_density(
     per_draw = held_out_loglik_draws(
         np.ascontiguousarray(mu, dtype=np.float64), np.asarray(sigma, dtype=np.float64),
         nodes, log_w, data.pattern_errors, data.pattern_trials - data.pattern_errors,
-        data.pattern_counts, data.chance_groups, data.group_lengths, data.pattern_group,
+        data.pattern_counts, data.chance_groups, data.pattern_group,
         refit_weights(data.n_scales, fitted_scales), held,
     )  # fmt: skip
     constants = data.pattern_counts @ pattern_log_binom_by_scale(data)[:, held]
@@ -92,7 +92,7 @@ def predictive_test_set(
     weights = refit_weights(data.n_scales, fitted_scales)
     held = np.arange(fitted_scales, data.n_scales)
     trials = data.trials[:, held]
-    chance = data.chance[:, held]
+    keep = 1.0 - data.chance[:, held]  # a produced-wrong token still scores right with g
     lengths = sorted(int(v) for v in np.unique(trials[trials > 0]))
     out = {"epsilon": []} | {f"accuracy_{n}": [] for n in lengths}
     mu = np.ascontiguousarray(mu, dtype=np.float64)
@@ -104,15 +104,13 @@ def predictive_test_set(
         picks = sample_item_nodes(
             mu[block], sigma[block], nodes, log_w, data.pattern_errors * weights,
             (data.pattern_trials - data.pattern_errors) * weights, data.chance_groups,
-            data.group_lengths, data.pattern_group, data.pattern_of_item.astype(np.int64),
+            data.pattern_group, data.pattern_of_item.astype(np.int64),
             rng.random((len(mu[block]), len(data.items))),
         )  # fmt: skip
         u = sigma[block, None] * nodes[picks]  # (draws, items)
         eta = mu[block][:, None, held] + u[..., None]  # (draws, items, held)
         # Scored as the scorer counts: chance matches included.
-        errors = rng.binomial(
-            trials[None], scored_error_rate(epsilon_from_eta(eta), chance[None], trials[None])
-        )
+        errors = rng.binomial(trials[None], epsilon_from_eta(eta) * keep[None])
         out["epsilon"].append(errors.sum(1) / trials.sum(0))
         for n in lengths:
             tested = trials == n  # (items, held)

@@ -140,9 +140,7 @@ class FitResult:
             eps_scored = data.observed_epsilon()
             eps_obs = data.corrected_epsilon()
             chance = chance_matrix(data, lengths)
-            # Tokens per scale and length: the weights that pool the scored rate over lengths.
-            tokens = np.stack([(data.trials * (data.trials == n)).sum(0) for n in lengths], -1)
-            tokens = tokens / np.maximum(tokens.sum(1, keepdims=True), 1)
+            kept = (data.trials * (1.0 - data.chance)).sum(0) / data.trials.sum(0)
             # Test-set size per scale and length, and whether it showed 0 correct (NaN: length
             # not in the data), for the p_zero_correct rows.
             sizes, zero_seen = observed_test_sets(data, lengths)
@@ -151,14 +149,12 @@ class FitResult:
                     stacked(idata, "mu"), stacked(idata, "sigma_item"), lengths
                 )
                 eps = draws["epsilon"]
-                as_scored = scored_quantities(
+                scored = scored_quantities(
                     stacked(idata, "mu"), stacked(idata, "sigma_item"), lengths, chance
-                )
-                scored = as_scored["accuracy"]
-                eps_pooled = (as_scored["epsilon"] * tokens[None]).sum(-1)
+                )["accuracy"]
                 args = (data.task, trend, data.models, data.n_params)
                 frames.append(_rows_for(*args, "epsilon", None, eps_obs, eps))
-                frames.append(_rows_for(*args, "epsilon_scored", None, eps_scored, eps_pooled))
+                frames.append(_rows_for(*args, "epsilon_scored", None, eps_scored, eps * kept))
                 for j, length in enumerate(lengths):
                     acc_obs = _lookup(obs, data.models, length, "accuracy")
                     ted_obs = _lookup(obs, data.models, length, "mean_edit_distance")
@@ -196,10 +192,9 @@ class FitResult:
         ``quantity`` is ``epsilon`` (population mean per-token error rate, the chance-free rate
         the trends model; ``observed`` is the scored rate with chance matches taken out, see
         :meth:`TaskData.corrected_epsilon`), ``epsilon_scored`` (the rate the scorer counts,
-        ``E_items[ε_i·(1 − g·ε_i^(L−1))]`` pooled over the lengths tested; ``observed``
-        errors/tokens), ``accuracy`` (``E_items[(1 − ε_i)^L]``, chance-free),
-        ``accuracy_scored`` (the same with the scored rate: the exact-match rate a test set
-        shows, chance matches included),
+        ``ε̄·(1 − g)`` pooled over lengths; ``observed`` errors/tokens), ``accuracy``
+        (``E_items[(1 − ε_i)^L]``, chance-free), ``accuracy_scored`` (``E_items[(1 − ε_i·(1 −
+        g))^L]``, the exact-match rate a test set shows, chance matches included),
         ``chance_token_match`` (``g``, the chance-match rate measured from the data or given;
         a constant, so its interval is the value), ``accuracy_independent`` (the paper's
         ``(1 − ε̄)^L``),

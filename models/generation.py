@@ -1,12 +1,10 @@
 """The per-token error model for generation tasks, with item difficulty integrated out.
 
-For item ``i`` at scale ``s`` with ``T`` target tokens,
-``n_errors ~ Binomial(T, ε_si·(1 − g·ε_si^(T−1)))``
+For item ``i`` at scale ``s`` with ``T`` target tokens, ``n_errors ~ Binomial(T, ε_si·(1 − g))``
 and ``η_si = log L_CE = μ(x_s) + u_i`` with ``ε = 1 − exp(−exp(η))`` — the paper's
 ``p(token correct) = exp(−L_CE)``, a complementary log-log link. ``g`` is the chance-match rate
 of the item's scale and target length (:mod:`mirage_bayes.chance`): a token the model did not
-produce is still scored as reproduced with probability ``g`` when the output is unrelated to the
-target, which happens with probability ``ε^(T−1)`` (:mod:`.likelihood`). Treating chance matches as
+produce is still scored as reproduced with probability ``g``. Treating chance matches as
 independent across the tokens of one output is an approximation (an echoed operand matches
 several tokens at once); ``tests/test_chance.py`` checks the posterior predictive of the scored
 counts against data simulated with real alignments. Item difficulty
@@ -26,7 +24,7 @@ import pymc as pm
 import pytensor.tensor as pt
 from scipy.special import gammaln, logsumexp
 
-from mirage_bayes.data import TaskData, scored_error_rate
+from mirage_bayes.data import TaskData
 from mirage_bayes.models.likelihood import (
     MarginalItemLogLik,
     pattern_loglik_draws,
@@ -81,14 +79,14 @@ def build_model(data: TaskData, trend: Trend, *, swappable: bool = False) -> pm.
                 box["grid_nodes"], box["grid_log_w"],
                 box["pattern_errors"] * weight[None, :], box["pattern_correct"] * weight[None, :],
                 box["pattern_counts"], (box["pattern_log_binom"] * weight[None, :]).sum(1),
-                box["chance_groups"], box["group_lengths"], box["pattern_group"],
+                box["chance_groups"], box["pattern_group"],
             )  # fmt: skip
         else:
             x = pt.as_tensor(data.x)
             inputs = (
                 nodes, log_w, data.pattern_errors, data.pattern_trials - data.pattern_errors,
                 data.pattern_counts, data.pattern_log_binom,
-                data.chance_groups, data.group_lengths, data.pattern_group.astype(np.float64),
+                data.chance_groups, data.pattern_group.astype(np.float64),
             )  # fmt: skip
         mu = pm.Deterministic("mu", trend.build(x, data.n_scales), dims="scale")
         sigma = pm.HalfNormal("sigma_item", 1.0)
@@ -100,7 +98,7 @@ def build_model(data: TaskData, trend: Trend, *, swappable: bool = False) -> pm.
 DATA_NAMES = (
     "scale_x", "scale_weight", "grid_nodes", "grid_log_w",
     "pattern_errors", "pattern_correct", "pattern_counts", "pattern_log_binom",
-    "chance_groups", "group_lengths", "pattern_group",
+    "chance_groups", "pattern_group",
 )  # fmt: skip
 """The ``pm.Data`` containers of a swappable model (:func:`build_model`)."""
 
@@ -136,7 +134,6 @@ def model_data(data: TaskData, weights: np.ndarray | None = None) -> dict[str, n
         "pattern_counts": data.pattern_counts,
         "pattern_log_binom": pattern_log_binom_by_scale(data),
         "chance_groups": data.chance_groups,
-        "group_lengths": data.group_lengths,
         "pattern_group": data.pattern_group.astype(np.float64),
     }
 
@@ -188,7 +185,7 @@ def pattern_log_likelihood(data: TaskData, mu: np.ndarray, sigma: np.ndarray) ->
     return pattern_loglik_draws(
         np.ascontiguousarray(mu, dtype=np.float64), np.asarray(sigma, dtype=np.float64),
         nodes, log_w, data.pattern_errors, data.pattern_trials - data.pattern_errors,
-        data.pattern_log_binom, data.chance_groups, data.group_lengths, data.pattern_group,
+        data.pattern_log_binom, data.chance_groups, data.pattern_group,
     )  # fmt: skip
 
 
@@ -217,22 +214,20 @@ def scored_quantities(
     """What the scorer counts, chance matches included, averaged over item difficulty.
 
     ``chance`` is ``(scales, lengths)``: the chance-match rate ``g`` of each scale and length.
-    Returns ``accuracy`` ``(draws, scales, lengths)``: ``E_items[(1 − e_i)^L]`` and
-    ``epsilon`` ``(draws, scales, lengths)``: ``E_items[e_i]``, with ``e = ε·(1 − g·ε^(L−1))``
-    the probability that a token is scored wrong: the exact-match rate and the error rate a
-    test set shows. With ``g = 0`` they are the chance-free :func:`population_quantities`.
+    Returns ``accuracy`` ``(draws, scales, lengths)``: ``E_items[(1 − ε_i·(1 − g))^L]``, the
+    expected share of exact matches a test set shows. With ``g = 0`` it is the
+    ``accuracy`` of :func:`population_quantities`.
     """
     nodes = np.linspace(-GRID_LIMIT, GRID_LIMIT, n_nodes)
     w = np.exp(-0.5 * nodes**2)
     w /= w.sum()
     eps = epsilon_from_eta(mu[..., None] + sigma[:, None, None] * nodes)  # (draws, scales, nodes)
-    chance = np.asarray(chance, dtype=np.float64)
-    accuracy, errors = [], []
-    for j, length in enumerate(lengths):
-        scored = scored_error_rate(eps, chance[None, :, j, None], length)
-        accuracy.append(np.exp(float(length) * np.log1p(-scored)) @ w)
-        errors.append(scored @ w)
-    return {"accuracy": np.stack(accuracy, -1), "epsilon": np.stack(errors, -1)}
+    keep = 1.0 - np.asarray(chance, dtype=np.float64)
+    accuracy = [
+        np.exp(float(length) * np.log1p(-eps * keep[None, :, j, None])) @ w
+        for j, length in enumerate(lengths)
+    ]
+    return {"accuracy": np.stack(accuracy, -1)}
 
 
 def posterior_predictive_errors(
@@ -247,7 +242,7 @@ def posterior_predictive_errors(
 
     Each item's difficulty is drawn from its conditional posterior given the draw (the grid
     weights times the item's likelihood), so replicates respect what the item showed. A token
-    is scored wrong with probability ``ε·(1 − g·ε^(L−1))``, chance matches included, as the scorer
+    is scored wrong with probability ``ε·(1 − g)``, chance matches included, as the scorer
     would count it. With ``per_pattern`` the replicates are of one item of each pattern:
     ``(draws, patterns, scales)``.
     """
@@ -259,15 +254,9 @@ def posterior_predictive_errors(
         which, trials = data.pattern_of_item.astype(np.int64), data.trials
     picks = sample_item_nodes(
         mu, np.asarray(sigma, dtype=np.float64), nodes, log_w, data.pattern_errors,
-        data.pattern_trials - data.pattern_errors, data.chance_groups, data.group_lengths,
-        data.pattern_group,
+        data.pattern_trials - data.pattern_errors, data.chance_groups, data.pattern_group,
         which, rng.random((mu.shape[0], len(which))),
     )  # fmt: skip
     eta = mu[:, None, :] + np.asarray(sigma)[:, None, None] * nodes[picks][..., None]
-    groups = data.pattern_group[which]
-    scored = scored_error_rate(
-        epsilon_from_eta(eta),
-        data.chance_groups[groups][None],
-        data.group_lengths[groups][None, :, None],
-    )
-    return rng.binomial(trials[None], scored).astype(np.int32)
+    keep = 1.0 - data.chance_groups[data.pattern_group[which]]  # (items, scales)
+    return rng.binomial(trials[None], epsilon_from_eta(eta) * keep[None]).astype(np.int32)

@@ -10,16 +10,10 @@ per-token cross-entropy; ``log ε = log(1 − exp(−λ))`` and ``log(1 − ε) 
 ``k[p, s]`` errors and ``c[p, s]`` correct tokens at scale ``s`` and occurs ``n[p]`` times.
 
 Chance matches (:mod:`mirage_bayes.chance`): a token the model did not produce is still counted
-as reproduced with probability ``h = g·ε^(L−1)``, so it is scored wrong with probability
-``ε·(1 − h)`` and reproduced with ``1 − ε·(1 − h)``. ``g`` is the rate at which an output
-unrelated to the target (an echo, a guess, nothing) reproduces its tokens; ``ε^(L−1)`` is the
-probability that the other ``L − 1`` tokens of the output were not produced either, i.e. that
-the output is unrelated: a single wrong digit inside an otherwise right answer is hardly ever
-matched by chance, which a constant ``g`` would overlook (it overstated ε by up to 14% at the
-large sizes of the validation study). ``g`` depends on the scale and the target length, so each
-pattern belongs to a *chance group* ``G[p]`` with rate ``g[G, s]`` and length ``L[G]`` (one group
-of zeros when there are no chance matches, and then the formulas reduce to the ones above
-exactly).
+as reproduced with probability ``g``, so a token is scored wrong with probability ``ε·(1 − g)``
+and reproduced with ``1 − ε·(1 − g)``. ``g`` depends on the scale and the target length, so each
+pattern belongs to a *chance group* ``G[p]`` with rate ``g[G, s]`` (one group of zeros when
+there are no chance matches, and then the formulas reduce to the ones above exactly).
 """
 
 from __future__ import annotations
@@ -35,19 +29,17 @@ LOG2 = 0.6931471805599453
 
 
 @numba.njit(cache=True)
-def _link_tables(mu, sigma, nodes, chance, group_length):
-    """Per chance group, scale and node: log P(scored wrong), log P(scored reproduced) and their
-    derivatives in ``η``.
+def _link_tables(mu, sigma, nodes, chance):
+    """Per chance group, scale and node: log P(scored wrong), log P(scored reproduced) and the
+    derivative of the latter in ``η``; per scale and node: the derivative of the former.
 
-    A token not produced is matched by chance with probability ``g·ε^(L−1)``: only in an output
-    whose other tokens were not produced either (module docstring). With ``g = 0``: ``log ε``,
-    ``−λ``, ``λ / expm1(λ)`` and ``−λ``.
+    With ``g = 0``: ``log ε``, ``−λ``, ``−λ`` and ``λ / expm1(λ)``.
     """
     n_groups, n_scales, n_nodes = chance.shape[0], mu.shape[0], nodes.shape[0]
     log_err = np.empty((n_groups, n_scales, n_nodes))
     log_ok = np.empty((n_groups, n_scales, n_nodes))
-    dlog_err = np.empty((n_groups, n_scales, n_nodes))
     dlog_ok = np.empty((n_groups, n_scales, n_nodes))
+    dlog_err = np.empty((n_scales, n_nodes))
     for s in range(n_scales):
         for q in range(n_nodes):
             lam = np.exp(mu[s] + sigma * nodes[q])
@@ -56,36 +48,29 @@ def _link_tables(mu, sigma, nodes, chance, group_length):
             else:
                 log_eps = np.log1p(-np.exp(-lam))
             # d/dη log(1 − e^−λ) = λ e^−λ / (1 − e^−λ) = λ / expm1(λ); → 1 as λ → 0.
-            base = lam / np.expm1(lam) if lam > 1e-300 else 1.0
+            dlog_err[s, q] = lam / np.expm1(lam) if lam > 1e-300 else 1.0
             for g in range(n_groups):
                 c = chance[g, s]
                 if c == 0.0:
                     log_err[g, s, q] = log_eps
                     log_ok[g, s, q] = -lam
-                    dlog_err[g, s, q] = base
                     dlog_ok[g, s, q] = -lam
                     continue
-                m = group_length[g] - 1.0
+                log_err[g, s, q] = log_eps + np.log1p(-c)
                 eps = np.exp(log_eps)
-                d_eps = lam * np.exp(-lam)  # dε/dη
-                # h = g·ε^(L−1), the chance of a match given the token was not produced
-                h = c * np.exp(m * log_eps)
-                log_err[g, s, q] = log_eps + np.log1p(-h)
-                dh = c * m * np.exp((m - 1.0) * log_eps) * d_eps if m > 0 else 0.0
-                dlog_err[g, s, q] = base - dh / (1.0 - h)
                 if eps < 0.5:
-                    ok = np.log1p(-eps * (1.0 - h))
-                else:  # 1 − ε(1 − h) = e^−λ + ε·h, without cancellation near ε = 1
-                    ok = np.log(np.exp(-lam) + eps * h)
+                    ok = np.log1p(-(1.0 - c) * eps)
+                else:  # 1 − (1 − g)ε = g + (1 − g)e^−λ, without cancellation near ε = 1
+                    ok = np.log(c + (1.0 - c) * np.exp(-lam))
                 log_ok[g, s, q] = ok
-                # d/dη [1 − ε + ε·h] = −ε' + ε'·h + ε·h'
-                dlog_ok[g, s, q] = (-d_eps * (1.0 - h) + eps * dh) * np.exp(-ok)
-    return log_err, log_ok, dlog_err, dlog_ok
+                # d/dη log(1 − (1 − g)ε) = −(1 − g)·λ e^−λ / (1 − (1 − g)ε)
+                dlog_ok[g, s, q] = -(1.0 - c) * lam * np.exp(-lam - ok)
+    return log_err, log_ok, dlog_ok, dlog_err
 
 
 @numba.njit(cache=True, fastmath=False)
 def marginal_loglik_and_grad(
-    mu, sigma, nodes, log_w, errors, correct, counts, log_binom, chance, group_length, group
+    mu, sigma, nodes, log_w, errors, correct, counts, log_binom, chance, group
 ):
     """Σ_p n[p]·log Σ_q w[q] Π_s Binomial(k[p,s] | k+c, ε(η[s,q])·(1 − g[G[p], s])), and its
     gradient.
@@ -94,9 +79,9 @@ def marginal_loglik_and_grad(
     """
     n_scales, n_nodes, n_patterns = mu.shape[0], nodes.shape[0], errors.shape[0]
     n_groups = chance.shape[0]
-    log_err, log_ok, dlog_err, dlog_ok = _link_tables(mu, sigma, nodes, chance, group_length)
-    # Accumulated d value / d log P(wrong)[G, s, q] and d value / d log P(reproduced)[G, s, q].
-    acc_err = np.zeros((n_groups, n_scales, n_nodes))
+    log_err, log_ok, dlog_ok, dlog_err = _link_tables(mu, sigma, nodes, chance)
+    # Accumulated d value / d log P(wrong)[s, q] and d value / d log P(reproduced)[G, s, q].
+    acc_err = np.zeros((n_scales, n_nodes))
     acc_ok = np.zeros((n_groups, n_scales, n_nodes))
     per_node = np.empty(n_nodes)
     total = 0.0
@@ -123,15 +108,15 @@ def marginal_loglik_and_grad(
                 continue
             for q in range(n_nodes):
                 r = scale * per_node[q]
-                acc_err[g, s, q] += r * k
+                acc_err[s, q] += r * k
                 acc_ok[g, s, q] += r * c
     grad_mu = np.zeros(n_scales)
     grad_sigma = 0.0
     for s in range(n_scales):
         for q in range(n_nodes):
-            d_eta = 0.0
+            d_eta = acc_err[s, q] * dlog_err[s, q]
             for g in range(n_groups):
-                d_eta += acc_err[g, s, q] * dlog_err[g, s, q] + acc_ok[g, s, q] * dlog_ok[g, s, q]
+                d_eta += acc_ok[g, s, q] * dlog_ok[g, s, q]
             grad_mu[s] += d_eta
             grad_sigma += d_eta * nodes[q]
     return total, grad_mu, grad_sigma
@@ -140,44 +125,30 @@ def marginal_loglik_and_grad(
 class MarginalItemLogLik(Op):
     """PyTensor Op: the marginal log-likelihood and its gradient in ``mu`` and ``sigma``.
 
-    Inputs ``(mu, sigma, nodes, log_w, errors, correct, counts, log_binom, chance, group_length,
-    group)``: the trend at every scale, the item spread, the grid (nodes and normalised log
-    weights), the patterns (``errors`` and ``correct`` are ``patterns × scales``, ``counts`` and
-    ``log_binom`` per pattern) and the chance-match rates (``chance`` is ``groups × scales``,
-    ``group_length`` the target length of each group, ``group`` the group of each pattern, as
-    floats). Outputs ``(value, d/dmu, d/dsigma)``. The data are inputs rather than attributes so
-    that a compiled function can be given new data (``pm.Data`` + ``pm.set_data``) without being
-    rebuilt; the likelihood is linear in the per-scale counts, so a scale weighted by ``w`` in
-    ``errors`` and ``correct`` contributes ``w`` times its log-likelihood inside the integral
-    (``w = 0`` leaves it out).
+    Inputs ``(mu, sigma, nodes, log_w, errors, correct, counts, log_binom, chance, group)``: the
+    trend at every scale, the item spread, the grid (nodes and normalised log weights), the
+    patterns (``errors`` and ``correct`` are ``patterns × scales``, ``counts`` and ``log_binom``
+    per pattern) and the chance-match rates (``chance`` is ``groups × scales``, ``group`` the
+    group of each pattern, as floats). Outputs ``(value, d/dmu, d/dsigma)``. The data are
+    inputs rather than attributes so that a compiled function can be given new data
+    (``pm.Data`` + ``pm.set_data``) without being rebuilt; the likelihood is linear in the
+    per-scale counts, so a scale weighted by ``w`` in ``errors`` and ``correct`` contributes
+    ``w`` times its log-likelihood inside the integral (``w = 0`` leaves it out).
 
     Its gradient reuses the second and third outputs, so a ``logp_dlogp`` function evaluates the
     kernel once per point.
     """
 
     __props__ = ()
-    # nodes, log_w, errors, correct, counts, log_binom, chance, group_length, group
-    _DATA_NDIM = (1, 1, 2, 2, 1, 1, 2, 1, 1)
+    # nodes, log_w, errors, correct, counts, log_binom, chance, group
+    _DATA_NDIM = (1, 1, 2, 2, 1, 1, 2, 1)
 
-    def make_node(
-        self, mu, sigma, nodes, log_w, errors, correct, counts, log_binom, chance, group_length,
-        group,
-    ):  # fmt: skip
+    def make_node(self, mu, sigma, nodes, log_w, errors, correct, counts, log_binom, chance, group):
         mu = pt.as_tensor_variable(mu).astype("float64")
         sigma = pt.as_tensor_variable(sigma).astype("float64")
         data = [
             pt.as_tensor_variable(value).astype("float64")
-            for value in (
-                nodes,
-                log_w,
-                errors,
-                correct,
-                counts,
-                log_binom,
-                chance,
-                group_length,
-                group,
-            )  # fmt: skip
+            for value in (nodes, log_w, errors, correct, counts, log_binom, chance, group)
         ]
         if mu.ndim != 1 or sigma.ndim != 0:
             raise TypeError("mu must be a vector and sigma a scalar")
@@ -199,18 +170,18 @@ class MarginalItemLogLik(Op):
 
     def connection_pattern(self, node):
         # The data inputs are constants or pm.Data: nothing is differentiated with respect to them.
-        return [[True, True, True]] * 2 + [[False, False, False]] * 9
+        return [[True, True, True]] * 2 + [[False, False, False]] * 8
 
     def L_op(self, inputs, outputs, output_grads):
         g = output_grads[0]
-        return [g * outputs[1], g * outputs[2]] + [disconnected_type() for _ in range(9)]
+        return [g * outputs[1], g * outputs[2]] + [disconnected_type() for _ in range(8)]
 
 
 @numba.njit(cache=True)
-def _node_loglik(mu, sigma, nodes, log_w, errors, correct, chance, group_length, group, out):
+def _node_loglik(mu, sigma, nodes, log_w, errors, correct, chance, group, out):
     """Fill ``out[p, q]``: log w[q] + log-likelihood of pattern ``p`` at node ``q`` (one draw)."""
     n_scales, n_nodes = mu.shape[0], nodes.shape[0]
-    log_err, log_ok, _, _ = _link_tables(mu, sigma, nodes, chance, group_length)
+    log_err, log_ok, _, _ = _link_tables(mu, sigma, nodes, chance)
     for p in range(errors.shape[0]):
         g = group[p]
         for q in range(n_nodes):
@@ -224,17 +195,13 @@ def _node_loglik(mu, sigma, nodes, log_w, errors, correct, chance, group_length,
 
 
 @numba.njit(cache=True)
-def pattern_loglik_draws(
-    mu, sigma, nodes, log_w, errors, correct, log_binom, chance, group_length, group
-):
+def pattern_loglik_draws(mu, sigma, nodes, log_w, errors, correct, log_binom, chance, group):
     """Marginal log-likelihood of every pattern for every draw: ``(draws, patterns)``."""
     n_draws, n_patterns, n_nodes = mu.shape[0], errors.shape[0], nodes.shape[0]
     out = np.empty((n_draws, n_patterns))
     per_node = np.empty((n_patterns, n_nodes))
     for d in range(n_draws):
-        _node_loglik(
-            mu[d], sigma[d], nodes, log_w, errors, correct, chance, group_length, group, per_node
-        )
+        _node_loglik(mu[d], sigma[d], nodes, log_w, errors, correct, chance, group, per_node)
         for p in range(n_patterns):
             top = per_node[p].max()
             total = 0.0
@@ -246,7 +213,7 @@ def pattern_loglik_draws(
 
 @numba.njit(cache=True)
 def sample_item_nodes(
-    mu, sigma, nodes, log_w, errors, correct, chance, group_length, group, pattern_of_item, uniforms
+    mu, sigma, nodes, log_w, errors, correct, chance, group, pattern_of_item, uniforms
 ):
     """For every draw and item, a grid node drawn from the item's conditional posterior.
 
@@ -257,9 +224,7 @@ def sample_item_nodes(
     picks = np.empty((n_draws, n_items), dtype=np.int64)
     per_node = np.empty((n_patterns, n_nodes))
     for d in range(n_draws):
-        _node_loglik(
-            mu[d], sigma[d], nodes, log_w, errors, correct, chance, group_length, group, per_node
-        )
+        _node_loglik(mu[d], sigma[d], nodes, log_w, errors, correct, chance, group, per_node)
         for p in range(n_patterns):
             top = per_node[p].max()
             running = 0.0
@@ -276,7 +241,7 @@ def sample_item_nodes(
 
 @numba.njit(cache=True)
 def held_out_loglik_draws(
-    mu, sigma, nodes, log_w, errors, correct, counts, chance, group_length, group, fitted, held_out
+    mu, sigma, nodes, log_w, errors, correct, counts, chance, group, fitted, held_out
 ):
     """Log-likelihood of each held-out scale's data given the fitted scales' data, per draw.
 
@@ -293,18 +258,9 @@ def held_out_loglik_draws(
     fitted_errors, fitted_correct = errors * fitted, correct * fitted
     for d in range(n_draws):
         _node_loglik(
-            mu[d],
-            sigma[d],
-            nodes,
-            log_w,
-            fitted_errors,
-            fitted_correct,
-            chance,
-            group_length,
-            group,
-            base,
+            mu[d], sigma[d], nodes, log_w, fitted_errors, fitted_correct, chance, group, base
         )
-        log_err, log_ok, _, _ = _link_tables(mu[d], sigma[d], nodes, chance, group_length)
+        log_err, log_ok, _, _ = _link_tables(mu[d], sigma[d], nodes, chance)
         for p in range(n_patterns):
             g = group[p]
             top = base[p].max()

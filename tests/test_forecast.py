@@ -17,7 +17,7 @@ from scipy.special import logsumexp
 from scipy.stats import binom, norm
 
 from mirage_bayes.cli import main
-from mirage_bayes.data import TaskData, scored_error_rate, split_tasks
+from mirage_bayes.data import TaskData, split_tasks
 from mirage_bayes.errors import InputError
 from mirage_bayes.forecast import DIAGNOSTIC_COLUMNS, forecast, forecast_seed, verdict
 from mirage_bayes.forecast_plot import plot_forecast
@@ -110,7 +110,7 @@ def test_zero_weights_leave_held_out_scales_out_of_the_likelihood(simulated):
         per_pattern = pattern_loglik_draws(
             mu, np.array([sigma]), nodes, log_w, fitted.pattern_errors,
             fitted.pattern_trials - fitted.pattern_errors, fitted.pattern_log_binom,
-            fitted.chance_groups, fitted.group_lengths, fitted.pattern_group,
+            fitted.chance_groups, fitted.pattern_group,
         )  # fmt: skip
         expected = float(per_pattern[0] @ fitted.pattern_counts)
         got = float(potential(power_law_point(a, beta, sigma)))
@@ -211,10 +211,8 @@ FINE_Z = np.linspace(-9, 9, 6001)
 
 
 def fine_log_marginal(trials, errors, mu, sigma, chance, z=FINE_Z):
-    """log ∫ N(z) Π_s Binomial(errors_s | trials_s, e(μ_s + σz)) dz for one item, with e the
-    scored error rate ε·(1 − g·ε^(L−1))."""
-    eps = epsilon_from_eta(mu[:, None] + sigma * z[None, :])
-    eps = scored_error_rate(eps, chance[:, None], trials[:, None])
+    """log ∫ N(z) Π_s Binomial(errors_s | trials_s, ε(μ_s + σz)·(1 − g_s)) dz for one item."""
+    eps = epsilon_from_eta(mu[:, None] + sigma * z[None, :]) * (1.0 - chance[:, None])
     per_node = binom.logpmf(errors[:, None], trials[:, None], eps).sum(0)
     return logsumexp(per_node + norm.logpdf(z)) + np.log(z[1] - z[0])
 
@@ -244,8 +242,7 @@ def test_predictive_test_set_without_item_spread_is_binomial(simulated):
     out = predictive_test_set(simulated, mu, np.full(draws, 1e-9), 3, np.random.default_rng(1))
     eps = epsilon_from_eta(eta[3:])
     # As scored: a token not produced still counts as reproduced with probability g.
-    trials = simulated.trials[:, 3:]
-    scored = scored_error_rate(eps[None, :], simulated.chance[:, 3:], trials)
+    trials, scored = simulated.trials[:, 3:], eps * (1.0 - simulated.chance[:, 3:])
     assert out["epsilon"].shape == (draws, 2)
     np.testing.assert_allclose(
         out["epsilon"].mean(0), (trials * scored).sum(0) / trials.sum(0), rtol=0.03

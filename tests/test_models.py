@@ -8,7 +8,7 @@ import pytest
 from scipy.special import expit, logit, logsumexp
 from scipy.stats import binom, halfnorm, norm
 
-from mirage_bayes.data import TaskData, scored_error_rate, split_tasks
+from mirage_bayes.data import TaskData, split_tasks
 from mirage_bayes.fitting import trends_for
 from mirage_bayes.models import TRENDS, build_model, item_log_likelihood, population_quantities
 from mirage_bayes.models.trends import softplus
@@ -72,7 +72,7 @@ def fine_item_log_likelihood(
     out = np.empty((mu.shape[0], len(data.items)))
     for d in range(mu.shape[0]):
         eps = -np.expm1(-np.exp(mu[d][:, None] + sigma[d] * z[None, :]))  # (scale, node)
-        scored = scored_error_rate(eps[None], data.chance[:, :, None], data.trials[:, :, None])
+        scored = eps[None] * (1.0 - data.chance[:, :, None])  # chance matches score as right
         per_node = binom.logpmf(data.errors[:, :, None], data.trials[:, :, None], scored)
         out[d] = logsumexp(per_node.sum(1), axis=1, b=w[None, :])
     return out
@@ -428,7 +428,7 @@ def test_compiled_kernel_gradient_matches_finite_differences(simulated):
         nodes, log_w, simulated.pattern_errors,
         simulated.pattern_trials - simulated.pattern_errors,
         simulated.pattern_counts, simulated.pattern_log_binom,
-        simulated.chance_groups, simulated.group_lengths, simulated.pattern_group,
+        simulated.chance_groups, simulated.pattern_group,
     )  # fmt: skip
     assert simulated.chance_groups.max() > 0.05  # the chance term is exercised
     mu, sigma = true_eta(simulated) + 0.2, 0.7
@@ -456,7 +456,6 @@ def test_posterior_predictive_replicates_follow_the_binomial(simulated):
     )
     assert replicates.shape == (draws, len(simulated.items), simulated.n_scales)
     assert np.all(replicates <= simulated.trials[None]) and np.all(replicates >= 0)
-    eps = epsilon_from_eta(true_eta(simulated))[None, :]
-    rate = scored_error_rate(eps, simulated.chance, simulated.trials)
-    expected = (simulated.trials * rate).sum(0)
+    keep = 1.0 - simulated.chance
+    expected = (simulated.trials * keep).sum(0) * epsilon_from_eta(true_eta(simulated))
     np.testing.assert_allclose(replicates.sum(1).mean(0), expected, rtol=0.03, atol=0.5)
