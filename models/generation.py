@@ -223,10 +223,11 @@ def scored_quantities(
     w /= w.sum()
     eps = epsilon_from_eta(mu[..., None] + sigma[:, None, None] * nodes)  # (draws, scales, nodes)
     keep = 1.0 - np.asarray(chance, dtype=np.float64)
-    accuracy = [
-        np.exp(float(length) * np.log1p(-eps * keep[None, :, j, None])) @ w
-        for j, length in enumerate(lengths)
-    ]
+    with np.errstate(divide="ignore"):  # ε = 1 without chance: log 0, accuracy exactly 0
+        accuracy = [
+            np.exp(float(length) * np.log1p(-eps * keep[None, :, j, None])) @ w
+            for j, length in enumerate(lengths)
+        ]
     return {"accuracy": np.stack(accuracy, -1)}
 
 

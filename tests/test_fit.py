@@ -20,7 +20,8 @@ pytestmark = pytest.mark.slow
 ALPHA_TRUE, C_TRUE = -0.6, 3.0e8
 TRENDS_ALL = {"scale_free", "power_law", "broken_power_law"}
 QUANTITIES = {
-    "epsilon", "accuracy", "accuracy_independent", "token_edit_distance", "brier", "p_zero_correct"
+    "epsilon", "accuracy", "accuracy_independent", "token_edit_distance", "brier", "p_zero_correct",
+    "epsilon_scored", "accuracy_scored", "chance_token_match",
 }
 SAMPLER = {"draws": 300, "tune": 300, "chains": 2, "seed": 1, "progressbar": False, "log": None}
 
@@ -85,8 +86,13 @@ def test_observed_epsilon_in_summary_matches_data(power_law_fit):
     data = result.tasks[0]
     summary = result.summary()
     eps = summary[(summary["trend"] == "scale_free") & (summary["quantity"] == "epsilon")]
+    scored = summary[(summary["trend"] == "scale_free") & (summary["quantity"] == "epsilon_scored")]
     expected = data.errors.sum(0) / data.trials.sum(0)
-    np.testing.assert_allclose(eps["observed"], expected)
+    np.testing.assert_allclose(scored["observed"], expected)
+    # ε's observed value has chance matches taken out: errors / Σ L·(1 − g), never below.
+    kept = (data.trials * (1.0 - data.chance)).sum(0)
+    np.testing.assert_allclose(eps["observed"], np.minimum(data.errors.sum(0) / kept, 1.0))
+    assert (eps["observed"].to_numpy() >= expected - 1e-12).all()
 
 
 def test_comparison_has_every_trend(power_law_fit):

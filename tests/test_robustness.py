@@ -202,7 +202,9 @@ def test_fuzzed_files_read_or_fail_in_one_line(files):
 
     property_()
     # A fuzzer whose files all failed the first checks would test nothing after them.
-    assert outcomes["table"] >= 5 and outcomes["error"] >= 5, outcomes
+    # The reader refuses more malformed files than it did (row counts, Excel sep= lines), so
+    # fewer fuzzed files get through to scoring; a few must.
+    assert outcomes["table"] >= 3 and outcomes["error"] >= 5, outcomes
 
 
 # ------------------------------------------------------------------------------------------
