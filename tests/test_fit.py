@@ -20,8 +20,15 @@ pytestmark = pytest.mark.slow
 ALPHA_TRUE, C_TRUE = -0.6, 3.0e8
 TRENDS_ALL = {"scale_free", "power_law", "broken_power_law"}
 QUANTITIES = {
-    "epsilon", "accuracy", "accuracy_independent", "token_edit_distance", "brier", "p_zero_correct",
-    "epsilon_scored", "accuracy_scored", "chance_token_match",
+    "epsilon",
+    "accuracy",
+    "accuracy_independent",
+    "token_edit_distance",
+    "brier",
+    "p_zero_correct",
+    "epsilon_scored",
+    "accuracy_scored",
+    "chance_token_match",
 }
 SAMPLER = {"draws": 300, "tune": 300, "chains": 2, "seed": 1, "progressbar": False, "log": None}
 
