@@ -212,63 +212,6 @@ def _skip_excel_separator_line(text: str, sep: str, shown: str) -> str:
     return rest
 
 
-def _csv_fix(sep: str) -> str:
-    if sep == "\t":
-        return "make every row have one value per header column; a tab-separated cell cannot \
-hold a tab or a line break (save such a table as .csv, where cells can be quoted)"
-    return 'make every row have one value per header column; quote values that contain a \
-comma, a quote (written as "") or a line break'
-
-
-def _check_widths(text: str, sep: str, shown: str) -> None:
-    """Raise for the first non-blank record whose number of fields differs from the header's."""
-    # The csv module refuses cells over 128 KB by default; the check used to give up there and
-    # let a short row (a missing output) through as an empty output. No cell is longer than the
-    # text, so the limit is raised to that while counting.
-    limit = csv.field_size_limit()
-    csv.field_size_limit(max(limit, len(text) + 1))
-    try:
-        records = csv.reader(StringIO(text, newline=""), delimiter=sep, quoting=_quoting(sep))
-        width = len(next(records))
-        for k, record in enumerate(records, start=2):
-            if len(record) != width and any(cell.strip() for cell in record):
-                what = f"row {k} has {len(record)} fields but the header has {width}"
-                raise InputError(what, where=shown, fix=_csv_fix(sep))
-    except csv.Error as err:
-        raise InputError(f"cannot be parsed ({err})", where=shown, fix=_csv_fix(sep)) from None
-    finally:
-        csv.field_size_limit(limit)
-
-
-def _check_line_count(text: str, rows: int, shown: str) -> None:
-    """A tab-separated row is one line: any other count means rows were merged or split."""
-    # The last line's end opens no row; blank lines do (they are dropped later).
-    body = re.sub(r"(\r\n|\r|\n)\Z", "", text, count=1)
-    lines = len(_LINE_END.split(body)) - 1  # less the header
-    if rows != lines:
-        raise InputError(
-            f"read {rows} data rows from {lines} lines",
-            where=shown,
-            fix="write one row per line; a tab-separated cell cannot hold a line break",
-        )
-
-
-def _skip_excel_separator_line(text: str, sep: str, shown: str) -> str:
-    """Drop the ``sep=,`` line Excel writes first; it would be read as the header."""
-    first, end, rest = text.partition("\n")
-    hint = first.strip().lower()
-    if not hint.startswith("sep=") or len(hint) != 5:
-        return text
-    if hint[4] != sep:
-        raise InputError(
-            f"the first line {first.strip()!r} declares a separator other than this file type's",
-            where=shown,
-            fix="save the table with " + ("tabs as .tsv" if sep == "\t" else "commas as .csv"),
-        )
-    # Blanked, not removed: row numbers stay those a text editor shows for the header and data.
-    return "\n" * bool(end) + rest if False else rest
-
-
 def _unique_columns(names: list[Any], shown: str, columns: Collection[str]) -> None:
     """Refuse a column the analysis reads appearing twice (also after stripping spaces)."""
     stripped = [str(n).strip() for n in names]
