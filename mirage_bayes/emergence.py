@@ -15,8 +15,11 @@ median squared step is then 0 and Eq. 1 is infinite. mirage-bayes adds a *resolu
     score(y) = sign(...) · (max y − min y) / sqrt(median_i (y_i − y_{i−1})² + r²)
 
 where ``r`` is the smallest change the measurement can show: one item, ``1/n``, for a
-proportion over ``n`` items (the median ``n`` of the triplet's scales), and a thousandth of the
-observed range for a continuous metric. A curve whose values are all equal scores 0. The same
+proportion over ``n`` items (the median ``n`` of the triplet's scales), and the noise floor for a
+continuous metric or a loss (its ``stderr``, else the scatter estimated from the table:
+:attr:`mirage_bayes.meta_io.Triplet.resolution`). A fixed fraction of the observed range
+(:func:`continuous_resolution`, kept for comparison) made a BERTScore moving from 0 to 0.0003
+score 1000. A curve whose values are all equal scores 0. The same
 ``r`` is used for the observed curve and for every posterior predictive replicate, so the
 posterior predictive p-value compares like with like. Ties in ``argmax``/``argmin`` resolve to
 the first (smallest) scale, as in NumPy.

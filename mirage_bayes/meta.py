@@ -1,18 +1,13 @@
-"""``mirage-bayes meta``: which "emergent" triplets survive a smooth-law null, and how many
-would look emergent by chance.
+"""``mirage-bayes meta``: which "emergent" triplets are late jumps beyond a smooth law, and how
+many would look like one by chance.
 
-For every (family, task, metric) triplet :mod:`mirage_bayes.meta_fit` computes the emergence
-score, the smooth law's posterior predictive p-value (ppp) and the chance that a replicate of
-the smooth law scores above the threshold. This module runs the triplets — in this process, on
-local worker processes, or on a Dask cluster — and turns them into the population view:
-
-* ``M``, the number of triplets analysed (counted from the data);
-* the observed number with an emergence score above the threshold;
-* the number expected under the smooth null: for draw ``r`` every triplet contributes its
-  ``r``-th replicate (the fits are independent, so this is a draw from the joint predictive),
-  giving one count per draw, summarized by its mean and 94% HDI;
-* Benjamini–Hochberg q-values of the ppp's and the number with ``q < 0.05``;
-* the same per metric (which metrics carry the emergent claims, the paper's Fig. 5).
+Every (family, task, metric) triplet is fitted by :func:`mirage_bayes.meta_triplet.fit_triplet`
+(emergence score, smooth-law ppp, leave-future-out late-jump check, class, LOO comparison).
+This module runs the triplets — in this process, on local worker processes, or on a Dask
+cluster — and hands the rows to :func:`mirage_bayes.meta_population.population_summary`. With
+``chance_sensitivity`` it refits the triplets that have a chance level at chance 0 and says
+whether the population's conclusion changes; it also collects the warnings a reader must see
+(chance above the data, noise floors estimated from few curves, sampler trouble).
 
 Work is split into batches of triplets in input order; results are put back in input order, and
 every triplet's random numbers depend only on (seed, family, task, metric), so a local run and a
@@ -22,29 +17,27 @@ Dask run give identical numbers.
 from __future__ import annotations
 
 import math
+import multiprocessing
+import os
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 import pandas as pd
+from tqdm.auto import tqdm
 
-from mirage_bayes.emergence import bh_qvalues, count_summary
-from mirage_bayes.meta_fit import MetaConfig, run_batch
-from mirage_bayes.meta_io import Triplet
+from mirage_bayes.errors import InputError
+from mirage_bayes.meta_fit import MetaConfig
+from mirage_bayes.meta_io import Triplet, chance_above_data
+from mirage_bayes.meta_population import CSV_COLUMNS, population_summary
+from mirage_bayes.meta_triplet import run_batch
 
-__all__ = ["MetaResult", "analyse", "population_summary", "CSV_COLUMNS"]
+__all__ = ["MetaResult", "analyse", "population_summary", "CSV_COLUMNS", "FEW_CURVES"]
 
-CSV_COLUMNS = [
-    "family", "task", "metric", "n_scales", "emergence_score", "ppp", "q_value",
-    "elpd_diff_broken", "dse",
-]  # fmt: skip
-EXTRA_COLUMNS = [
-    "kind", "n_items_min", "emergent", "p_above_null", "pareto_k_max", "smooth_max_rhat",
-    "smooth_min_ess_bulk", "smooth_divergences", "smooth_ok", "broken_max_rhat",
-    "broken_min_ess_bulk", "broken_divergences", "broken_ok", "note",
-]  # fmt: skip
+FEW_CURVES = 3  # a noise floor pooled over fewer curves is flagged
 
 
 @dataclass
@@ -59,6 +52,8 @@ class MetaResult:
     curves: dict[tuple[str, str, str], dict] = field(repr=False)
     config: MetaConfig
     meta: dict[str, Any] = field(default_factory=dict)
+    late_counts: np.ndarray = field(default_factory=lambda: np.zeros(0, int))
+    late_null: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), bool), repr=False)
 
 
 def _batches(triplets: Sequence[Triplet], workers: int, batch_size: int | None):
@@ -78,6 +73,7 @@ def analyse(
     batch_size: int | None = None,
     progress: bool = True,
     log: Callable[[str], None] | None = None,
+    chance_sensitivity: bool = False,
 ) -> MetaResult:
     """Fit every triplet and summarize the population.
 
@@ -100,21 +96,39 @@ def analyse(
         Show a progress bar over triplets (standard error).
     log
         Called with progress messages.
+    chance_sensitivity
+        Also refit every triplet with a chance level at chance 0 and report whether the late
+        jumps and the population's conclusion change (``summary["chance_sensitivity"]``).
 
     Returns
     -------
     MetaResult
     """
-    import os
-
     config = config or MetaConfig()
     if not triplets:
         raise ValueError("no triplets to analyse")
-    workers = workers or os.cpu_count() or 1
     start = time.perf_counter()
-    batches = _batches(triplets, 1 if scheduler else workers, batch_size)
-    from tqdm.auto import tqdm
+    rows, where, n_batches = _run(triplets, config, workers, scheduler, batch_size, progress)
+    seconds = time.perf_counter() - start
+    if log:
+        log(f"fitted {len(rows)} triplets in {seconds:.1f} s on {where}")
+    population = population_summary(rows, config)
+    summary = population["summary"]
+    meta = {"seconds": round(seconds, 2), "ran_on": where, "n_batches": n_batches}
+    if chance_sensitivity:
+        summary["chance_sensitivity"] = _chance_sensitivity(
+            triplets, rows, population, config, workers, scheduler, batch_size, progress, log
+        )
+    summary["warnings"] = _warnings(triplets, population["table"], summary)
+    curves = {(r["family"], r["task"], r["metric"]): r["curve"] for r in rows if r.get("curve")}
+    return MetaResult(population["table"], summary, population["by_metric"],
+                      population["null_counts"], population["null_above"], curves, config, meta,
+                      population["late_counts"], population["late_null"])  # fmt: skip
 
+
+def _run(triplets, config, workers, scheduler, batch_size, progress):
+    workers = workers or os.cpu_count() or 1
+    batches = _batches(triplets, 1 if scheduler else workers, batch_size)
     bar = tqdm(total=len(triplets), unit="triplet", disable=not progress, desc="meta")
     try:
         if scheduler:
@@ -131,20 +145,94 @@ def analyse(
             where = f"{workers} local processes"
     finally:
         bar.close()
-    rows = [row for batch in results for row in batch]
-    seconds = time.perf_counter() - start
+    return [row for batch in results for row in batch], where, len(batches)
+
+
+def _conclusion(summary: dict) -> str:
+    high = summary["n_late_jumps_expected_hdi"][1]
+    if summary["n_late_jumps_observed"] > high:
+        return "more late jumps than the smooth null produces"
+    return "no more late jumps than the smooth null produces"
+
+
+def _chance_sensitivity(triplets, rows, population, config, workers, scheduler, batch_size,
+                        progress, log) -> dict[str, Any]:  # fmt: skip
+    """Refit the triplets with a chance level at chance 0 (smooth law and forecast only)."""
+    which = [i for i, t in enumerate(triplets) if t.kind == "proportion" and t.chance > 0]
+    given = population["summary"]
+    out: dict[str, Any] = {"n_refitted": len(which), "at_given": _brief(given)}
+    if not which:
+        out |= {
+            "at_zero": out["at_given"],
+            "changed": [],
+            "conclusion_changes": False,
+            "statement": "no triplet has a chance level above 0: nothing to compare",
+        }
+        return out
+    zero = [replace(triplets[i], chance=0.0) for i in which]
+    refit, _, _ = _run(zero, replace(config, broken=False), workers, scheduler, batch_size,
+                       progress)  # fmt: skip
+    rows = list(rows)
+    for i, row in zip(which, refit, strict=True):
+        rows[i] = row
+    at_zero = population_summary(rows, config)
+    old, new = population["table"], at_zero["table"]
+    changed = [
+        {"family": old["family"].iat[i], "task": old["task"].iat[i],
+         "metric": old["metric"].iat[i], "class_at_given": old["class"].iat[i],
+         "class_at_zero": new["class"].iat[i]}
+        for i in which if old["class"].iat[i] != new["class"].iat[i]
+    ]  # fmt: skip
+    a, b = _conclusion(given), _conclusion(at_zero["summary"])
+    out |= {"at_zero": _brief(at_zero["summary"]), "changed": changed,
+            "conclusion_changes": a != b,
+            "statement": f"at the given chance levels: {a}; at chance 0: {b}; "
+                         f"{len(changed)} of {len(which)} triplets change class"}  # fmt: skip
     if log:
-        log(f"fitted {len(rows)} triplets in {seconds:.1f} s on {where}")
-    table, summary, by_metric, counts, above = population_summary(rows, config)
-    curves = {(r["family"], r["task"], r["metric"]): r["curve"] for r in rows if r.get("curve")}
-    meta = {"seconds": round(seconds, 2), "ran_on": where, "n_batches": len(batches)}
-    return MetaResult(table, summary, by_metric, counts, above, curves, config, meta)
+        log(f"chance sensitivity: {out['statement']}")
+    return out
+
+
+def _brief(summary: dict) -> dict[str, Any]:
+    keys = ("n_late_jumps_observed", "n_late_jumps_expected_mean", "n_late_jumps_expected_hdi",
+            "n_emergent_observed", "n_emergent_expected_mean", "classes")  # fmt: skip
+    return {k: summary[k] for k in keys}
+
+
+def _warnings(triplets: Sequence[Triplet], table: pd.DataFrame, summary: dict) -> list[str]:
+    """What a reader must see: silent assumptions made visible."""
+    out = []
+    above = chance_above_data(list(triplets))
+    if above:
+        names = ", ".join(f"{f}/{t}/{m}" for f, t, m in above[:10])
+        more = f" and {len(above) - 10} more" if len(above) > 10 else ""
+        out.append(
+            f"chance level above every observed score in {len(above)} triplet(s): "
+            f"{names}{more}; check the chance column (the smooth law cannot go below it)"
+        )
+    few: dict[str, int] = {}
+    for t in triplets:
+        if t.floor_note and t.metric not in few:
+            curves = sum(1 for u in triplets if u.metric == t.metric and u.kind == t.kind)
+            if curves < FEW_CURVES:
+                few[t.metric] = curves
+    for metric, curves in few.items():
+        out.append(
+            f"the noise floor of metric {metric!r} is estimated from {curves} curve(s) "
+            "only; give a stderr column for a reliable floor"
+        )
+    for part, label in (("smooth", "smooth-law"), ("late", "forecast"), ("broken", "broken-law")):
+        failed = summary[f"n_{part}_diagnostics_failed"]
+        if failed:
+            out.append(
+                f"{failed} of {summary[f'n_{part}_fitted']} {label} fits failed the "
+                "sampler diagnostics after retries (r̂ > 1.01, bulk ESS < 400 or "
+                f"divergences; columns {part}_* of meta.csv)"
+            )
+    return out
 
 
 def _run_local(batches, config: MetaConfig, workers: int, bar) -> list:
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor, as_completed
-
     # Spawned, not forked: a forked child would inherit Numba/LLVM and nutpie's thread state
     # half-initialised. Each worker imports the package once and compiles each model once.
     context = multiprocessing.get_context("spawn")
@@ -164,9 +252,8 @@ def _run_local(batches, config: MetaConfig, workers: int, bar) -> list:
 
 
 def _run_dask(batches, config: MetaConfig, address: str, bar) -> list:
-    from distributed import Client, as_completed
-
-    from mirage_bayes.errors import InputError
+    from distributed import Client  # optional dependency: only a --scheduler run needs it
+    from distributed import as_completed as dask_completed
 
     try:
         client = Client(address, timeout="20s")
@@ -183,7 +270,7 @@ def _run_dask(batches, config: MetaConfig, address: str, bar) -> list:
         ]
         index = {future.key: i for i, future in enumerate(futures)}
         results: list = [None] * len(batches)
-        for future in as_completed(futures):
+        for future in dask_completed(futures):
             i = index[future.key]
             results[i] = future.result()
             bar.update(len(batches[i]))
@@ -191,74 +278,3 @@ def _run_dask(batches, config: MetaConfig, address: str, bar) -> list:
         return results
     finally:
         client.close()
-
-
-def population_summary(rows: list[dict], config: MetaConfig):
-    """Per-triplet table with q-values, the summary dict, the per-metric table, the null counts
-    (one per draw) and the per-triplet, per-draw exceedances behind them.
-
-    Parameters
-    ----------
-    rows
-        :func:`mirage_bayes.meta_fit.fit_triplet` results, in input order.
-    config
-        The settings they were fitted with (threshold).
-
-    Returns
-    -------
-    (pandas.DataFrame, dict, pandas.DataFrame, numpy.ndarray, numpy.ndarray)
-    """
-    table = pd.DataFrame([{k: v for k, v in r.items() if k not in ("above_null", "curve")}
-                          for r in rows])  # fmt: skip
-    for column in CSV_COLUMNS + EXTRA_COLUMNS:
-        if column not in table:
-            table[column] = np.nan
-    # Analysed: the triplet has a p-value. A constant continuous curve has one (1, never
-    # emergent) without replicates; it counts in M and adds 0 to every null count.
-    analysed = np.isfinite(table["ppp"].to_numpy(float))
-    table["emergent"] = table["emergence_score"] > config.threshold
-    table["q_value"] = np.nan
-    table.loc[analysed, "q_value"] = bh_qvalues(table.loc[analysed, "ppp"].to_numpy(float))
-    n_draws = max((int(r.get("n_draws", 0)) for r in rows), default=0)
-    above = np.zeros((len(rows), n_draws), bool)
-    for i, r in enumerate(rows):
-        if r.get("above_null") is not None:
-            above[i] = np.unpackbits(r["above_null"], count=n_draws).astype(bool)
-    counts = above[analysed].sum(axis=0)
-    expected = count_summary(counts)
-    emergent = table["emergent"].to_numpy() & analysed
-    significant = (table["q_value"] < 0.05).to_numpy()
-    summary = {
-        "n_triplets": int(analysed.sum()),
-        "threshold": float(config.threshold),
-        "n_emergent_observed": int(emergent.sum()),
-        "n_emergent_expected_mean": expected["mean"],
-        "n_emergent_expected_hdi": expected["hdi"],
-        "n_significant_q05": int(significant.sum()),
-        "n_triplets_in_table": len(rows),
-        "n_not_analysed": int((~analysed).sum()),
-        "n_smooth_diagnostics_failed": int((table["smooth_ok"] == False).sum()),  # noqa: E712
-        "n_broken_fitted": int(table["elpd_diff_broken"].notna().sum()),
-        "n_broken_diagnostics_failed": int((table["broken_ok"] == False).sum()),  # noqa: E712
-        "n_broken_pareto_k_above_07": int((table["pareto_k_max"] > 0.7).sum()),
-        "n_broken_preferred_2se": int(
-            ((table["elpd_diff_broken"] > 2 * table["dse"]) & table["dse"].notna()).sum()
-        ),
-    }
-    by_metric = []
-    for metric, idx in table.groupby("metric", sort=True).indices.items():
-        use = idx[analysed[idx]]
-        metric_expected = count_summary(above[use].sum(axis=0))
-        by_metric.append(
-            {
-                "metric": metric,
-                "n_triplets": int(use.size),
-                "n_emergent_observed": int(emergent[idx].sum()),
-                "n_emergent_expected_mean": metric_expected["mean"],
-                "n_emergent_expected_hdi_low": metric_expected["hdi"][0],
-                "n_emergent_expected_hdi_high": metric_expected["hdi"][1],
-                "n_significant_q05": int(significant[idx].sum()),
-            }
-        )
-    table = table[CSV_COLUMNS + EXTRA_COLUMNS]
-    return table, summary, pd.DataFrame(by_metric), counts, above

@@ -1,58 +1,85 @@
-"""Fit the smooth (and broken) law to one triplet and compute its posterior predictive p-value.
+"""Sampling the laws of :mod:`mirage_bayes.meta_models` for one curve: compile once, swap data,
+retry what fails its diagnostics, and leave-one-size-out where PSIS cannot be trusted.
 
 Speed comes from compiling each model once per process: :func:`compiled_model` keeps nutpie's
-compiled model (Numba backend) in a module-level dict keyed by (kind, trend) and every triplet
-only swaps the data in (``CompiledPyMCModel.with_data``), which copies a few arrays. Compiling
-takes seconds per model, sampling a 2-parameter curve then tens of milliseconds
-(``bench/bench_meta.py`` measures both). A Dask or process-pool worker imports this module once
-and so compiles once.
+compiled model (Numba backend) in a module-level dict keyed by (kind, trend) and every fit only
+swaps the data in (``CompiledPyMCModel.with_data``), which copies a few arrays. The same compiled
+model fits a curve, its smaller sizes alone (the leave-future-out forecast) and the curve less one
+size (exact leave-one-out), because PyTensor's shared data have a dynamic length.
 
-Reproducibility: each triplet's sampler seeds and its replicate stream come from
-``SeedSequence([seed, *bytes(family, task, metric)])``, so a triplet gets the same numbers
-whichever process, worker or batch runs it, and whatever other triplets are in the table.
+Adaptive sampling: a fit whose r̂, bulk ESS or divergences fail (:class:`Diagnostics`) is run
+again with twice the tuning steps and draws, a higher target acceptance rate
+(``RETRY_TARGET_ACCEPT``: smaller steps, the usual cure for divergences) and a fresh seed, up to
+``config.retries`` times; the last fit is kept and its diagnostics reported.
 
-The posterior predictive p-value is one-sided towards "more emergent"::
-
-    ppp = P(score(y_rep) ≥ score(y_obs) | smooth law, data)
-
-with ``y_rep`` drawn at the observed test-set sizes (finite ``n``), so a small ppp says the
-observed curve is more abrupt than the fitted smooth law makes curves of this size look.
+Reproducibility: every triplet's seeds come from ``SeedSequence([seed, *bytes(family, task,
+metric)])``, so a triplet gets the same numbers whichever process, worker or batch runs it.
 """
 
 from __future__ import annotations
 
 import threading
 from collections import Counter
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
+import arviz as az
 import numpy as np
+import nutpie
+import pyarrow
+from scipy.special import logsumexp
 
-from mirage_bayes.emergence import (
-    DEFAULT_THRESHOLD,
-    continuous_resolution,
-    emergence_score,
-    proportion_resolution,
-)
+from mirage_bayes.emergence import DEFAULT_THRESHOLD
 from mirage_bayes.inference import Diagnostics
+from mirage_bayes.meta_classify import LATE_ALPHA
 from mirage_bayes.meta_io import Triplet
+from mirage_bayes.meta_models import (
+    build_model,
+    curve_draws,
+    fitted_value,
+    information_center,
+    parameter_names,
+    pointwise_loglik,
+)
+
+__all__ = [
+    "COMPILE_COUNT", "MetaConfig", "compiled_model", "model_data", "sample_posterior",
+    "subset", "triplet_seeds", "psis_elpd", "exact_elpd",
+]  # fmt: skip
 
 _COMPILED: dict[tuple[str, str], Any] = {}
 _LOCK = threading.Lock()  # Dask workers may run several threads in one process
 COMPILE_COUNT: Counter = Counter()  # compilations in this process, per (kind, trend)
+RETRY_TARGET_ACCEPT = (0.97, 0.99)
+REFIT_DRAWS = 2  # exact leave-one-out refits: tune and draws // REFIT_DRAWS per chain first
+REFIT_MCSE_MAX = 0.05  # largest Monte Carlo standard error of a refit's held-out elpd
+PARETO_K_MAX = 0.7
+_MODEL_INPUTS = {
+    "proportion": ("x", "x_center", "k", "n", "chance"),
+    "continuous": ("x", "x_center", "z", "floor"),
+    "loss": ("x", "x_center", "ell", "floor"),
+}
+_PER_SIZE = ("x", "k", "n", "z", "ell", "floor")
 
 
 @dataclass(frozen=True)
 class MetaConfig:
-    """Sampler and analysis settings shared by every triplet."""
+    """Sampler and analysis settings shared by every triplet.
 
-    draws: int = 800
-    tune: int = 300
-    chains: int = 2
+    The defaults (4 chains × 500 draws after 500 tuning steps, two adaptive retries) are those
+    under which the bundled BIG-G and Pythia tables pass r̂ ≤ 1.01, bulk ESS ≥ 400 and no
+    divergences (README, "Diagnostics").
+    """
+
+    draws: int = 500
+    tune: int = 500
+    chains: int = 4
     seed: int = 0
     threshold: float = DEFAULT_THRESHOLD
     broken: bool = True
     target_accept: float = 0.9
+    retries: int = 2
+    late_alpha: float = LATE_ALPHA
 
     def to_dict(self) -> dict:
         """Plain dict, for JSON."""
@@ -64,36 +91,77 @@ def compiled_model(kind: str, trend: str):
     key = (kind, trend)
     with _LOCK:
         if key not in _COMPILED:
-            import nutpie
-
-            from mirage_bayes.models.aggregate import build_model
-
             _COMPILED[key] = nutpie.compile_pymc_model(build_model(kind, trend), backend="numba")
             COMPILE_COUNT[key] += 1
         return _COMPILED[key]
 
 
 def triplet_seeds(seed: int, key: tuple[str, str, str]) -> np.ndarray:
-    """Four 63-bit seeds for one triplet (smooth sampler, broken sampler, replicates, spare)."""
+    """Eight 63-bit seeds for one triplet (fits, replicates, refits)."""
     words = "\x00".join(key).encode()
-    state = np.random.SeedSequence([seed, *words]).generate_state(4, dtype=np.uint64)
+    state = np.random.SeedSequence([seed, *words]).generate_state(8, dtype=np.uint64)
     return state >> np.uint64(1)
 
 
 def model_data(triplet: Triplet) -> dict[str, np.ndarray]:
-    """The arrays handed to the compiled model (and to the NumPy likelihood)."""
+    """The arrays of the model at every size, plus ``center``/``scale`` (continuous, loss) that
+    map the model's scale back to the analysis scale (:func:`~.meta_models.to_value`)."""
     data = {"x": triplet.x.astype(float)}
     if triplet.kind == "proportion":
         data["k"] = triplet.counts.astype(float)
         data["n"] = triplet.n_items.astype(float)
         data["chance"] = np.array([triplet.chance])
+    elif triplet.kind == "continuous":
+        v, floor = triplet.value, np.asarray(triplet.floor, float)
+        center, scale = float(v.mean()), max(float(v.std()), float(np.median(floor)), 1e-12)
+        data |= {"z": (v - center) / scale, "floor": floor / scale,
+                 "center": np.array([center]), "scale": np.array([scale])}  # fmt: skip
     else:
-        y = triplet.oriented
-        data["z"] = (y - y.mean()) / y.std()
-    from mirage_bayes.models.aggregate import information_center
-
+        ell = np.log(triplet.values)
+        center = float(ell.mean())
+        data |= {"ell": ell - center, "floor": np.asarray(triplet.floor, float),
+                 "center": np.array([center]), "scale": np.array([1.0])}  # fmt: skip
     data["x_center"] = np.array([information_center(triplet.kind, data)])
     return data
+
+
+def subset(kind: str, data: dict[str, np.ndarray], keep: np.ndarray) -> dict[str, np.ndarray]:
+    """The data at the sizes ``keep`` (indices or mask), with its own intercept centre."""
+    out = {k: (v[keep] if k in _PER_SIZE else v) for k, v in data.items()}
+    out["x_center"] = np.array([information_center(kind, out)])
+    return out
+
+
+def at_sizes(data: dict[str, np.ndarray], x_center: float) -> dict[str, np.ndarray]:
+    """The full data with another fit's intercept centre (to evaluate that fit everywhere)."""
+    return {**data, "x_center": np.array([x_center])}
+
+
+def _once(kind, trend, data, config: MetaConfig, seed: int, tune: int, draws: int,
+          target_accept: float):  # fmt: skip
+    inputs = {k: data[k] for k in _MODEL_INPUTS[kind]}
+    model = compiled_model(kind, trend).with_data(**inputs)
+    trace = nutpie.sample(
+        model, draws=draws, tune=tune, chains=config.chains, cores=1, seed=int(seed),
+        progress_bar=False, return_raw_trace=True, save_warmup=False,
+        target_accept=target_accept,
+        # The broken law's parameters stay correlated (slope, departure and break trade off);
+        # a low-rank mass-matrix update about halves its leapfrog steps.
+        low_rank_modified_mass_matrix=trend == "broken_power_law",
+        store_unconstrained=False, store_gradient=False, store_mass_matrix=False,
+    )  # fmt: skip
+    draw_batches, stat_batches = trace.get_arrow_trace()
+    keep = [~_column(batch, "tuning") for batch in stat_batches]
+    by_chain = {
+        name: np.stack([_column(b, name)[k] for b, k in zip(draw_batches, keep, strict=True)])
+        for name in parameter_names(kind, trend)
+    }
+    divergences = sum(
+        int(_column(b, "diverging")[k].sum()) for b, k in zip(stat_batches, keep, strict=True)
+    )
+    posterior = {n: v.reshape(-1) for n, v in by_chain.items()}
+    fitted = _fitted_by_chain(kind, trend, posterior, data, config.chains)
+    return posterior, _diagnostics(fitted, divergences)
 
 
 def sample_posterior(
@@ -102,188 +170,116 @@ def sample_posterior(
     data: dict[str, np.ndarray],
     config: MetaConfig,
     seed: int,
-) -> tuple[dict[str, np.ndarray], Diagnostics]:
-    """Draws of every parameter (chains stacked) and their convergence diagnostics.
+) -> tuple[dict[str, np.ndarray], Diagnostics, int]:
+    """Draws of every parameter (chains stacked), their diagnostics and the number of attempts.
 
-    The diagnostics look at what the results are computed from: the fitted curve (success
-    probability, or mean and noise scale) at the observed sizes — the smallest and largest for
-    the power law, whose two parameters they determine, every size for the broken law.
-    Parameters themselves can be unidentified without harm: a curve without a break leaves the
-    break location free, and a curve at chance level leaves intercept and slope free along a
-    ridge where the probability hardly moves. (Such near-chance curves still mix slowly in the
-    probability too, and are reported: on BIG-G's multiple-choice tasks this is the common
-    diagnostic warning.)
+    The diagnostics look at what the results are computed from: the fitted curve at the
+    observed sizes (the smallest and largest for the power law, whose two parameters they
+    determine, every size for the broken law) and the noise scale. Parameters themselves can
+    be unidentified without harm: a curve without a break leaves the break location free.
+    A fit that fails is rerun with more tuning and draws (module docstring).
     """
-    import nutpie
-
-    from mirage_bayes.models.aggregate import parameter_names
-
-    model = compiled_model(kind, trend).with_data(**data)
-    trace = nutpie.sample(
-        model, draws=config.draws, tune=config.tune, chains=config.chains, cores=1,
-        seed=int(seed), progress_bar=False, return_raw_trace=True, save_warmup=False,
-        target_accept=config.target_accept,
-        # The broken law's parameters stay correlated (slope, departure and break trade off);
-        # a low-rank mass-matrix update about halves its leapfrog steps. The power law, with
-        # its intercept at the information centre, does as well with the cheaper diagonal one.
-        low_rank_modified_mass_matrix=trend == "broken_power_law",
-        # Only the draws and a few statistics are read: storing the unconstrained draw, the
-        # gradient and the mass matrix at every draw cost ~15% of the sampling time.
-        store_unconstrained=False, store_gradient=False, store_mass_matrix=False,
-    )  # fmt: skip
-    draw_batches, stat_batches = trace.get_arrow_trace()
-    keep = [~_column(batch, "tuning") for batch in stat_batches]
-    names = parameter_names(kind, trend)
-    by_chain = {
-        name: np.stack([_column(b, name)[k] for b, k in zip(draw_batches, keep, strict=True)])
-        for name in names
-    }
-    divergences = sum(
-        int(_column(b, "diverging")[k].sum()) for b, k in zip(stat_batches, keep, strict=True)
-    )
-    posterior = {n: v.reshape(-1) for n, v in by_chain.items()}
-    return posterior, _diagnostics(_fitted_by_chain(kind, trend, posterior, data, config),
-                                   divergences)  # fmt: skip
+    for attempt in range(config.retries + 1):
+        scale = 2**attempt
+        accept = (config.target_accept, *RETRY_TARGET_ACCEPT)[min(attempt, 2)]
+        accept = max(accept, config.target_accept)
+        tune, draws = config.tune * scale, config.draws * scale
+        posterior, diag = _once(kind, trend, data, config, seed + attempt, tune, draws, accept)
+        if diag.ok:
+            break
+    return posterior, diag, attempt + 1
 
 
-def _fitted_by_chain(kind, trend, posterior, data, config) -> dict[str, np.ndarray]:
+def _fitted_by_chain(kind, trend, posterior, data, chains: int) -> dict[str, np.ndarray]:
     """The fitted curve at the sizes the diagnostics check, shaped (chain, draw)."""
-    from mirage_bayes.models.aggregate import eta_draws, success_probability
-
     n_sizes = data["x"].size
     sizes = range(n_sizes) if trend == "broken_power_law" else sorted({0, n_sizes - 1})
-    eta = eta_draws(kind, trend, posterior, data).reshape(config.chains, -1, n_sizes)
-    if kind == "proportion":
-        eta = success_probability(eta, float(data["chance"][0]))
-    fitted = {f"fitted_{s}": eta[..., s] for s in sizes}
+    curve = fitted_value(kind, curve_draws(kind, trend, posterior, data), data)
+    curve = curve.reshape(chains, -1, n_sizes)
+    fitted = {f"fitted_{s}": curve[..., s] for s in sizes}
     if "sigma" in posterior:
-        fitted["sigma"] = posterior["sigma"].reshape(config.chains, -1)
+        fitted["sigma"] = posterior["sigma"].reshape(chains, -1)
     return fitted
 
 
 def _column(batch, name: str) -> np.ndarray:
     """One column of nutpie's raw (Arrow) trace as a NumPy array."""
-    import pyarrow
-
     return pyarrow.array(batch.column(name)).to_numpy(zero_copy_only=False)
 
 
 def _diagnostics(by_chain: dict[str, np.ndarray], divergences: int) -> Diagnostics:
-    import arviz as az
-
     # A quantity that does not move at all (a probability pinned at the chance floor to machine
     # precision) has converged trivially; r̂ and ESS are undefined for it.
-    moving = [v for v in by_chain.values() if np.ptp(v) > 0]
+    moving = [v for v in by_chain.values() if np.ptp(v) > 1e-12 * max(1.0, np.abs(v).max())]
     rhat = max((float(az.rhat(v)) for v in moving), default=1.0)
     size = next(iter(by_chain.values())).size
     ess = min((float(az.ess(v, method="bulk")) for v in moving), default=float(size))
     return Diagnostics(max_rhat=rhat, min_ess_bulk=ess, divergences=divergences)
 
 
-def _psis_elpd(loglik: np.ndarray) -> tuple[np.ndarray, float]:
-    """Pointwise PSIS-LOO elpd (per scale) and the largest Pareto k (ArviZ ``psislw``)."""
-    import arviz as az
-    from scipy.special import logsumexp
+def psis_elpd(loglik: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Pointwise PSIS-LOO elpd and Pareto k per size (ArviZ ``psislw``).
 
+    A size whose log-likelihood hardly moves between draws (less than 1e-9) has uniform
+    importance weights: its leave-one-out density is the plain average, k is set to 0.
+    """
     log_weights, k_hat = az.psislw(-loglik.T)  # last axis: draws
     elpd = logsumexp(log_weights + loglik.T, axis=-1)
-    return elpd, float(np.max(k_hat))
+    k_hat = np.asarray(k_hat, float)
+    still = np.ptp(loglik, axis=0) < 1e-9
+    if still.any():
+        elpd[still] = logsumexp(loglik[:, still], axis=0) - np.log(loglik.shape[0])
+        k_hat[still] = 0.0
+    return elpd, k_hat
 
 
-def fit_triplet(triplet: Triplet, config: MetaConfig) -> dict[str, Any]:
-    """Emergence score, smooth-law ppp, null exceedances and broken-vs-smooth LOO of one triplet.
+def exact_elpd(
+    kind: str,
+    trend: str,
+    data: dict[str, np.ndarray],
+    size: int,
+    config: MetaConfig,
+    seed: int,
+) -> tuple[float, float, bool]:
+    """Exact leave-one-size-out: refit without ``size`` and score its observation.
+
+    A refit only feeds ``elpd_i = log mean_draws p(y_size | θ)``, so it is judged by what matters
+    for that number: divergences, and the Monte Carlo standard error of ``elpd_i`` (from the bulk
+    ESS of ``p(y_size | θ)`` over the chains). It runs first with half the tuning steps and draws
+    (``REFIT_DRAWS``), and once more with the full ones when there are divergences or the
+    standard error exceeds ``REFIT_MCSE_MAX``. (A size the other sizes predict badly has a
+    heavy-tailed ``p(y_size | θ)``: its ``elpd_i`` is far below the others and its standard
+    error can stay above the target; the caller adds these errors up and compares them with
+    the LOO difference's standard error.)
 
     Returns
     -------
-    dict
-        Plain values (picklable): ``emergence_score``, ``ppp``, ``p_above_null`` (share of
-        replicates above the threshold), ``above_null`` (one bool per draw, packed with
-        ``numpy.packbits``), ``elpd_diff_broken``, ``dse``, ``pareto_k_max``, diagnostics,
-        the smooth fit's curve at the observed sizes and a ``note`` when it was not fitted.
+    (float, float, bool)
+        ``elpd_i``, its Monte Carlo standard error and whether the refit had divergences.
     """
-    from mirage_bayes.models.aggregate import (
-        MIN_SCALES,
-        eta_draws,
-        pointwise_loglik,
-        replicate,
-        success_probability,
-    )
-
-    y = triplet.oriented
-    proportion = triplet.kind == "proportion"
-    out: dict[str, Any] = {
-        "family": triplet.family, "task": triplet.task, "metric": triplet.metric,
-        "kind": triplet.kind, "n_scales": triplet.n_scales,
-        "n_items_min": int(triplet.n_items.min()) if proportion else None,
-        "emergence_score": np.nan, "ppp": np.nan, "p_above_null": np.nan, "above_null": None,
-        "elpd_diff_broken": np.nan, "dse": np.nan, "pareto_k_max": np.nan, "note": "",
-    }  # fmt: skip
-    if triplet.n_scales < 2:
-        out["note"] = "fewer than 2 sizes: no emergence score"
-        return out
-    if not proportion and np.ptp(y) == 0:
-        # A constant continuous curve scores 0 and has no noise scale to estimate.
-        out.update(emergence_score=0.0, ppp=1.0, note="constant curve: score 0, not fitted")
-        return out
-    data = model_data(triplet)
-    observed = y if proportion else data["z"]
-    resolution = (
-        proportion_resolution(triplet.n_items) if proportion else continuous_resolution(observed)
-    )
-    out["emergence_score"] = float(emergence_score(observed, resolution))
-    if triplet.n_scales < MIN_SCALES["power_law"]:
-        out["note"] = f"{triplet.n_scales} sizes: the smooth law needs 3"
-        return out
-    seeds = triplet_seeds(config.seed, triplet.key)
-    rng = np.random.default_rng(seeds[2])
-    posterior, diag = sample_posterior(triplet.kind, "power_law", data, config, seeds[0])
-    eta = eta_draws(triplet.kind, "power_law", posterior, data)
-    reps = replicate(triplet.kind, eta, posterior, data, rng)
-    rep_scores = emergence_score(reps, resolution)
-    above = rep_scores > config.threshold
-    out.update(
-        ppp=float(np.mean(rep_scores >= out["emergence_score"])),
-        p_above_null=float(above.mean()),
-        above_null=np.packbits(above),
-        n_draws=int(above.size),
-        smooth_max_rhat=diag.max_rhat,
-        smooth_min_ess_bulk=diag.min_ess_bulk,
-        smooth_divergences=diag.divergences,
-        smooth_ok=diag.ok,
-    )
-    fitted = success_probability(eta, triplet.chance) if proportion else eta
-    low, high = np.quantile(fitted, [0.03, 0.97], axis=0)
-    out["curve"] = {
-        "kind": triplet.kind, "n_params": triplet.n_params.tolist(), "observed": observed.tolist(),
-        "mean": fitted.mean(axis=0).tolist(), "low": low.tolist(), "high": high.tolist(),
-    }  # fmt: skip
-    if config.broken and triplet.n_scales >= MIN_SCALES["broken_power_law"]:
-        smooth_ll = pointwise_loglik(triplet.kind, eta, posterior, data)
-        post_b, diag_b = sample_posterior(triplet.kind, "broken_power_law", data, config, seeds[1])
-        eta_b = eta_draws(triplet.kind, "broken_power_law", post_b, data)
-        broken_ll = pointwise_loglik(triplet.kind, eta_b, post_b, data)
-        elpd_s, k_s = _psis_elpd(smooth_ll)
-        elpd_b, k_b = _psis_elpd(broken_ll)
-        diff = elpd_b - elpd_s
-        out.update(
-            elpd_diff_broken=float(diff.sum()),
-            dse=float(np.sqrt(diff.size * np.var(diff))),
-            pareto_k_max=max(k_s, k_b),
-            broken_max_rhat=diag_b.max_rhat,
-            broken_min_ess_bulk=diag_b.min_ess_bulk,
-            broken_divergences=diag_b.divergences,
-            broken_ok=diag_b.ok,
-        )
-    return out
+    keep = np.arange(data["x"].size) != size
+    part = subset(kind, data, keep)
+    held = subset(kind, data, np.array([size]))
+    held["x_center"] = part["x_center"]
+    for attempt, divide in enumerate((REFIT_DRAWS, 1)):
+        refit = replace(config, retries=0, draws=max(config.draws // divide, 100),
+                        tune=max(config.tune // divide, 100))  # fmt: skip
+        posterior, diag = _once(kind, trend, part, refit, seed + attempt, refit.tune,
+                                refit.draws, config.target_accept)  # fmt: skip
+        curve = curve_draws(kind, trend, posterior, held)
+        loglik = pointwise_loglik(kind, curve, posterior, held)[:, 0]
+        elpd = float(logsumexp(loglik) - np.log(loglik.size))
+        mcse = _elpd_mcse(loglik, config.chains)
+        if diag.divergences == 0 and mcse <= REFIT_MCSE_MAX:
+            break
+    return elpd, mcse, diag.divergences > 0
 
 
-def run_batch(triplets: list[Triplet], config: MetaConfig) -> list[dict[str, Any]]:
-    """Fit a batch of triplets in this process (the unit of work of a pool or Dask worker)."""
-    import logging
-    import warnings
-
-    logging.getLogger("pymc").setLevel(logging.ERROR)
-    with warnings.catch_warnings():
-        # ArviZ warns on every short or constant chain; the diagnostics carry that information.
-        warnings.simplefilter("ignore")
-        return [fit_triplet(t, config) for t in triplets]
+def _elpd_mcse(loglik: np.ndarray, chains: int) -> float:
+    """Monte Carlo standard error of ``log mean exp(loglik)`` (delta method, bulk ESS)."""
+    density = np.exp(loglik - loglik.max())
+    mean = float(density.mean())
+    if not mean > 0 or np.ptp(density) == 0:
+        return 0.0
+    ess = float(az.ess(density.reshape(chains, -1), method="bulk"))
+    return float(density.std() / np.sqrt(max(ess, 1.0)) / mean)

@@ -1,10 +1,13 @@
-"""Figures, the HTML report and the all-or-nothing output folder of ``mirage-bayes meta``.
+"""The report and the all-or-nothing output folder of ``mirage-bayes meta``.
 
 Files written into ``--out``: ``meta.csv`` (one row per triplet), ``meta_summary.json``
 (population view), ``meta_by_metric.csv`` (the paper's Fig. 5 breakdown), ``meta_report.html``
 (self-contained: CSS inline, figures as data URIs) and ``figures/*.png``. Everything is written
 into a hidden staging folder and renamed into place at the end (as :mod:`mirage_bayes.save`
 does for ``fit``), so an error or interruption leaves the complete results or none.
+
+The report opens with a verdict paragraph (:func:`verdict`): M, late jumps observed against the
+number a smooth law produces by chance, and the classes of the other curves.
 """
 
 from __future__ import annotations
@@ -17,9 +20,16 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
-from matplotlib.figure import Figure
 
 from mirage_bayes import __version__
+from mirage_bayes.meta_classify import CLASSES, MIN_SIZES_LATE
+from mirage_bayes.meta_plots import (
+    plot_by_metric,
+    plot_flagged,
+    plot_null_count,
+    plot_ppp,
+    plot_top_curves,
+)
 from mirage_bayes.report import _environment, format_number
 from mirage_bayes.save import staged_folder
 
@@ -27,96 +37,50 @@ if TYPE_CHECKING:
     from mirage_bayes.meta import MetaResult
 
 __all__ = [
-    "plot_by_metric", "plot_null_count", "plot_ppp", "plot_top_curves", "render_meta_report",
-    "save_meta", "summary_json",
+    "plot_by_metric", "plot_flagged", "plot_null_count", "plot_ppp", "plot_top_curves",
+    "render_meta_report", "save_meta", "summary_json", "verdict",
 ]  # fmt: skip
 
-DPI = 110
-TOP = 12
+TABLE_ROWS = 25
+NAME_WIDTH = 36
 
 
-def plot_by_metric(by_metric: pd.DataFrame, *, max_metrics: int = 40) -> Figure:
-    """Per metric: triplets above the threshold, the number expected under the smooth null
-    (mean and 94% HDI) and the number with q < 0.05 — which metrics carry the emergent claims."""
-    frame = by_metric.sort_values("n_emergent_observed", ascending=True).tail(max_metrics)
-    height = 1.2 + 0.32 * max(len(frame), 1)
-    fig = Figure(figsize=(7.5, height), dpi=DPI, layout="constrained")
-    ax = fig.add_subplot()
-    y = np.arange(len(frame))
-    ax.barh(y + 0.27, frame["n_emergent_observed"], 0.26, color="#d62728", label="observed")
-    expected = frame["n_emergent_expected_mean"].to_numpy(float)
-    err = np.vstack([expected - frame["n_emergent_expected_hdi_low"],
-                     frame["n_emergent_expected_hdi_high"] - expected])  # fmt: skip
-    ax.barh(y, expected, 0.26, xerr=np.clip(err, 0, None), color="#7f7f7f", capsize=2,
-            label="expected under smooth null (94% HDI)")  # fmt: skip
-    ax.barh(y - 0.27, frame["n_significant_q05"], 0.26, color="#1f77b4", label="q < 0.05")
-    ax.set_yticks(y, frame["metric"].astype(str))
-    ax.set_xlabel("triplets")
-    ax.legend(loc="lower right", fontsize=8)
-    ax.set_title("Emergent-looking triplets per metric")
-    return fig
+def _count(value: Any) -> str:
+    return str(int(value))
 
 
-def plot_null_count(counts: np.ndarray, *, observed: int, threshold: float) -> Figure:
-    """Distribution of the number of triplets above the threshold under the smooth null."""
-    fig = Figure(figsize=(6.5, 3.6), dpi=DPI, layout="constrained")
-    ax = fig.add_subplot()
-    counts = np.asarray(counts)
-    if counts.size:
-        bins = np.arange(counts.min(), max(counts.max(), observed) + 2) - 0.5
-        ax.hist(counts, bins=bins if bins.size < 200 else 60, color="#7f7f7f", alpha=0.8,
-                label="smooth null (one count per posterior draw)")  # fmt: skip
-    ax.axvline(observed, color="#d62728", lw=2, label=f"observed ({observed})")
-    ax.set_xlabel(f"triplets with emergence score > {format_number(threshold)}")
-    ax.set_ylabel("draws")
-    ax.legend(fontsize=8)
-    return fig
+def _interval(hdi: list) -> str:
+    low, high = hdi
+    return f"94% HDI {_count(low)}–{_count(high)}" if np.isfinite([low, high]).all() else "—"
 
 
-def plot_ppp(ppp: np.ndarray, *, bins: int = 20) -> Figure:
-    """Histogram of posterior predictive p-values (a smooth-law population piles up away from 0)."""
-    fig = Figure(figsize=(6.5, 3.4), dpi=DPI, layout="constrained")
-    ax = fig.add_subplot()
-    values = np.asarray(ppp, float)
-    ax.hist(values[np.isfinite(values)], bins=np.linspace(0, 1, bins + 1), color="#1f77b4")
-    ax.axvline(0.05, color="black", ls=":", lw=1)
-    ax.set_xlabel("posterior predictive p-value (smooth law)")
-    ax.set_ylabel("triplets")
-    return fig
-
-
-def plot_top_curves(table: pd.DataFrame, curves: dict, *, top: int = TOP) -> Figure | None:
-    """Observed curves of the most significant triplets with the smooth law's 94% band."""
-    ranked = table[table["ppp"].notna()].sort_values(["q_value", "emergence_score"],
-                                                     ascending=[True, False])  # fmt: skip
-    triples = zip(ranked["family"], ranked["task"], ranked["metric"], strict=True)
-    keys = [k for k in triples if k in curves]
-    keys = keys[:top]
-    if not keys:
-        return None
-    columns = min(4, len(keys))
-    rows = math.ceil(len(keys) / columns)
-    fig = Figure(figsize=(3.1 * columns, 2.5 * rows), dpi=DPI, layout="constrained")
-    axes = fig.subplots(rows, columns, squeeze=False)
-    for ax, key in zip(axes.flat, keys, strict=False):
-        curve = curves[key]
-        row = ranked.set_index(["family", "task", "metric"]).loc[key]
-        n = np.asarray(curve["n_params"])
-        ax.fill_between(n, curve["low"], curve["high"], color="#1f77b4", alpha=0.2, lw=0)
-        ax.plot(n, curve["mean"], color="#1f77b4", lw=1.2)
-        ax.plot(n, curve["observed"], "o", color="black", ms=3.5)
-        ax.set_xscale("log")
-        family = key[0] if len(key[0]) <= 28 else key[0][:27] + "…"
-        task = f"{key[1]} · {key[2]}"
-        task = task if len(task) <= 40 else task[:39] + "…"
-        ax.set_title(f"{task}\n{family} · score {format_number(row['emergence_score'])} · "
-                     f"ppp {format_number(row['ppp'])}", fontsize=7)  # fmt: skip
-        label = "proportion" if curve.get("kind") == "proportion" else "standardized (better ↑)"
-        ax.set_ylabel(label, fontsize=7)
-        ax.tick_params(labelsize=7)
-    for ax in list(axes.flat)[len(keys) :]:
-        ax.set_visible(False)
-    return fig
+def verdict(summary: dict[str, Any]) -> str:
+    """The verdict paragraph: M, late jumps observed vs expected, and the classes."""
+    s = summary
+    classes = {k: v for k, v in s["classes"].items() if v}
+    listed = ", ".join(f"{v} {CLASSES[k].split(':')[0]}" for k, v in
+                       sorted(classes.items(), key=lambda kv: -kv[1]))  # fmt: skip
+    observed, mean = s["n_late_jumps_observed"], s["n_late_jumps_expected_mean"]
+    high = s["n_late_jumps_expected_hdi"][1]
+    reading = ("more than a smooth law produces by chance" if observed > high
+               else "no more than a smooth law produces by chance")  # fmt: skip
+    text = (
+        f"M = {s['n_triplets']} triplets. Late jumps beyond the smooth law: {observed} observed, "
+        f"{mean:.1f} expected under the smooth null given each curve's smaller sizes "
+        f"({_interval(s['n_late_jumps_expected_hdi'])}) — {reading}; "
+        f"{s['n_late_jumps_q05']} of them with q < 0.05 after Benjamini–Hochberg. "
+        f"Classes: {listed or 'none'}."
+    )
+    if classes.get("too_few"):
+        text += (f" With fewer than {MIN_SIZES_LATE} sizes a steep smooth law and a step look "
+                 f"alike; {classes['too_few']} curve(s) are too short to tell (validation: "
+                 f"{MIN_SIZES_LATE} or more sizes are needed).")  # fmt: skip
+    text += (
+        f" For comparability with the paper: {s['n_emergent_observed']} curve(s) have an Eq. 1 "
+        f"emergence score above {format(s['threshold'], 'g')}, "
+        f"{s['n_emergent_expected_mean']:.1f} expected ({_interval(s['n_emergent_expected_hdi'])})."
+    )
+    return text
 
 
 def summary_json(result: MetaResult) -> dict[str, Any]:
@@ -126,6 +90,7 @@ def summary_json(result: MetaResult) -> dict[str, Any]:
         for r in result.by_metric.to_dict("records")
     }
     return {
+        **({"verdict": verdict(result.summary)} if "classes" in result.summary else {}),
         **{k: _plain(v) for k, v in result.summary.items()},
         "by_metric": by_metric,
         "config": result.config.to_dict(),
@@ -139,24 +104,30 @@ def _plain(value: Any) -> Any:
         value = value.item()
     if isinstance(value, float) and not math.isfinite(value):
         return None
-    if isinstance(value, list):
+    if isinstance(value, list | tuple):
         return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
     return value
 
 
 FIGURES = {
-    "by_metric": ("Emergent-looking triplets per metric", "Per metric: triplets whose emergence "
-                  "score exceeds the threshold (red), the number a smooth law would produce by "
-                  "chance with its 94% HDI (grey), and the number whose smooth-law p-value "
-                  "survives Benjamini–Hochberg at q < 0.05 (blue)."),
-    "null_count": ("How many would look emergent by chance", "The number of triplets above the "
-                   "threshold under the smooth null, one count per posterior draw, and the "
-                   "observed number."),
-    "ppp": ("Posterior predictive p-values", "Under the smooth law the p-values spread over "
-            "(0, 1) (conservatively, away from 0); a pile-up near 0 marks curves more abrupt "
-            "than a smooth law with these test-set sizes makes."),
-    "top_curves": ("Most significant triplets", "Observed curves (points) and the smooth law's "
-                   "94% band at each size, ordered by q-value."),
+    "flagged": ("Late jumps and their forecasts", "Observed values (±2 SE), the smooth law "
+                "fitted to the smaller sizes (blue, 94% band) and its posterior predictive "
+                "forecast of the largest sizes (orange, 94%). A late jump lies above its "
+                "forecast. Where there is none, the curves with the smallest p_late are shown."),
+    "late_count": ("How many late jumps a smooth law makes", "The number of triplets a smooth "
+                   "law would make look like late jumps, given each curve's smaller sizes, one "
+                   "count per posterior draw, and the observed number."),
+    "by_metric": ("Late jumps per metric", "Per metric: late jumps observed (red), the number a "
+                  "smooth law produces by chance with its 94% HDI (grey), and the curves whose "
+                  "Eq. 1 score exceeds the threshold (light blue, the paper's count)."),
+    "null_count": ("Eq. 1: how many would score above the threshold by chance", "For "
+                   "comparability: the number of triplets above the Eq. 1 threshold under the "
+                   "smooth law fitted to every size, one count per draw, and the observed "
+                   "number. Early saturation and loss curves score high on Eq. 1 too."),
+    "top_curves": ("Smallest Eq. 1 p-values", "Observed curves (±2 SE) and the smooth law's "
+                   "94% band, ordered by the q-value of the Eq. 1 score's ppp."),
 }  # fmt: skip
 
 
@@ -165,13 +136,14 @@ def _figures(result: MetaResult, directory: Path) -> list[dict[str, str]]:
     folder.mkdir(parents=True, exist_ok=True)
     s = result.summary
     made = {
+        "flagged": plot_flagged(result.table, result.curves),
+        "late_count": plot_null_count(result.late_counts, observed=s["n_late_jumps_observed"],
+                                      label="late jumps under the smooth null"),
         "by_metric": plot_by_metric(result.by_metric),
-        "null_count": plot_null_count(
-            result.null_counts, observed=s["n_emergent_observed"], threshold=s["threshold"]
-        ),  # fmt: skip
-        "ppp": plot_ppp(result.table["ppp"].to_numpy(float)),
-        "top_curves": plot_top_curves(result.table, result.curves),
-    }
+        "null_count": plot_null_count(result.null_counts, observed=s["n_emergent_observed"],
+                                      threshold=s["threshold"]),
+        "top_curves": plot_top_curves(result.table, result.curves, top=8),
+    }  # fmt: skip
     entries = []
     for kind, fig in made.items():
         if fig is None:
@@ -185,59 +157,91 @@ def _figures(result: MetaResult, directory: Path) -> list[dict[str, str]]:
     return entries
 
 
+def _cell(value: Any, column: str) -> str:
+    if isinstance(value, str):
+        return value if len(value) <= NAME_WIDTH else value[: NAME_WIDTH - 1] + "…"
+    if column.startswith("n_") and not column.endswith(("_mean", "_low", "_high")):
+        return "—" if value is None or not np.isfinite(value) else _count(value)
+    return format_number(value)
+
+
 def _rows(frame: pd.DataFrame, columns: list[str]) -> list[list[str]]:
-    return [[format_number(v) if not isinstance(v, str) else v for v in row]
+    return [[_cell(v, c) for v, c in zip(row, columns, strict=True)]
             for row in frame[columns].itertuples(index=False)]  # fmt: skip
+
+
+def _table(frame: pd.DataFrame, columns: dict[str, str]) -> dict[str, list]:
+    return {"headers": list(columns.values()), "rows": _rows(frame, list(columns))}
+
+
+def _headline(s: dict) -> list[tuple[str, str]]:
+    return [
+        ("triplets analysed (M)", _count(s["n_triplets"])),
+        ("late jumps observed", _count(s["n_late_jumps_observed"])),
+        ("late jumps expected under the smooth null",
+         f"{s['n_late_jumps_expected_mean']:.1f} ({_interval(s['n_late_jumps_expected_hdi'])})"),
+        ("late jumps with q < 0.05 (BH)", _count(s["n_late_jumps_q05"])),
+        (f"Eq. 1 score above {format(s['threshold'], 'g')} (paper)",
+         f"{_count(s['n_emergent_observed'])} observed, {s['n_emergent_expected_mean']:.1f} "
+         f"expected ({_interval(s['n_emergent_expected_hdi'])})"),
+        ("Eq. 1 ppp with q < 0.05 (BH)",
+         f"{_count(s['n_significant_q05'])} ({_count(s['n_significant_q05_worse_or_irregular'])} "
+         "of them worse or irregular)"),
+        ("broken law preferred by LOO (> 2 SE)",
+         f"{_count(s['n_broken_preferred_2se'])} of {_count(s['n_loo_compared'])} compared"),
+    ]  # fmt: skip
+
+
+def _notes(s: dict) -> list[str]:
+    out = list(s.get("warnings", []))
+    if s["n_not_analysed"]:
+        out.append(f"{s['n_not_analysed']} triplet(s) have fewer than 2 sizes and are not "
+                   "analysed (note column of meta.csv).")  # fmt: skip
+    refits = s["n_loo_exact_refits"]
+    if refits:
+        out.append(
+            f"PSIS-LOO had Pareto k > 0.7 at some sizes: {refits} exact leave-one-size-out "
+            f"refits replace those terms ({s['n_loo_exact_refits_divergent']} with "
+            f"divergences); {s['n_broken_pareto_k_above_07']} comparison(s) keep a Pareto "
+            f"k above 0.7; in {s['n_loo_mcse_large']} the refits' Monte Carlo error is "
+            "above a quarter of dse (note column)."
+        )
+    return out
 
 
 def render_meta_report(result: MetaResult, directory: str | Path) -> Path:
     """Write ``figures/`` and the self-contained ``meta_report.html`` into ``directory``."""
     directory = Path(directory)
-    s = result.summary
-    hdi = s["n_emergent_expected_hdi"]
-    interval = f"94% HDI {format_number(hdi[0])}–{format_number(hdi[1])}"
-    headline = [
-        ("triplets analysed (M)", str(s["n_triplets"])),
-        ("emergence threshold", format_number(s["threshold"])),
-        ("observed above threshold", str(s["n_emergent_observed"])),
-        ("expected under smooth null",
-         f"{format_number(s['n_emergent_expected_mean'])} ({interval})"),
-        ("smooth law rejected (BH q < 0.05)", str(s["n_significant_q05"])),
-        ("broken power law preferred (elpd diff > 2 SE)",
-         f"{s['n_broken_preferred_2se']} of {s['n_broken_fitted']} fitted"),
-    ]  # fmt: skip
-    warnings = []
-    if s["n_not_analysed"]:
-        warnings.append(
-            f"{s['n_not_analysed']} triplet(s) were not analysed (fewer than 3 "
-            "sizes or a constant continuous curve); see the note column of meta.csv."
-        )
-    if s["n_smooth_diagnostics_failed"]:
-        warnings.append(
-            f"{s['n_smooth_diagnostics_failed']} smooth-law fit(s) failed the sampler "
-            "diagnostics (r̂ > 1.01, bulk ESS < 400 or divergences); their ppp may be "
-            "unreliable (columns smooth_* of meta.csv). Rerun with more --draws."
-        )
-    if s["n_broken_diagnostics_failed"]:
-        warnings.append(f"{s['n_broken_diagnostics_failed']} broken-power-law fit(s) failed the "
-                        "sampler diagnostics; treat their elpd_diff_broken as rough.")  # fmt: skip
-    if s.get("n_broken_pareto_k_above_07"):
-        warnings.append(f"{s['n_broken_pareto_k_above_07']} LOO comparison(s) have a Pareto k "
-                        "above 0.7 (one size dominates the fit); their elpd_diff_broken and dse "
-                        "are approximate (column pareto_k_max).")  # fmt: skip
-    top = result.table[result.table["ppp"].notna()].sort_values("q_value").head(25)
-    columns = ["family", "task", "metric", "n_scales", "emergence_score", "ppp", "q_value",
-               "elpd_diff_broken", "dse"]  # fmt: skip
-    metric_columns = ["metric", "n_triplets", "n_emergent_observed", "n_emergent_expected_mean",
-                      "n_emergent_expected_hdi_low", "n_emergent_expected_hdi_high",
-                      "n_significant_q05"]  # fmt: skip
+    s, table = result.summary, result.table
+    classes = [(CLASSES[k], _count(v)) for k, v in s["classes"].items()]
+    late = table[table["p_late"].notna()].sort_values(["p_late", "emergence_score"],
+                                                      ascending=[True, False])  # fmt: skip
+    flagged = late[late["class"].isin(["late_jump", "accelerating"])]
+    shown = flagged if len(flagged) else late.head(10)
+    columns = {"family": "family", "task": "task", "metric": "metric", "n_scales": "sizes",
+               "class": "class", "p_late": "p_late", "q_late": "q_late",
+               "emergence_score": "Eq. 1", "ppp": "ppp"}  # fmt: skip
+    others = table[table["class"].isin(["worse", "irregular", "saturating", "accelerating"])]
+    metric_columns = {"metric": "metric", "n_triplets": "M",
+                      "n_late_jumps_observed": "late jumps",
+                      "n_late_jumps_expected_mean": "expected",
+                      "n_late_jumps_expected_hdi_high": "HDI high",
+                      "n_emergent_observed": "Eq. 1 > threshold",
+                      "n_saturating": "saturating", "n_worse": "worse",
+                      "n_irregular": "irregular", "n_too_few": "too few"}  # fmt: skip
+    sensitivity = s.get("chance_sensitivity")
     context = {
         "title": "mirage-bayes meta report",
-        "headline": headline,
-        "warnings": warnings,
+        "verdict": verdict(s),
+        "headline": _headline(s),
+        "classes": classes,
+        "warnings": _notes(s),
+        "sensitivity": sensitivity["statement"] if sensitivity else None,
         "figures": _figures(result, directory),
-        "by_metric": {"headers": metric_columns, "rows": _rows(result.by_metric, metric_columns)},
-        "top": {"headers": columns, "rows": _rows(top, columns)},
+        "by_metric": _table(result.by_metric.head(TABLE_ROWS * 2), metric_columns),
+        "late": _table(shown.head(TABLE_ROWS), columns),
+        "late_title": "Late jumps" if len(flagged) else "No late jump: the smallest p_late",
+        "others": _table(others.head(TABLE_ROWS), columns),
         "settings": [
             (k, str(v))
             for k, v in {**result.config.to_dict(), **result.meta, "version": __version__}.items()

@@ -1,7 +1,9 @@
-"""Loaders that turn two public result sets into the ``mirage-bayes meta`` table format.
+"""Loaders that turn public result sets into the ``mirage-bayes meta`` table format.
 
-Both read local copies only (``shared/data/`` in this project; see its README for provenance
-and licences, Apache-2.0 for both); nothing is downloaded.
+``lm-eval``: a folder of lm-evaluation-harness ``results_*.json`` files, one or more per model
+(:mod:`mirage_bayes.meta_lmeval`). The two public data sets below read local copies only
+(``shared/data/`` in this project; see its README for provenance and licences, Apache-2.0 for
+both); nothing is downloaded.
 
 ``bigbench_bigg_table(folder)`` — BIG-G (BIG-bench, greedy decoding, 3-shot) from
 ``bigg_t0_task_accuracy_3shot.csv``: one triplet per task over the 12 sizes 2m–128b.
@@ -32,6 +34,7 @@ import numpy as np
 import pandas as pd
 
 from mirage_bayes.errors import InputError
+from mirage_bayes.meta_lmeval import lmeval_results_table
 
 __all__ = ["bigbench_bigg_table", "pythia_arithmetic_table", "SOURCES", "load_source"]
 
@@ -167,11 +170,18 @@ def pythia_arithmetic_table(
     )
 
 
-SOURCES = {"bigbench-bigg": bigbench_bigg_table, "pythia-arithmetic": pythia_arithmetic_table}
+SOURCES = {
+    "bigbench-bigg": bigbench_bigg_table,
+    "pythia-arithmetic": pythia_arithmetic_table,
+    "lm-eval": lmeval_results_table,
+}
 
 
-def load_source(name: str, folder: str | Path) -> pd.DataFrame:
-    """The table of a named source (``bigbench-bigg`` or ``pythia-arithmetic``)."""
+def load_source(name: str, folder: str | Path, *, params: str | Path | None = None) -> pd.DataFrame:
+    """The table of a named source (``bigbench-bigg``, ``pythia-arithmetic`` or ``lm-eval``;
+    ``params``, a ``model,n_params`` table, only for ``lm-eval``)."""
     if name not in SOURCES:
         raise InputError(f"unknown source {name!r}", fix=f"use one of {', '.join(SOURCES)}")
+    if name == "lm-eval":
+        return lmeval_results_table(folder, params=params)
     return SOURCES[name](folder)

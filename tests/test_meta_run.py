@@ -12,13 +12,14 @@ import pytest
 
 from mirage_bayes.cli import main
 from mirage_bayes.meta import CSV_COLUMNS, analyse
-from mirage_bayes.meta_fit import COMPILE_COUNT, MetaConfig, fit_triplet
+from mirage_bayes.meta_fit import COMPILE_COUNT, MetaConfig
 from mirage_bayes.meta_io import triplets_from_frame
 from mirage_bayes.meta_simulate import simulate_triplets
+from mirage_bayes.meta_triplet import fit_triplet
 
 pytestmark = pytest.mark.slow
 
-FAST = MetaConfig(draws=150, tune=200, chains=2, broken=False)
+FAST = MetaConfig(draws=150, tune=200, chains=2, broken=False, retries=0)
 
 
 def _mixed_table() -> pd.DataFrame:
@@ -36,29 +37,40 @@ def test_end_to_end_on_an_unseen_table(tmp_path, capsys):
     _mixed_table().to_parquet(path, index=False)
     out = tmp_path / "out"
     args = ["meta", str(path), "--out", str(out), "--draws", "150", "--tune", "200",
-            "--chains", "2", "--workers", "1", "--quiet"]  # fmt: skip
+            "--chains", "2", "--retries", "0", "--workers", "1", "--quiet"]  # fmt: skip
     assert main(args) == 0
-    assert "triplets:" in capsys.readouterr().out
+    assert "Late jumps beyond the smooth law" in capsys.readouterr().out
     table = pd.read_csv(out / "meta.csv")
     assert list(table.columns[: len(CSV_COLUMNS)]) == CSV_COLUMNS
     assert len(table) == 9
     summary = json.loads((out / "meta_summary.json").read_text())
     for key in ("n_triplets", "threshold", "n_emergent_observed", "n_emergent_expected_mean",
-                "n_emergent_expected_hdi", "n_significant_q05"):  # fmt: skip
+                "n_emergent_expected_hdi", "n_significant_q05", "n_late_jumps_observed",
+                "n_late_jumps_expected_mean", "n_late_jumps_expected_hdi", "classes",
+                "verdict", "warnings"):  # fmt: skip
         assert key in summary
-    assert summary["n_triplets"] == 8  # the two-size triplet is listed but not analysed
+    assert summary["n_triplets"] == 9  # the two-size triplet gets a class, but no ppp
+    assert sum(summary["classes"].values()) == 9
     short = table[table["task"] == "two_sizes"].iloc[0]
     assert np.isnan(short["ppp"]) and "needs 3" in short["note"]
+    assert short["class"] in ("too_few", "worse")
     flat = table[table["task"] == "flat"].iloc[0]
-    assert flat["emergence_score"] == 0 and flat["ppp"] == 1
+    assert flat["emergence_score"] == 0 and flat["ppp"] == 1 and flat["class"] == "flat"
+    # Every empty p-value or LOO cell says why.
+    empty = table["p_late"].isna() | table["elpd_diff_broken"].isna()
+    assert table.loc[empty, "note"].fillna("").str.len().gt(0).all()
     # The broken power law is fitted where there are at least 5 sizes (the 8-size curves).
     assert table.loc[table["n_scales"] >= 5, "elpd_diff_broken"].notna().all()
     assert table.loc[table["n_scales"] < 5, "elpd_diff_broken"].isna().all()
     assert (table["q_value"].dropna() >= table["ppp"].dropna().loc[table["q_value"].notna()]).all()
+    assert summary["n_broken_pareto_k_above_07"] == 0
+    assert summary["n_broken_pareto_k_above_07"] <= summary["n_loo_compared"]
     assert set(summary["by_metric"]) == {"accuracy", "exact_match", "score"}
     html = (out / "meta_report.html").read_text()
-    assert "data:image/png;base64," in html and "expected under smooth null" in html
+    assert "data:image/png;base64," in html and "late jumps expected under the smooth null" in html
+    assert "M = 9 triplets" in html
     assert (out / "figures" / "by_metric.png").exists()
+    assert (out / "figures" / "flagged.png").exists()
     # Compiled once per model in this process, whatever the number of sizes (8, 4, 2).
     assert COMPILE_COUNT[("proportion", "power_law")] == 1
     assert COMPILE_COUNT[("continuous", "power_law")] == 1
@@ -74,7 +86,10 @@ def test_model_reused_and_seeded_per_triplet():
         assert a["ppp"] == b["ppp"]
         np.testing.assert_array_equal(a["above_null"], b["above_null"])
     other = fit_triplet(triplets[0], MetaConfig(**{**FAST.to_dict(), "seed": 1}))
-    assert other["curve"]["mean"] != first[0]["curve"]["mean"]
+    assert other["curve"]["smooth_mean"] != first[0]["curve"]["smooth_mean"]
+    for a, b in zip(first, again, strict=True):
+        assert a["p_late"] == b["p_late"] and a["class"] == b["class"]
+        np.testing.assert_array_equal(a["late_null"], b["late_null"])
 
 
 def test_local_processes_and_dask_give_identical_results():

@@ -84,3 +84,47 @@ def test_cli_convert_writes_a_table_meta_reads(tmp_path, capsys):
     assert len(triplets) == 85
     assert main(["meta", str(BIGG), "--from", "bigbench-bigg", "--convert", str(out)]) == 2
     assert "file exists" in capsys.readouterr().err
+
+
+LMEVAL = Path(__file__).resolve().parent / "data" / "meta_lmeval"
+
+
+def test_lmeval_folder_of_results_files_new_format():
+    frame = load_source("lm-eval", LMEVAL / "toy_family")
+    assert frame.attrs["assumed_continuous"] == []
+    assert set(frame["metric"]) == {"exact_match", "acc", "word_perplexity", "bits_per_byte"}
+    loss = frame[frame["metric"] == "word_perplexity"]
+    assert (loss["kind"] == "loss").all() and (loss["higher_is_better"] == False).all()  # noqa: E712
+    arith = frame[frame["task"] == "arith_late"]
+    assert (arith["n_items"] == 500).all() and (arith["kind"] == "proportion").all()
+    assert frame["n_params"].min() == 1e7 and frame["family"].unique().tolist() == ["toy 0-shot"]
+    triplets = triplets_from_frame(frame)
+    assert len(triplets) == 5
+    (late,) = [t for t in triplets if t.task == "arith_late"]
+    assert late.n_scales == 8 and late.n_replicates == 2  # one model ran twice: pooled
+    assert late.n_items.max() == 1000
+
+
+def test_lmeval_old_format_real_pythia_results():
+    folder = LMEVAL / "pythia_v1_step113000"
+    with pytest.raises(InputError, match="size of model"):
+        load_source("lm-eval", folder)
+    frame = load_source("lm-eval", folder, params=folder / "params.csv")
+    assert frame["model"].nunique() == 4
+    assert frame["family"].unique().tolist() == ["pythia-v1.1 @step113000 0-shot"]
+    triplets = {(t.task, t.metric): t for t in triplets_from_frame(frame)}
+    ppl = triplets[("lambada_openai", "ppl")]
+    assert ppl.kind == "loss" and ppl.n_scales == 4
+    np.testing.assert_allclose(ppl.values[[0, -1]], [120.54804436871059, 4.108599139920896])
+    sciq = triplets[("sciq", "acc")]
+    # n from the stderr: p(1 − p)/se² + 1 = 1000 items.
+    assert set(sciq.n_items.tolist()) == {1000}
+    assert triplets[("crows_pairs_english", "likelihood_difference")].kind == "continuous"
+
+
+def test_lmeval_folder_errors(tmp_path):
+    with pytest.raises(InputError, match="holds no results"):
+        load_source("lm-eval", tmp_path)
+    (tmp_path / "results_x.json").write_text("{not json")
+    with pytest.raises(InputError, match="is not a JSON results file"):
+        load_source("lm-eval", tmp_path)
