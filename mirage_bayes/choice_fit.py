@@ -24,9 +24,16 @@ import xarray as xr
 from mirage_bayes import __version__
 from mirage_bayes.choice_result import ChoiceFitResult
 from mirage_bayes.choices import score_choices, validate_choices
-from mirage_bayes.comparison import NAMES, _sentence, compare_trends, pair
+from mirage_bayes.comparison import (
+    NAMES,
+    _sentence,
+    broken_clearly_better,
+    compare_trends,
+    pair,
+)
 from mirage_bayes.errors import InputError
 from mirage_bayes.inference import DERIVED, SamplerConfig, _seed_for, diagnose, stacked
+from mirage_bayes.late_check import LateCheck, late_check_rows
 from mirage_bayes.models import TRENDS
 from mirage_bayes.models.choice import (
     build_choice_model,
@@ -254,9 +261,16 @@ def _sampled(idata: az.InferenceData, data: ChoiceTaskData) -> list[str]:
     return [v for v in idata.posterior.data_vars if v not in DERIVED | fixed]
 
 
-def choice_verdict(task: str, comparison: pd.DataFrame, n_scales: int, skipped: list[str]) -> str:
+def choice_verdict(
+    task: str,
+    comparison: pd.DataFrame,
+    n_scales: int,
+    skipped: list[str],
+    late: LateCheck | None = None,
+) -> str:
     """One paragraph saying which trend the data prefer and how firmly (as for generation tasks,
-    in terms of the cross-entropy of the correct choice)."""
+    in terms of the cross-entropy of the correct choice), and whether the largest sizes are a
+    late jump in multiple-choice grade (``late``, :mod:`mirage_bayes.late_check`)."""
     parts = []
     main = pair(comparison, "power_law", "broken_power_law")
     if main is not None:
@@ -270,8 +284,10 @@ def choice_verdict(task: str, comparison: pd.DataFrame, n_scales: int, skipped: 
         else:
             parts.append(
                 "The cross-entropy of the correct choice itself changes its scaling within the "
-                "range."
-            )
+                "range"
+                + ("; the late-jump check below says whether the smaller sizes predicted it."
+                   if late is not None else ".")
+            )  # fmt: skip
     for trend in ("power_law", "broken_power_law"):
         versus = pair(comparison, trend, "scale_free")
         if versus is None:
@@ -290,7 +306,20 @@ def choice_verdict(task: str, comparison: pd.DataFrame, n_scales: int, skipped: 
             f"With {n_scales} model size{'s' if n_scales != 1 else ''}, {names} could not be "
             f"identified and {verb} not fitted."
         )
-    return " ".join(parts) or f"Only the scale-free reference could be fitted to {task}."
+    if not parts:
+        parts.append(f"Only the scale-free reference could be fitted to {task}.")
+    if late is not None:
+        parts.append(late.sentence(broken_clearly_better(main)))
+    return " ".join(parts)
+
+
+def _late_check(data: ChoiceTaskData, seed: int, log: Callable[[str], None]) -> LateCheck:
+    """The late-jump check of a task's multiple-choice grade, chance = mean of 1/choices."""
+    log(f"{data.task}: late-jump check of multiple-choice grade")
+    chance = float(np.mean(1.0 / data.n_choices[data.observed]))
+    return late_check_rows(
+        data.task, data.rows, data.models, data.n_params, "mc_grade", chance=chance, seed=seed
+    )
 
 
 def _stderr(message: str) -> None:
@@ -341,7 +370,7 @@ def fit_choices(
         draws=draws, tune=tune, chains=chains, seed=seed, progressbar=progressbar
     )
     idatas: dict[str, dict[str, az.InferenceData]] = {}
-    comparisons, verdicts, warnings_, diagnostics = [], {}, [], {}
+    comparisons, verdicts, warnings_, diagnostics, lates = [], {}, [], {}, {}
     for number, data in enumerate(tasks, start=1):
         wanted = list(dict.fromkeys(["scale_free", *trends]))
         fitted = [t for t in wanted if TRENDS[t].min_scales <= data.n_scales]
@@ -368,7 +397,9 @@ def fit_choices(
                 )
         table = compare_trends(data.task, idatas[data.task])
         comparisons.append(table)
-        verdicts[data.task] = choice_verdict(data.task, table, data.n_scales, skipped)
+        late = _late_check(data, seed, log)
+        lates[data.task] = late.to_dict()
+        verdicts[data.task] = choice_verdict(data.task, table, data.n_scales, skipped, late)
     source = outputs.attrs.get("source")
     meta = {
         "kind": "multiple_choice",
@@ -380,6 +411,7 @@ def fit_choices(
         "chains": chains,
         "choices": sorted({int(k) for t in tasks for k in np.unique(t.n_choices[t.observed])}),
         "trends": list(trends),
+        "late_check": lates,
         "warnings": warnings_,
     }
     return ChoiceFitResult(

@@ -330,6 +330,7 @@ def choice_summary_json(result: ChoiceFitResult) -> dict:
                 for row in diag.itertuples()
             },
             "verdict": result.verdict_texts.get(task, ""),
+            "late_check": meta.get("late_check", {}).get(task),
         }
     keys = ("seed", "input", "input_sha256", "draws", "tune", "chains", "choices", "trends")
     return {

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import warnings
+from typing import TYPE_CHECKING
 
 import arviz as az
 import numpy as np
@@ -11,6 +12,9 @@ import xarray as xr
 from scipy.special import logsumexp
 
 from mirage_bayes.models import TRENDS
+
+if TYPE_CHECKING:
+    from mirage_bayes.late_check import LateCheck
 
 # Below this, an ELPD difference is small whatever its standard error (Sivula et al. 2022).
 SMALL_ELPD = 4.0
@@ -112,8 +116,15 @@ def _sentence(task: str, result: tuple[str, float, float], a: str, b: str) -> st
     )
 
 
-def verdict(task: str, comparison: pd.DataFrame, n_scales: int, skipped: list[str]) -> str:
-    """One paragraph saying which trend the data prefer, and how firmly.
+def verdict(
+    task: str,
+    comparison: pd.DataFrame,
+    n_scales: int,
+    skipped: list[str],
+    late: LateCheck | None = None,
+) -> str:
+    """One paragraph saying which trend the data prefer, how firmly, and whether the largest
+    sizes are a late jump (``late``, :mod:`mirage_bayes.late_check`).
 
     A difference counts as clear when it exceeds two standard errors of the difference.
     """
@@ -128,7 +139,11 @@ def verdict(task: str, comparison: pd.DataFrame, n_scales: int, skipped: list[st
                 "a sharp rise in exact-match accuracy is what the smooth law predicts."
             )
         else:
-            parts.append("The per-token error rate itself changes its scaling within the range.")
+            parts.append(
+                "The per-token error rate itself changes its scaling within the range"
+                + ("; the late-jump check below says whether the smaller sizes predicted it."
+                   if late is not None else ".")
+            )  # fmt: skip
         if diff <= 2 * se:
             parts.append(
                 "Undecided is what a true single power law usually gives, since the broken law "
@@ -161,4 +176,11 @@ def verdict(task: str, comparison: pd.DataFrame, n_scales: int, skipped: list[st
             )
     if not parts:
         parts.append(f"Only the scale-free reference could be fitted to {task}.")
+    if late is not None:
+        parts.append(late.sentence(broken_clearly_better(main)))
     return " ".join(parts)
+
+
+def broken_clearly_better(main: tuple[str, float, float] | None) -> bool:
+    """Whether the broken law beats the power law by more than two standard errors."""
+    return main is not None and main[0] == "broken_power_law" and main[1] > 2 * main[2]

@@ -14,6 +14,7 @@ from mirage_bayes.chance import chance_note, chance_summary
 from mirage_bayes.comparison import compare_trends, verdict
 from mirage_bayes.data import TaskData, split_tasks
 from mirage_bayes.inference import SamplerConfig, diagnose, sample_trend
+from mirage_bayes.late_check import late_check_rows
 from mirage_bayes.models import TRENDS
 from mirage_bayes.result import FitResult
 from mirage_bayes.scoring import score_outputs
@@ -127,7 +128,7 @@ def fit(
         draws=draws, tune=tune, chains=chains, seed=seed, progressbar=progressbar
     )
     idatas: dict[str, dict[str, az.InferenceData]] = {}
-    comparisons, verdicts, warnings_, diagnostics = [], {}, [], {}
+    comparisons, verdicts, warnings_, diagnostics, lates = [], {}, [], {}, {}
     for number, data in enumerate(tasks, start=1):
         fitted, skipped = trends_for(data, trends)
         for trend in skipped:
@@ -153,7 +154,12 @@ def fit(
                 )
         table = compare_trends(data.task, idatas[data.task])
         comparisons.append(table)
-        verdicts[data.task] = verdict(data.task, table, data.n_scales, skipped)
+        log(f"{data.task}: late-jump check of exact-match accuracy")
+        late = late_check_rows(
+            data.task, data.rows, data.models, data.n_params, "exact_match", seed=seed
+        )
+        lates[data.task] = late.to_dict()
+        verdicts[data.task] = verdict(data.task, table, data.n_scales, skipped, late)
     meta = {
         "input": outputs.attrs.get("source"),
         "input_sha256": file_sha256(outputs.attrs["source"]) if "source" in outputs.attrs else None,
@@ -170,6 +176,7 @@ def fit(
             | {"note": chance_note(t, chance_sources[t.task])}
             for t in tasks
         },
+        "late_check": lates,
         "warnings": warnings_,
     }
     return FitResult(

@@ -380,6 +380,8 @@ def summary_json(result: FitResult) -> dict:
                 for row in diag.itertuples()
             },
             "verdict": result.verdict_texts.get(task, ""),
+            # Is the rise at the largest sizes a late jump? (mirage_bayes.late_check)
+            "late_check": meta.get("late_check", {}).get(task),
             # The chance-match rate g and where it came from (see mirage_bayes.chance).
             "chance": meta.get("chance", {}).get(task),
             # Per observed scale and length: 1/n and 1/(n·L) (see mirage_bayes.resolution).

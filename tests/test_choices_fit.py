@@ -14,6 +14,7 @@ from mirage_bayes.choice_simulate import simulate_choices, write_choice_table
 from mirage_bayes.choices import score_choices
 from mirage_bayes.cli import main
 from mirage_bayes.fitting import fit
+from mirage_bayes.meta_classify import CLASSES
 from mirage_bayes.result import SUMMARY_COLUMNS
 
 pytestmark = pytest.mark.slow
@@ -99,6 +100,8 @@ def test_save_writes_every_file_and_a_self_contained_report(simulated_fit, tmp_p
     meta = json.loads((out / "summary.json").read_text())
     assert meta["kind"] == "multiple_choice" and meta["choices"] == [4]
     assert meta["tasks"]["simulated_choice"]["trends"]["power_law"]["divergences"] >= 0
+    late = meta["tasks"]["simulated_choice"]["late_check"]
+    assert late["metric"] == "mc_grade" and late["class"] in CLASSES
     html = (out / "report.html").read_text()
     assert "Multiple-choice grade and Brier score" in html and "data:image/png;base64," in html
     assert 'src="figures' not in html

@@ -174,6 +174,10 @@ def test_save_writes_every_file(power_law_fit, tmp_path):
     assert task["power_vs_broken"]["elpd_diff"] == pytest.approx(diff)
     assert task["power_vs_broken"]["exceeds_2se"] == (diff > 2 * se)
     assert task["verdict"] == result.verdicts()["simulated_arithmetic"]
+    # A smooth law seen through its exact-match accuracy is not a late jump.
+    assert task["late_check"]["metric"] == "exact_match"
+    assert task["late_check"]["class"] != "late_jump"
+    assert "Late-jump check" in task["verdict"]
 
     idata = az.from_netcdf(out / "posterior_power_law.nc")
     for group in (
