@@ -3,30 +3,42 @@
 >>> from mirage_bayes import read_outputs, fit
 >>> result = fit(read_outputs("outputs.csv"))  # doctest: +SKIP
 >>> result.summary(); result.plot_metric("accuracy"); result.save("mirage_out")  # doctest: +SKIP
+
+The public names are loaded on first use (PEP 562), so that importing the package, or running
+``mirage-bayes --help``, does not import PyMC and ArviZ.
 """
 
-__version__ = "0.1.0"
+from __future__ import annotations
 
-from mirage_bayes.choice_result import ChoiceFitResult  # noqa: E402
-from mirage_bayes.choice_simulate import simulate_choices  # noqa: E402
-from mirage_bayes.choices import score_choices, validate_choices  # noqa: E402
-from mirage_bayes.errors import InputError  # noqa: E402
-from mirage_bayes.fitting import fit  # noqa: E402
-from mirage_bayes.io import read_outputs  # noqa: E402
-from mirage_bayes.result import FitResult  # noqa: E402
-from mirage_bayes.scoring import score_outputs  # noqa: E402
-from mirage_bayes.simulate import simulate_outputs  # noqa: E402
+import importlib
+from typing import Any
 
-__all__ = [
-    "ChoiceFitResult",
-    "FitResult",
-    "InputError",
-    "__version__",
-    "fit",
-    "read_outputs",
-    "score_choices",
-    "score_outputs",
-    "simulate_choices",
-    "simulate_outputs",
-    "validate_choices",
-]
+from mirage_bayes.settings import VERSION as __version__
+
+# Public name -> the module that defines it.
+_EXPORTS = {
+    "ChoiceFitResult": "mirage_bayes.choice_result",
+    "FitResult": "mirage_bayes.result",
+    "InputError": "mirage_bayes.errors",
+    "fit": "mirage_bayes.fitting",
+    "read_outputs": "mirage_bayes.io",
+    "score_choices": "mirage_bayes.choices",
+    "score_outputs": "mirage_bayes.scoring",
+    "simulate_choices": "mirage_bayes.choice_simulate",
+    "simulate_outputs": "mirage_bayes.simulate",
+    "validate_choices": "mirage_bayes.choices",
+}
+
+__all__ = ["__version__", *sorted(_EXPORTS)]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        value = getattr(importlib.import_module(_EXPORTS[name]), name)
+        globals()[name] = value  # later look-ups skip this function
+        return value
+    raise AttributeError(f"module 'mirage_bayes' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_EXPORTS})

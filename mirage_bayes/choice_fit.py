@@ -13,7 +13,6 @@ import logging
 import os
 import sys
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 
 import arviz as az
 import numpy as np
@@ -21,18 +20,17 @@ import pandas as pd
 import pymc as pm
 import xarray as xr
 
-from mirage_bayes import __version__
+from mirage_bayes.choice_data import ChoiceTaskData, split_choice_tasks
 from mirage_bayes.choice_result import ChoiceFitResult
 from mirage_bayes.choices import score_choices, validate_choices
 from mirage_bayes.comparison import (
     NAMES,
-    _sentence,
     broken_clearly_better,
     compare_trends,
     pair,
+    preference_sentence,
 )
-from mirage_bayes.errors import InputError
-from mirage_bayes.inference import DERIVED, SamplerConfig, _seed_for, diagnose, stacked
+from mirage_bayes.inference import DERIVED, SamplerConfig, diagnose, seed_for, stacked
 from mirage_bayes.late_check import LateCheck, late_check_rows
 from mirage_bayes.models import TRENDS
 from mirage_bayes.models.choice import (
@@ -40,129 +38,10 @@ from mirage_bayes.models.choice import (
     item_log_likelihood,
     posterior_predictive_log_ce,
 )
+from mirage_bayes.settings import VERSION
+from mirage_bayes.tables import file_sha256
 
 DEFAULT_TRENDS = ("power_law", "broken_power_law")
-
-
-@dataclass
-class ChoiceTaskData:
-    """One multiple-choice task as ``items × scales`` matrices (NaN where not evaluated).
-
-    Attributes
-    ----------
-    task, models, n_params, items, item_ids_shared, rows
-        As in :class:`mirage_bayes.data.TaskData`; ``rows`` are the scored rows
-        (:func:`mirage_bayes.choices.score_choices`).
-    log_ce
-        ``log(−log p_correct)`` of each item at each scale.
-    max_wrong_share, wrong_sum_squares
-        Shape of the wrong mass (see :mod:`mirage_bayes.choices`).
-    n_choices
-        Choices of each item at each scale (0 where not evaluated).
-    """
-
-    task: str
-    models: list[str]
-    n_params: np.ndarray
-    items: list[str]
-    log_ce: np.ndarray
-    max_wrong_share: np.ndarray
-    wrong_sum_squares: np.ndarray
-    n_choices: np.ndarray
-    item_ids_shared: bool
-    rows: pd.DataFrame = field(repr=False)
-
-    @property
-    def observed(self) -> np.ndarray:
-        """``(items, scales)``: whether the item was evaluated at the scale."""
-        return self.n_choices > 0
-
-    @property
-    def n_scales(self) -> int:
-        """Number of distinct model sizes."""
-        return len(self.models)
-
-    @property
-    def item_effects(self) -> bool:
-        """Whether item effects are identifiable: some item is seen at two or more scales."""
-        return bool(self.item_ids_shared and (self.observed.sum(1) > 1).any())
-
-    @property
-    def x_center(self) -> float:
-        """Midpoint of the observed log-size range (as :class:`~mirage_bayes.data.TaskData`)."""
-        log_n = np.log(self.n_params)
-        return float((log_n.min() + log_n.max()) / 2)
-
-    @property
-    def x_half_range(self) -> float:
-        """Half the observed log-size range (1 when there is a single scale)."""
-        log_n = np.log(self.n_params)
-        half = float((log_n.max() - log_n.min()) / 2)
-        return half if half > 0 else 1.0
-
-    def standardize(self, n_params: np.ndarray | float) -> np.ndarray:
-        """Map parameter counts to the standardized log scale (observed range → [-1, 1])."""
-        return (np.log(n_params) - self.x_center) / self.x_half_range
-
-    @property
-    def x(self) -> np.ndarray:
-        """Standardized log size of each scale."""
-        return self.standardize(self.n_params)
-
-
-def split_choice_tasks(scored: pd.DataFrame) -> list[ChoiceTaskData]:
-    """One :class:`ChoiceTaskData` per task of a scored multiple-choice table, in order.
-
-    Raises
-    ------
-    InputError
-        If a model has the same item twice within a task.
-    """
-    item_ids = bool(scored.attrs.get("item_ids", scored["item"].notna().all()))
-    source = scored.attrs.get("source", "input")
-    return [
-        _task(str(task), rows.reset_index(drop=True), item_ids, source)
-        for task, rows in scored.groupby("task", sort=False)
-    ]
-
-
-def _task(task: str, rows: pd.DataFrame, item_ids: bool, source: str) -> ChoiceTaskData:
-    sizes = rows.groupby("model", sort=False)["n_params"].first().sort_values(kind="stable")
-    models = [str(m) for m in sizes.index]
-    scale = pd.Categorical(rows["model"], categories=models).codes
-    if item_ids:
-        duplicated = rows.duplicated(["model", "item"], keep=False)
-        if duplicated.any():
-            first = rows[duplicated].iloc[0]
-            raise InputError(
-                f"model {first['model']!r} has item {first['item']!r} more than once",
-                where=f"{source}, task {task!r}",
-                fix="keep one row per (model, item) or give distinct item ids",
-            )
-        codes, labels = pd.factorize(rows["item"].astype(str), sort=False)
-        items = [str(v) for v in labels]
-    else:
-        # Without ids nothing links items across scales: every row is its own item.
-        codes = np.arange(len(rows))
-        items = [f"{m}#{i}" for i, m in enumerate(rows["model"])]
-    shape = (len(items), len(models))
-    matrices = {}
-    for column in ("log_ce", "max_wrong_share", "wrong_sum_squares"):
-        matrix = np.full(shape, np.nan)
-        matrix[codes, scale] = rows[column].to_numpy(float)
-        matrices[column] = matrix
-    n_choices = np.zeros(shape, dtype=np.int64)
-    n_choices[codes, scale] = rows["n_choices"].to_numpy(np.int64)
-    return ChoiceTaskData(
-        task=task,
-        models=models,
-        n_params=sizes.to_numpy(np.float64),
-        items=items,
-        n_choices=n_choices,
-        item_ids_shared=item_ids,
-        rows=rows,
-        **matrices,
-    )
 
 
 def sample_choice_trend(
@@ -179,7 +58,7 @@ def sample_choice_trend(
         scale), ``constant_data`` (sizes, choices and the shape of the wrong mass).
     """
     model = build_choice_model(data, TRENDS[trend_name])
-    seed = _seed_for(config, data, trend_name)  # the generation fits' scheme: per task and trend
+    seed = seed_for(config, data, trend_name)  # the generation fits' scheme: per task and trend
     pymc_logger = logging.getLogger("pymc")
     previous_level = pymc_logger.level
     if not config.progressbar:
@@ -209,7 +88,7 @@ def sample_choice_trend(
             "model": f"multiple_choice/{trend_name}",
             "trend": trend_name,
             "task": data.task,
-            "mirage_bayes_version": __version__,
+            "mirage_bayes_version": VERSION,
             "sampler_config": json.dumps(config.to_dict()),
             "x_center": data.x_center,
             "x_half_range": data.x_half_range,
@@ -266,7 +145,7 @@ def choice_verdict(
     comparison: pd.DataFrame,
     n_scales: int,
     skipped: list[str],
-    late: LateCheck | None = None,
+    late: Callable[[bool], str] | None = None,
 ) -> str:
     """One paragraph saying which trend the data prefer and how firmly (as for generation tasks,
     in terms of the cross-entropy of the correct choice), and whether the largest sizes are a
@@ -274,7 +153,7 @@ def choice_verdict(
     parts = []
     main = pair(comparison, "power_law", "broken_power_law")
     if main is not None:
-        parts.append(_sentence(task, main, "power_law", "broken_power_law"))
+        parts.append(preference_sentence(task, main, "power_law", "broken_power_law"))
         better, diff, se = main
         if better == "power_law" or diff <= 2 * se:
             parts.append(
@@ -294,7 +173,7 @@ def choice_verdict(
             continue
         clear_loss = versus[0] == "scale_free" and versus[1] > 2 * versus[2]
         if main is None or clear_loss:
-            parts.append(_sentence(task, versus, trend, "scale_free"))
+            parts.append(preference_sentence(task, versus, trend, "scale_free"))
         if clear_loss:
             parts.append(
                 f"{NAMES[trend].capitalize()} misses how the task moves from size to size."
@@ -309,7 +188,7 @@ def choice_verdict(
     if not parts:
         parts.append(f"Only the scale-free reference could be fitted to {task}.")
     if late is not None:
-        parts.append(late.sentence(broken_clearly_better(main)))
+        parts.append(late(broken_clearly_better(main)))
     return " ".join(parts)
 
 
@@ -355,7 +234,6 @@ def fit_choices(
     -------
     ChoiceFitResult
     """
-    from mirage_bayes.fitting import file_sha256
 
     unknown = [t for t in trends if t not in TRENDS]
     if unknown:
@@ -399,7 +277,9 @@ def fit_choices(
         comparisons.append(table)
         late = _late_check(data, seed, log)
         lates[data.task] = late.to_dict()
-        verdicts[data.task] = choice_verdict(data.task, table, data.n_scales, skipped, late)
+        verdicts[data.task] = choice_verdict(
+            data.task, table, data.n_scales, skipped, late.sentence
+        )
     source = outputs.attrs.get("source")
     meta = {
         "kind": "multiple_choice",

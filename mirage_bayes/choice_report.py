@@ -11,33 +11,38 @@ import base64
 import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from mirage_bayes.plots import DPI, _draw_trends, _Fit, figure_stems, plot_comparison, trend_label
+from mirage_bayes.plots import (
+    DPI,
+    FitCurves,
+    draw_trends,
+    figure_stems,
+    plot_comparison,
+    trend_label,
+)
+from mirage_bayes.protocols import FitLike
 from mirage_bayes.report import (
     ESS_BULK_MIN,
     RHAT_MAX,
-    _comparison_table,
-    _diagnostic_warnings,
-    _diagnostics_table,
-    _environment,
-    _hdi,
-    _meta_rows,
-    _ordered_trends,
-    _parameter_table,
-    _split_warnings,
-    _table,
+    comparison_table,
+    diagnostic_warnings,
+    diagnostics_table,
     format_number,
     format_params,
+    hdi_text,
+    meta_rows,
+    ordered_trends,
+    parameter_table,
+    split_warnings,
+    table_block,
+    template_environment,
 )
-
-if TYPE_CHECKING:
-    from mirage_bayes.choice_result import ChoiceFitResult
 
 __all__ = ["plot_choice_metrics", "render_choice_report"]
 
@@ -127,9 +132,9 @@ def plot_choice_metrics(
     if seen.empty:
         raise ValueError(f"no multiple-choice rows for task {task!r}")
     fig, axes = _axes(axes, len(quantities))
-    fit = _Fit(summary, curves, observed, task)
+    fit = FitCurves(summary, curves, observed, task)
     for ax, quantity in zip(axes, quantities, strict=True):
-        _draw_trends(ax, fit, quantity, None, None)
+        draw_trends(ax, fit, quantity, None, None)
         y = seen[quantity].to_numpy(float)
         bars, label = None, "observed"
         if quantity == "mc_grade":
@@ -146,7 +151,7 @@ def plot_choice_metrics(
     return fig
 
 
-def save_choice_figures(result: ChoiceFitResult, directory: str | Path) -> dict[str, list[Path]]:
+def save_choice_figures(result: FitLike, directory: str | Path) -> dict[str, list[Path]]:
     """Write every task's figures as ``directory/figures/<stem>_<kind>.png``."""
     folder = Path(directory) / "figures"
     folder.mkdir(parents=True, exist_ok=True)
@@ -192,7 +197,7 @@ def _by_scale_table(
 ) -> dict[str, Any] | None:
     """Per scale: items, the observed value and every trend's posterior mean and 94% HDI."""
     rows = summary[summary["quantity"] == quantity]
-    trends = _ordered_trends(rows)
+    trends = ordered_trends(rows)
     headers = ["model", "parameters", "items", "observed"]
     for trend in trends:
         headers += [f"{trend_label(trend)} mean", "94% HDI"]
@@ -210,13 +215,16 @@ def _by_scale_table(
                 cells += ["—", "—"]
             else:
                 first = row.iloc[0]
-                cells += [format_number(first["mean"]), _hdi(first["hdi_low"], first["hdi_high"])]
+                cells += [
+                    format_number(first["mean"]),
+                    hdi_text(first["hdi_low"], first["hdi_high"]),
+                ]
         body.append(cells)
-    return _table(headers, body)
+    return table_block(headers, body)
 
 
 def render_choice_report(
-    result: ChoiceFitResult, directory: str | Path, *, meta: Mapping[str, Any]
+    result: FitLike, directory: str | Path, *, meta: Mapping[str, Any]
 ) -> tuple[Path, Path]:
     """Write the figures, ``report.md`` and a self-contained ``report.html`` into ``directory``.
 
@@ -228,7 +236,7 @@ def render_choice_report(
     directory = Path(directory)
     tasks = result.task_names()
     figures = save_choice_figures(result, directory)
-    per_task_warnings, general = _split_warnings(meta.get("warnings", ()), tasks)
+    per_task_warnings, general = split_warnings(meta.get("warnings", ()), tasks)
     stems = figure_stems(tasks)
     summary, observed = result.summary(), result.observed()
     parameters = result.parameters()
@@ -244,10 +252,10 @@ def render_choice_report(
                 "name": str(task),
                 "anchor": f"task-{stems[task]}",
                 "verdict": result.verdict_texts.get(task, "No verdict was produced for this task."),
-                "warnings": per_task_warnings[task] + _diagnostic_warnings(of_diagnostics),
-                "comparison": _comparison_table(comparison[comparison["task"] == task]),
-                "diagnostics": _diagnostics_table(of_diagnostics),
-                "parameters": _parameter_table(parameters[parameters["task"] == task]),
+                "warnings": per_task_warnings[task] + diagnostic_warnings(of_diagnostics),
+                "comparison": comparison_table(comparison[comparison["task"] == task]),
+                "diagnostics": diagnostics_table(of_diagnostics),
+                "parameters": parameter_table(parameters[parameters["task"] == task]),
                 "by_scale": [
                     {
                         "title": LABELS[q].capitalize() + " by scale",
@@ -260,13 +268,13 @@ def render_choice_report(
         )
     context = {
         "title": "mirage-bayes report: multiple-choice tasks",
-        "meta": _meta_rows(meta),
+        "meta": meta_rows(meta),
         "general_warnings": general,
         "tasks": sections,
         "rhat_max": RHAT_MAX,
         "ess_min": ESS_BULK_MIN,
     }
-    env = _environment()
+    env = template_environment()
     paths = directory / "report.md", directory / "report.html"
     for path in paths:
         text = env.get_template(f"choice_{path.name}.j2").render(context)

@@ -17,23 +17,28 @@ import arviz as az
 import numpy as np
 import pandas as pd
 
+from mirage_bayes.choice_report import plot_choice_metrics, render_choice_report
 from mirage_bayes.comparison import pair
-from mirage_bayes.inference import Diagnostics
+from mirage_bayes.filenames import task_files
+from mirage_bayes.inference import Diagnostics, sampler_warnings
 from mirage_bayes.models import TRENDS
 from mirage_bayes.models.choice import expected_grade, expected_q_moments, grade_thresholds
+from mirage_bayes.plots import plot_comparison
 from mirage_bayes.result import (
     CURVE_DRAWS,
     CURVE_POINTS,
     HDI_PROB,
     SUMMARY_COLUMNS,
-    _rows_for,
     hdi,
     posterior_dict,
+    rows_for,
 )
+from mirage_bayes.save import staged_folder, write_posteriors
+from mirage_bayes.settings import VERSION
 from mirage_bayes.transforms import jeffreys_interval
 
 if TYPE_CHECKING:
-    from mirage_bayes.choice_fit import ChoiceTaskData
+    from mirage_bayes.choice_data import ChoiceTaskData
 
 QUANTITIES = ("mc_grade", "brier", "p_correct")
 OBSERVED_COLUMNS = [
@@ -167,7 +172,7 @@ class ChoiceFitResult:
                 args = (data.task, trend, data.models, data.n_params)
                 for quantity in QUANTITIES:
                     observed = obs[quantity].to_numpy(float)
-                    frames.append(_rows_for(*args, quantity, None, observed, metrics[quantity]))
+                    frames.append(rows_for(*args, quantity, None, observed, metrics[quantity]))
         return pd.concat(frames, ignore_index=True)[SUMMARY_COLUMNS]
 
     def summary(self) -> pd.DataFrame:
@@ -192,7 +197,7 @@ class ChoiceFitResult:
                 mu = TRENDS[trend].mu(post, x)
                 metrics = expected_metrics(data, mu, _total_spread(post), x)
                 for quantity in QUANTITIES:
-                    table = _rows_for(
+                    table = rows_for(
                         data.task, trend, None, grid, quantity, None, np.nan, metrics[quantity]
                     )
                     frames.append(table.drop(columns=["model", "observed"]))
@@ -261,7 +266,6 @@ class ChoiceFitResult:
     def plot_choice_metrics(self, task: str | None = None, *, quantities=None, axes=None):
         """Multiple-choice grade (sharp) and Brier score (smooth) side by side; see
         :func:`mirage_bayes.choice_report.plot_choice_metrics`."""
-        from mirage_bayes.choice_report import plot_choice_metrics
 
         return plot_choice_metrics(
             self._summary, self._curves, self._observed, task=self._task(task).task,
@@ -274,7 +278,6 @@ class ChoiceFitResult:
 
     def plot_comparison(self, task: str | None = None, *, ax=None):
         """ELPD (LOO) of each trend with standard errors."""
-        from mirage_bayes.plots import plot_comparison
 
         return plot_comparison(self.comparison(), task=self._task(task).task, ax=ax)
 
@@ -299,9 +302,6 @@ class ChoiceFitResult:
 def choice_summary_json(result: ChoiceFitResult) -> dict:
     """Run metadata, per task the preferred trend, the power-vs-broken ELPD difference, the
     per-trend diagnostics and the verdict (the layout of a generation fit's ``summary.json``)."""
-    from mirage_bayes import __version__
-    from mirage_bayes.filenames import task_files
-    from mirage_bayes.inference import sampler_warnings
 
     meta = result.meta
     diagnostics = result.diagnostics()
@@ -334,7 +334,7 @@ def choice_summary_json(result: ChoiceFitResult) -> dict:
         }
     keys = ("seed", "input", "input_sha256", "draws", "tune", "chains", "choices", "trends")
     return {
-        "mirage_bayes_version": __version__,
+        "mirage_bayes_version": VERSION,
         "kind": "multiple_choice",
         **{key: meta.get(key) for key in keys},
         "warnings": [*meta.get("warnings", []), *sampler_warnings(result.diagnostics_by_fit)],
@@ -348,8 +348,6 @@ def save_choice_result(
 ) -> Path:
     """Write a multiple-choice fit into ``directory`` through a staging folder renamed into place,
     so an error or interruption leaves the complete results or none (and old ones intact)."""
-    from mirage_bayes import __version__
-    from mirage_bayes.save import staged_folder, write_posteriors
 
     with staged_folder(directory, force=force) as staging:
         result.summary().to_csv(staging / "summary.csv", index=False, float_format="%.6g")
@@ -358,7 +356,5 @@ def save_choice_result(
         (staging / "summary.json").write_text(text + "\n")
         write_posteriors(result, staging)
         if report:
-            from mirage_bayes.choice_report import render_choice_report
-
-            render_choice_report(result, staging, meta={**result.meta, "version": __version__})
+            render_choice_report(result, staging, meta={**result.meta, "version": VERSION})
     return Path(directory).resolve()

@@ -32,8 +32,14 @@ import numpy as np
 import pandas as pd
 from scipy.special import logsumexp
 
+from mirage_bayes.cells import (
+    as_text,
+    check_duplicates,
+    identifier_column,
+    is_missing,
+    n_params_column,
+)
 from mirage_bayes.errors import InputError
-from mirage_bayes.io import _as_text, _check_duplicates, _identifier, _is_missing, _n_params
 from mirage_bayes.tables import Table, show
 
 __all__ = [
@@ -164,7 +170,7 @@ def _number_list(cell: Any) -> tuple[list[Any] | None, str | None]:
 
 def _row_choices(cell: Any, column: str) -> tuple[list[float] | None, str | None]:
     """One cell of ``choices_logprobs`` or ``choices_probs`` as log-probabilities."""
-    if _is_missing(cell):
+    if is_missing(cell):
         return None, f"{column} is empty"
     values, problem = _number_list(cell)
     if values is None:
@@ -207,12 +213,12 @@ def _answers(table: Table, sizes: Sequence[int]) -> np.ndarray:
     for i, cell in enumerate(table.frame["answer"].tolist()):
         value = cell.strip() if isinstance(cell, str) else cell
         number = math.nan
-        if not isinstance(value, bool) and not _is_missing(value):
+        if not isinstance(value, bool) and not is_missing(value):
             try:
                 number = float(value)
             except (TypeError, ValueError, OverflowError):
                 number = math.nan
-        if _is_missing(value):
+        if is_missing(value):
             raise table.fail(i, "answer is empty", fix)
         if not math.isfinite(number) or number != math.floor(number):
             raise table.fail(i, f"answer {show(cell)} is not a whole number", fix)
@@ -236,7 +242,7 @@ def _both_columns(table: Table) -> list[list[float]]:
     out: list[list[float]] = []
     cells = zip(table.frame["choices_logprobs"], table.frame["choices_probs"], strict=True)
     for i, (logcell, probcell) in enumerate(cells):
-        given = {c: not _is_missing(v) for c, v in (("choices_logprobs", logcell),
+        given = {c: not is_missing(v) for c, v in (("choices_logprobs", logcell),
                                                      ("choices_probs", probcell))}  # fmt: skip
         read = {}
         for column, cell in (("choices_logprobs", logcell), ("choices_probs", probcell)):
@@ -273,12 +279,12 @@ def read_choice_table(table: Table) -> pd.DataFrame:
             fix="add the columns model and n_params (parameter count) to the multiple-choice table",
         )
     n = len(frame)
-    models = _identifier(table, "model")
-    tasks = _identifier(table, "task") if "task" in frame else ["default"] * n
-    n_params = _n_params(table, models)
+    models = identifier_column(table, "model")
+    tasks = identifier_column(table, "task") if "task" in frame else ["default"] * n
+    n_params = n_params_column(table, models)
     item_ids = "item" in frame
-    items = _identifier(table, "item") if item_ids else [None] * n
-    family = _as_text(table, "family", identifier=True) if "family" in frame else [None] * n
+    items = identifier_column(table, "item") if item_ids else [None] * n
+    family = as_text(table, "family", identifier=True) if "family" in frame else [None] * n
     column = "choices_logprobs" if "choices_logprobs" in frame else "choices_probs"
     if "choices_probs" in frame and column == "choices_logprobs":
         lists = _both_columns(table)
@@ -291,7 +297,7 @@ def read_choice_table(table: Table) -> pd.DataFrame:
             lists.append(values)
     answers = _answers(table, [len(v) for v in lists])
     if item_ids:
-        _check_duplicates(table, tasks, models, items)  # type: ignore[arg-type]
+        check_duplicates(table, tasks, models, items)  # type: ignore[arg-type]
     out = pd.DataFrame(
         {
             "task": pd.Series(tasks, dtype=str),

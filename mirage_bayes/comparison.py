@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import warnings
-from typing import TYPE_CHECKING
+from collections.abc import Callable
 
 import arviz as az
 import numpy as np
@@ -12,9 +12,6 @@ import xarray as xr
 from scipy.special import logsumexp
 
 from mirage_bayes.models import TRENDS
-
-if TYPE_CHECKING:
-    from mirage_bayes.late_check import LateCheck
 
 # Below this, an ELPD difference is small whatever its standard error (Sivula et al. 2022).
 SMALL_ELPD = 4.0
@@ -107,7 +104,7 @@ def _strength(diff: float, se: float) -> str:
     return "more than two standard errors: a clear preference"
 
 
-def _sentence(task: str, result: tuple[str, float, float], a: str, b: str) -> str:
+def preference_sentence(task: str, result: tuple[str, float, float], a: str, b: str) -> str:
     better, diff, se = result
     worse = b if better == a else a
     return (
@@ -121,17 +118,18 @@ def verdict(
     comparison: pd.DataFrame,
     n_scales: int,
     skipped: list[str],
-    late: LateCheck | None = None,
+    late: Callable[[bool], str] | None = None,
 ) -> str:
     """One paragraph saying which trend the data prefer, how firmly, and whether the largest
-    sizes are a late jump (``late``, :mod:`mirage_bayes.late_check`).
+    sizes are a late jump (``late``: the sentence of the late-jump check given whether the broken
+    law is clearly better, :meth:`mirage_bayes.late_check.LateCheck.sentence`).
 
     A difference counts as clear when it exceeds two standard errors of the difference.
     """
     parts = []
     main = pair(comparison, "power_law", "broken_power_law")
     if main is not None:
-        parts.append(_sentence(task, main, "power_law", "broken_power_law"))
+        parts.append(preference_sentence(task, main, "power_law", "broken_power_law"))
         better, diff, se = main
         if better == "power_law" or diff <= 2 * se:
             parts.append(
@@ -155,7 +153,7 @@ def verdict(
         if versus is None:
             continue
         if main is None or (versus[0] == "scale_free" and versus[1] > 2 * versus[2]):
-            parts.append(_sentence(task, versus, trend, "scale_free"))
+            parts.append(preference_sentence(task, versus, trend, "scale_free"))
             if versus[0] == "scale_free" and versus[1] > 2 * versus[2]:
                 parts.append(
                     f"{NAMES[trend].capitalize()} misses how the error rate moves from size to "
@@ -177,7 +175,7 @@ def verdict(
     if not parts:
         parts.append(f"Only the scale-free reference could be fitted to {task}.")
     if late is not None:
-        parts.append(late.sentence(broken_clearly_better(main)))
+        parts.append(late(broken_clearly_better(main)))
     return " ".join(parts)
 
 

@@ -29,6 +29,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from mirage_bayes.settings import DEFAULT_THRESHOLD, HDI_PROB
+
 __all__ = [
     "DEFAULT_THRESHOLD",
     "CONTINUOUS_RESOLUTION",
@@ -43,12 +45,9 @@ __all__ = [
 # text we could check fixes a numeric cut-off. 20 is twice the score of a straight line over
 # BIG-G's 12 sizes (11) and more than three times that over Pythia's 7 (6): a curve must put its
 # whole change into a few steps to pass it. ``--threshold`` changes it.
-DEFAULT_THRESHOLD = 20.0
 
 # A continuous metric's resolution, as a fraction of the observed range (see the module text).
 CONTINUOUS_RESOLUTION = 1e-3
-
-HDI_PROB = 0.94
 
 
 def proportion_resolution(n_items: np.ndarray) -> float:

@@ -21,11 +21,8 @@ import hashlib
 import re
 from collections import Counter
 from collections.abc import Iterable
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from mirage_bayes.choice_result import ChoiceFitResult
-    from mirage_bayes.result import FitResult
+from mirage_bayes.protocols import FitLike
 
 __all__ = ["MAX_STEM", "file_stems", "netcdf_name", "task_files"]
 
@@ -86,7 +83,7 @@ def netcdf_name(task: str, trend: str, n_tasks: int, stem: str | None = None) ->
     return f"posterior_{trend}__{stem or file_stems([task])[task]}.nc"
 
 
-def task_files(result: FitResult | ChoiceFitResult) -> dict[str, dict]:
+def task_files(result: FitLike) -> dict[str, dict]:
     """Per task, the names of its files (the ``files`` entry of ``summary.json``)."""
     stems = file_stems(result.idatas)
     return {

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import hashlib
 import sys
 from collections.abc import Callable, Sequence
-from pathlib import Path
 
 import arviz as az
 import pandas as pd
 
 from mirage_bayes.chance import chance_note, chance_summary
+from mirage_bayes.choice_fit import fit_choices
 from mirage_bayes.comparison import compare_trends, verdict
 from mirage_bayes.data import TaskData, split_tasks
 from mirage_bayes.inference import SamplerConfig, diagnose, sample_trend
@@ -18,24 +17,13 @@ from mirage_bayes.late_check import late_check_rows
 from mirage_bayes.models import TRENDS
 from mirage_bayes.result import FitResult
 from mirage_bayes.scoring import score_outputs
+from mirage_bayes.tables import file_sha256
 
 DEFAULT_TRENDS = ("power_law", "broken_power_law")
 
 
 def _stderr(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
-
-
-def file_sha256(path: str | Path) -> str | None:
-    """SHA-256 of a file's bytes, or ``None`` when there is no such file."""
-    path = Path(path)
-    if not path.is_file():
-        return None
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def trends_for(data: TaskData, requested: Sequence[str]) -> tuple[list[str], list[str]]:
@@ -101,8 +89,6 @@ def fit(
     if outputs.attrs.get("kind") == "multiple_choice" or {
         "choices_logprobs", "choices_probs"
     } & set(outputs.columns):  # fmt: skip
-        from mirage_bayes.choice_fit import fit_choices
-
         return fit_choices(
             outputs, trends=trends, draws=draws, tune=tune, chains=chains, seed=seed,
             progressbar=progressbar, log=log,
@@ -159,7 +145,7 @@ def fit(
             data.task, data.rows, data.models, data.n_params, "exact_match", seed=seed
         )
         lates[data.task] = late.to_dict()
-        verdicts[data.task] = verdict(data.task, table, data.n_scales, skipped, late)
+        verdicts[data.task] = verdict(data.task, table, data.n_scales, skipped, late.sentence)
     meta = {
         "input": outputs.attrs.get("source"),
         "input_sha256": file_sha256(outputs.attrs["source"]) if "source" in outputs.attrs else None,

@@ -44,6 +44,8 @@ import numpy as np
 import pandas as pd
 
 from mirage_bayes.data import TaskData, split_tasks
+from mirage_bayes.errors import InputError
+from mirage_bayes.forecast_plot import plot_forecast
 from mirage_bayes.forecast_refit import (
     CURVE_COLUMNS,
     FORECAST_COLUMNS,
@@ -53,11 +55,13 @@ from mirage_bayes.forecast_refit import (
     refit_weights,
     verdict_length,
 )
+from mirage_bayes.forecast_save import save_forecast
 from mirage_bayes.inference import CompiledSampler, diagnose, stacked
 from mirage_bayes.models import TRENDS
 from mirage_bayes.models.generation import build_model, set_task_data
 from mirage_bayes.result import HDI_PROB
 from mirage_bayes.scoring import score_outputs
+from mirage_bayes.tables import file_sha256
 
 DIAGNOSTIC_COLUMNS = [
     "task", "trend", "fitted_scales", "max_rhat", "min_ess_bulk", "divergences", "ok", "problems"
@@ -164,7 +168,6 @@ class ForecastResult:
 
     def plot(self, task: str | None = None, *, length: int | None = None):
         """Forecast bands of accuracy and ε per refit against the observed values."""
-        from mirage_bayes.forecast_plot import plot_forecast
 
         data = self._task(task)
         observed = observed_table(data).reset_index()
@@ -179,7 +182,6 @@ class ForecastResult:
     def save(self, directory, *, force: bool = False) -> Path:
         """Write ``forecast.csv``, ``forecast_diagnostics.csv``, ``forecast.json`` and
         ``forecast_<task>.png`` into ``directory``, all or nothing."""
-        from mirage_bayes.forecast_save import save_forecast
 
         return save_forecast(self, directory, force=force)
 
@@ -229,8 +231,6 @@ def forecast(
     mirage_bayes.InputError
         If no task has enough model sizes for a single forecast.
     """
-    from mirage_bayes.errors import InputError
-    from mirage_bayes.fitting import file_sha256
 
     unknown = [t for t in trends if t not in TRENDS]
     if unknown:

@@ -1,6 +1,6 @@
 """Writing a :class:`~mirage_bayes.forecast.ForecastResult` to a folder, all or nothing.
 
-Through :func:`mirage_bayes.save.staged_folder`, as for fits: everything goes into a hidden
+Through :func:`mirage_bayes.destination.staged_folder`, as for fits: everything goes into a hidden
 staging folder beside the destination, which is renamed into place at the end; an error or
 interruption leaves either the complete results or the previous state.
 """
@@ -10,14 +10,11 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-from mirage_bayes import __version__
+from mirage_bayes.destination import staged_folder
 from mirage_bayes.filenames import file_stems
-from mirage_bayes.save import staged_folder
-
-if TYPE_CHECKING:
-    from mirage_bayes.forecast import ForecastResult
+from mirage_bayes.protocols import ForecastLike
+from mirage_bayes.settings import VERSION
 
 
 def figure_names(tasks: Iterable[str]) -> dict[str, str]:
@@ -31,10 +28,10 @@ def figure_name(task: str) -> str:
     return figure_names([task])[task]
 
 
-def forecast_json(result: ForecastResult) -> dict:
+def forecast_json(result: ForecastLike) -> dict:
     """Run metadata, verdicts, warnings and each task's figure file."""
     return {
-        "mirage_bayes_version": __version__,
+        "mirage_bayes_version": VERSION,
         **result.meta,
         "all_refits_ok": result.ok,
         "verdicts": result.verdicts(),
@@ -42,7 +39,7 @@ def forecast_json(result: ForecastResult) -> dict:
     }
 
 
-def save_forecast(result: ForecastResult, directory: str | Path, *, force: bool) -> Path:
+def save_forecast(result: ForecastLike, directory: str | Path, *, force: bool) -> Path:
     """Write ``forecast.csv``, ``forecast_diagnostics.csv``, ``forecast.json`` and one
     ``forecast_<task>.png`` per task into ``directory``."""
     with staged_folder(directory, force=force, command="forecast") as staging:

@@ -26,7 +26,6 @@ from pymc.initial_point import make_initial_point_fns_per_chain
 from pymc.step_methods.hmc.quadpotential import QuadPotentialFullAdapt
 from pymc.util import get_random_generator
 
-from mirage_bayes import __version__
 from mirage_bayes.data import TaskData
 from mirage_bayes.models import TRENDS
 from mirage_bayes.models.generation import (
@@ -35,10 +34,9 @@ from mirage_bayes.models.generation import (
     pattern_log_likelihood,
     posterior_predictive_errors,
 )
+from mirage_bayes.settings import ESS_BULK_MIN, RHAT_MAX, VERSION
 
 # Stan's diagnostics policy (Vehtari et al. 2021): the thresholds behind every warning.
-RHAT_MAX = 1.01
-ESS_BULK_MIN = 400
 
 
 @dataclass(frozen=True)
@@ -114,7 +112,7 @@ def diagnose(idata: az.InferenceData, var_names: list[str] | None = None) -> Dia
     return Diagnostics(max_rhat=max_rhat, min_ess_bulk=min_ess, divergences=divergences)
 
 
-def _seed_for(config: SamplerConfig, data: TaskData, trend: str) -> int:
+def seed_for(config: SamplerConfig, data: TaskData, trend: str) -> int:
     # One stream per (task, trend) so adding a task does not change another task's draws.
     words = f"{data.task}\x00{trend}".encode()
     return int(np.random.SeedSequence([config.seed, *words]).generate_state(1)[0])
@@ -141,7 +139,7 @@ def sample_trend(data: TaskData, trend_name: str, config: SamplerConfig) -> az.I
     """
     trend = TRENDS[trend_name]
     model = build_model(data, trend)
-    seed = _seed_for(config, data, trend_name)
+    seed = seed_for(config, data, trend_name)
     # Without a progress bar the caller wants quiet: PyMC's own "Initializing NUTS" lines too.
     pymc_logger = logging.getLogger("pymc")
     previous_level = pymc_logger.level
@@ -171,7 +169,7 @@ def sample_trend(data: TaskData, trend_name: str, config: SamplerConfig) -> az.I
             "model": f"generation/{trend_name}",
             "trend": trend_name,
             "task": data.task,
-            "mirage_bayes_version": __version__,
+            "mirage_bayes_version": VERSION,
             "sampler_config": json.dumps(config.to_dict()),
             "x_center": data.x_center,
             "x_half_range": data.x_half_range,

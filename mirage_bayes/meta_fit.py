@@ -41,6 +41,7 @@ from mirage_bayes.meta_models import (
     parameter_names,
     pointwise_loglik,
 )
+from mirage_bayes.settings import META_CHAINS, META_DRAWS, META_RETRIES, META_TUNE
 
 __all__ = [
     "COMPILE_COUNT", "MetaConfig", "compiled_model", "model_data", "sample_posterior",
@@ -71,14 +72,14 @@ class MetaConfig:
     divergences (README, "Diagnostics").
     """
 
-    draws: int = 500
-    tune: int = 500
-    chains: int = 4
+    draws: int = META_DRAWS
+    tune: int = META_TUNE
+    chains: int = META_CHAINS
     seed: int = 0
     threshold: float = DEFAULT_THRESHOLD
     broken: bool = True
     target_accept: float = 0.9
-    retries: int = 2
+    retries: int = META_RETRIES
     late_alpha: float = LATE_ALPHA
 
     def to_dict(self) -> dict:

@@ -42,8 +42,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from mirage_bayes.cells import as_numbers, as_text, is_missing
 from mirage_bayes.errors import InputError
-from mirage_bayes.io import _as_text, _is_missing, _numbers
 from mirage_bayes.meta_classify import local_scatter, pooled_floor, proportion_se
 from mirage_bayes.meta_table import REPLICATES, apply_options, combine_replicates
 from mirage_bayes.tables import Table, read_table
@@ -244,7 +244,7 @@ def _triplets(table: Table, replicates: str) -> list[Triplet]:
 
 
 def _text(table: Table, column: str) -> list[str]:
-    values = _as_text(table, column, identifier=True)
+    values = as_text(table, column, identifier=True)
     for i, value in enumerate(values):
         if value is None:
             raise table.fail(i, f"column {column!r} is empty", f"fill in every {column}")
@@ -253,8 +253,8 @@ def _text(table: Table, column: str) -> list[str]:
 
 def _number(table: Table, column: str, ok, what: str, *, optional: bool = False) -> np.ndarray:
     cells = table.frame[column].astype(object).tolist()
-    numbers = _numbers(cells)
-    blank = np.array([_is_missing(v) for v in cells], bool)
+    numbers = as_numbers(cells)
+    blank = np.array([is_missing(v) for v in cells], bool)
     with np.errstate(invalid="ignore"):
         good = np.asarray(ok(numbers), bool) & ~np.isnan(numbers) | (optional & blank)
     if not good.all():
@@ -273,7 +273,7 @@ def _optional(table: Table, column: str, ok, what: str) -> np.ndarray:
 def _kinds(table: Table, rows: pd.DataFrame) -> np.ndarray:
     given = [None] * len(rows)
     if "kind" in table.frame.columns:
-        given = _as_text(table, "kind", identifier=True)
+        given = as_text(table, "kind", identifier=True)
     out = np.empty(len(rows), object)
     by_metric: dict[str, str | None] = {}
     for i, (cell, metric) in enumerate(zip(given, rows["metric"], strict=True)):
@@ -311,7 +311,7 @@ def _flag(table: Table, column: str, default: np.ndarray) -> np.ndarray:
         if isinstance(cell, bool | np.bool_):
             out[i] = bool(cell)
             continue
-        text = "" if _is_missing(cell) else str(cell).strip().lower()
+        text = "" if is_missing(cell) else str(cell).strip().lower()
         if text in _FALSE:
             out[i] = False
         elif text in _TRUE:

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from mirage_bayes import __version__
+from mirage_bayes.destination import staged_folder
 from mirage_bayes.meta_classify import CLASSES, MIN_SIZES_LATE
 from mirage_bayes.meta_plots import (
     plot_by_metric,
@@ -30,8 +30,8 @@ from mirage_bayes.meta_plots import (
     plot_ppp,
     plot_top_curves,
 )
-from mirage_bayes.report import _environment, format_number
-from mirage_bayes.save import staged_folder
+from mirage_bayes.report import format_number, template_environment
+from mirage_bayes.settings import VERSION
 
 if TYPE_CHECKING:
     from mirage_bayes.meta import MetaResult
@@ -94,7 +94,7 @@ def summary_json(result: MetaResult) -> dict[str, Any]:
         **{k: _plain(v) for k, v in result.summary.items()},
         "by_metric": by_metric,
         "config": result.config.to_dict(),
-        "mirage_bayes_version": __version__,
+        "mirage_bayes_version": VERSION,
         **{k: _plain(v) for k, v in result.meta.items()},
     }
 
@@ -244,11 +244,13 @@ def render_meta_report(result: MetaResult, directory: str | Path) -> Path:
         "others": _table(others.head(TABLE_ROWS), columns),
         "settings": [
             (k, str(v))
-            for k, v in {**result.config.to_dict(), **result.meta, "version": __version__}.items()
+            for k, v in {**result.config.to_dict(), **result.meta, "version": VERSION}.items()
         ],  # fmt: skip
     }
     path = directory / "meta_report.html"
-    path.write_text(_environment().get_template("meta_report.html.j2").render(context), "utf-8")
+    path.write_text(
+        template_environment().get_template("meta_report.html.j2").render(context), "utf-8"
+    )
     return path
 
 

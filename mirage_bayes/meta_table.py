@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from mirage_bayes.errors import InputError
+from mirage_bayes.settings import REPLICATES
 from mirage_bayes.tables import Table
 
 __all__ = ["MAPPABLE", "POOLED_FAMILY", "REPLICATES", "apply_options", "combine_replicates",
@@ -23,7 +24,6 @@ __all__ = ["MAPPABLE", "POOLED_FAMILY", "REPLICATES", "apply_options", "combine_
 
 MAPPABLE = ("family", "model", "n_params", "task", "metric", "score", "n_items", "stderr",
             "kind", "higher_is_better", "chance")  # fmt: skip
-REPLICATES = ("pool", "mean")
 POOLED_FAMILY = "all families"
 _MAP_FIX = "write --map as COLUMN=FILE_COLUMN pairs separated by commas, e.g. family=model_family"
 

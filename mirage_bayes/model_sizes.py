@@ -28,6 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from mirage_bayes.errors import InputError
+from mirage_bayes.tables import read_table, show  # here: this module stays import-light
 
 __all__ = [
     "COUNTS",
@@ -223,7 +224,6 @@ def lookup(name: str) -> ModelSize | None:
 
 def read_params_file(path: str | Path) -> dict[str, float]:
     """Read a ``model,n_params`` table (CSV, TSV, JSON Lines or Parquet) into ``{model: size}``."""
-    from mirage_bayes.tables import read_table, show  # here: this module stays import-light
 
     table = read_table(path, ("model", "n_params"))
     missing = [c for c in ("model", "n_params") if c not in table.frame]

@@ -34,11 +34,15 @@ from scipy.stats import binom
 
 from mirage_bayes.errors import InputError
 from mirage_bayes.models.generation import population_quantities
-from mirage_bayes.resolution import p_zero_draws
+from mirage_bayes.report import format_number, format_params
+from mirage_bayes.resolution import (  # re-exported: the planner's searches
+    items_for_any_correct,
+    smallest_n,
+)
+from mirage_bayes.settings import DEFAULT_MAX_ITEMS, HDI_PROB
 from mirage_bayes.simulate import model_name
 
-MAX_ITEMS = 10_000_000
-HDI_PROB = 0.94
+MAX_ITEMS = DEFAULT_MAX_ITEMS
 QUANTILE_POINTS = 64  # posterior quantiles of a that stand in for the draws in criterion (b)
 PLAN_COLUMNS = [
     "task", "model", "n_params", "length", "items_any_correct", "items_halfwidth",
@@ -50,54 +54,6 @@ _EXACT_COUNTS = 2000  # below this n every count's HDI is computed; beyond, inte
 
 
 # --- the searches ------------------------------------------------------------------------------
-
-
-def smallest_n(ok: Callable[[int], bool], max_items: int = MAX_ITEMS) -> int | None:
-    """Smallest ``n`` in ``1 … max_items`` with ``ok(n)``, for ``ok`` monotone in ``n``.
-
-    Doubles ``n`` until ``ok`` holds, then bisects: about ``2·log2(n)`` evaluations. Returns
-    ``None`` when ``ok(max_items)`` is false.
-    """
-    if ok(1):
-        return 1
-    lo, hi = 1, 2
-    while True:
-        hi = min(hi, max_items)
-        if ok(hi):
-            break
-        if hi >= max_items:
-            return None
-        lo, hi = hi, 2 * hi
-    while hi - lo > 1:  # invariant: not ok(lo), ok(hi)
-        mid = (lo + hi) // 2
-        if ok(mid):
-            hi = mid
-        else:
-            lo = mid
-    return hi
-
-
-def p_any_correct(accuracy: np.ndarray, n_items: int) -> float:
-    """``P(at least one of n new items correct)``, averaged over the posterior draws."""
-    return 1.0 - float(np.mean(p_zero_draws(accuracy, n_items)))
-
-
-def items_for_any_correct(
-    accuracy: np.ndarray, *, prob: float = 0.95, max_items: int = MAX_ITEMS
-) -> int | None:
-    """Criterion (a): the smallest ``n`` with ``P(≥ 1 correct) ≥ prob``; ``None`` past the cap.
-
-    Parameters
-    ----------
-    accuracy
-        Posterior draws of the population accuracy (one value for a known accuracy).
-    prob
-        Required probability of at least one exact match.
-    max_items
-        Largest test set considered.
-    """
-    a = np.asarray(accuracy, dtype=float).ravel()
-    return smallest_n(lambda n: p_any_correct(a, n) >= prob, max_items)
 
 
 def beta_hdi(a: np.ndarray, b: np.ndarray, prob: float = HDI_PROB) -> tuple[np.ndarray, np.ndarray]:
@@ -425,7 +381,6 @@ def _count(value, cap: int) -> str:
 
 def format_plan(plan: pd.DataFrame, *, prob: float, halfwidth: float) -> str:
     """The plan as an aligned plain-text table (text left, numbers right)."""
-    from mirage_bayes.report import format_number, format_params
 
     headers = ["task", "model", "parameters", "L", "ε", "accuracy"]
     headers += [f"items for P(≥1 correct) ≥ {prob:g}", f"items for HDI half-width ≤ {halfwidth:g}"]

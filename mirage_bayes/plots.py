@@ -19,6 +19,8 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
+from mirage_bayes.filenames import file_stems
+
 __all__ = [
     "figure_stems", "plot_comparison", "plot_epsilon", "plot_metric", "plot_resolution",
     "save_figures",
@@ -44,7 +46,7 @@ _SCALE_FREE = dict(fmt="s", ms=4, elinewidth=1.2, capsize=2)
 _OBSERVED = dict(fmt="o", ms=4.5, mec="black", ecolor="black", elinewidth=1, capsize=2)
 
 
-class _Fit(NamedTuple):
+class FitCurves(NamedTuple):
     """The tables one task's figure reads, bundled to keep helper signatures short."""
 
     summary: pd.DataFrame
@@ -90,8 +92,8 @@ def _figure_axes(ax: Axes | None, n_panels: int = 1) -> tuple[Figure, list[Axes]
     return fig, axes[:n_panels]
 
 
-def _draw_trends(
-    ax: Axes, fit: _Fit, quantity: str, length: float | None, color: str | None
+def draw_trends(
+    ax: Axes, fit: FitCurves, quantity: str, length: float | None, color: str | None
 ) -> None:
     """Band and mean per trend: a curve where ``curves`` has one, else points at the scales."""
     at_scales = _rows(fit.summary, fit.task, quantity=quantity, length=length)
@@ -115,7 +117,7 @@ def _draw_trends(
 
 
 def _draw_observed(
-    ax: Axes, fit: _Fit, quantity: str, length: float | None, color: str | None
+    ax: Axes, fit: FitCurves, quantity: str, length: float | None, color: str | None
 ) -> None:
     """Observed points of one panel: accuracy with its Jeffreys bars, else the plain values."""
     obs = fit.observed.iloc[:0] if length is None else _rows(fit.observed, fit.task, length=length)
@@ -164,7 +166,7 @@ def plot_epsilon(
     if _rows(summary, task, quantity="epsilon").empty:
         raise ValueError(f"summary has no 'epsilon' rows for task {task!r}")
     fig, (ax,) = _figure_axes(ax)
-    _draw_trends(ax, _Fit(summary, curves, observed, task), "epsilon", None, None)
+    draw_trends(ax, FitCurves(summary, curves, observed, task), "epsilon", None, None)
     obs = _rows(observed, task).drop_duplicates("n_params").sort_values("n_params")
     corrected = obs.get("epsilon_corrected", obs["epsilon_observed"])
     if np.allclose(corrected, obs["epsilon_observed"], equal_nan=True):
@@ -243,10 +245,10 @@ def plot_metric(
         raise ValueError(f"at most {MAX_PANELS} panels; pass ax to overlay {len(chosen)} lengths")
     overlay = ax is not None and len(chosen) > 1
     fig, axes = _figure_axes(ax, len(chosen))
-    fit = _Fit(summary, curves, observed, task)
+    fit = FitCurves(summary, curves, observed, task)
     colors = [f"C{i % 10}" if overlay else None for i in range(len(chosen))]
     for axis, length, color in zip(axes, chosen, colors, strict=True):
-        _draw_trends(axis, fit, quantity, length, color)
+        draw_trends(axis, fit, quantity, length, color)
         if quantity == "accuracy":
             independent = _rows(
                 curves, task, trend="power_law", quantity="accuracy_independent", length=length
@@ -271,7 +273,7 @@ def plot_metric(
     return fig
 
 
-def _overlay_legend(fit: _Fit, quantity: str, lengths: list, colors: list) -> list[Line2D]:
+def _overlay_legend(fit: FitCurves, quantity: str, lengths: list, colors: list) -> list[Line2D]:
     """Proxy handles for overlay mode: colour encodes the length, line style the trend."""
     handles = [
         Line2D([], [], color=c, lw=6, alpha=0.6, label=f"length {length:g}")
@@ -426,7 +428,6 @@ def plot_resolution(
 
 def figure_stems(tasks: Iterable[str]) -> dict[str, str]:
     """File-name stem per task: safe, bounded and unique (see :mod:`mirage_bayes.filenames`)."""
-    from mirage_bayes.filenames import file_stems
 
     return file_stems(tasks)
 

@@ -26,11 +26,11 @@ from mirage_bayes.plots import (
     save_figures,
     trend_label,
 )
+from mirage_bayes.resolution import CONSISTENT_ZERO
+from mirage_bayes.settings import DEFAULT_MAX_ITEMS, ESS_BULK_MIN, RHAT_MAX
 
 __all__ = ["render_report", "format_number", "format_params"]
 
-RHAT_MAX = 1.01
-ESS_BULK_MIN = 400
 MISSING = "—"
 
 FIGURES = {  # kind: (title, one-sentence caption)
@@ -145,7 +145,7 @@ def format_params(value: Any) -> str:
     return _sci(number, 3)
 
 
-def _hdi(low: Any, high: Any) -> str:
+def hdi_text(low: Any, high: Any) -> str:
     return f"[{format_number(low)}, {format_number(high)}]"
 
 
@@ -154,7 +154,7 @@ def _is_true(value: Any) -> bool:
     return False if value is None or pd.isna(value) else bool(value)
 
 
-def _ordered_trends(frame: pd.DataFrame) -> list[str]:
+def ordered_trends(frame: pd.DataFrame) -> list[str]:
     found = list(dict.fromkeys(frame["trend"].astype(str)))
     return [t for t in TREND_ORDER if t in found] + [t for t in found if t not in TREND_ORDER]
 
@@ -164,7 +164,7 @@ def _mentions(text: str, task: str) -> bool:
     return re.search(rf"(?<![\w.-]){re.escape(str(task))}(?![\w-]|\.\w)", text) is not None
 
 
-def _split_warnings(
+def split_warnings(
     warnings: Iterable[Any], tasks: list[str]
 ) -> tuple[dict[str, list[str]], list[str]]:
     """meta["warnings"] per task (by the task name they mention) and those naming none."""
@@ -184,7 +184,7 @@ def _split_warnings(
     return per_task, general
 
 
-def _diagnostic_warnings(diagnostics: pd.DataFrame) -> list[str]:
+def diagnostic_warnings(diagnostics: pd.DataFrame) -> list[str]:
     """One line per trend whose sampler diagnostics failed, naming each failed check."""
     lines = []
     for row in diagnostics.itertuples(index=False):
@@ -205,11 +205,11 @@ def _diagnostic_warnings(diagnostics: pd.DataFrame) -> list[str]:
     return lines
 
 
-def _table(headers: list[str], rows: list[list[str]]) -> dict[str, Any] | None:
+def table_block(headers: list[str], rows: list[list[str]]) -> dict[str, Any] | None:
     return {"headers": headers, "rows": rows} if rows else None
 
 
-def _comparison_table(rows: pd.DataFrame) -> dict[str, Any] | None:
+def comparison_table(rows: pd.DataFrame) -> dict[str, Any] | None:
     has_se = "se" in rows
     headers = ["rank", "trend", "elpd_loo", *(["SE"] if has_se else []), "p_loo"]
     headers += ["elpd_diff", "dSE", "weight", "Pareto k"]
@@ -220,10 +220,10 @@ def _comparison_table(rows: pd.DataFrame) -> dict[str, Any] | None:
         cells += [format_number(row[c]) for c in ("p_loo", "elpd_diff", "dse", "weight")]
         cells.append("warning (k > 0.7)" if _is_true(row.get("warning")) else "ok")
         body.append(cells)
-    return _table(headers, body)
+    return table_block(headers, body)
 
 
-def _diagnostics_table(rows: pd.DataFrame) -> dict[str, Any] | None:
+def diagnostics_table(rows: pd.DataFrame) -> dict[str, Any] | None:
     headers = ["trend", "max r̂", "min bulk ESS", "divergences", "ok"]
     body = [
         [
@@ -235,23 +235,23 @@ def _diagnostics_table(rows: pd.DataFrame) -> dict[str, Any] | None:
         ]
         for r in rows.itertuples(index=False)
     ]
-    return _table(headers, body)
+    return table_block(headers, body)
 
 
-def _parameter_table(rows: pd.DataFrame) -> dict[str, Any] | None:
+def parameter_table(rows: pd.DataFrame) -> dict[str, Any] | None:
     body = []
-    for trend in _ordered_trends(rows):
+    for trend in ordered_trends(rows):
         for r in rows[rows["trend"].astype(str) == trend].itertuples(index=False):
             name = PARAMETER_NAMES.get(r.parameter, r.parameter)
             body.append(
-                [trend_label(trend), name, format_number(r.mean), _hdi(r.hdi_low, r.hdi_high)]
+                [trend_label(trend), name, format_number(r.mean), hdi_text(r.hdi_low, r.hdi_high)]
             )
-    return _table(["trend", "parameter", "mean", "94% HDI"], body)
+    return table_block(["trend", "parameter", "mean", "94% HDI"], body)
 
 
 def _epsilon_table(summary: pd.DataFrame, observed: pd.DataFrame) -> dict[str, Any] | None:
     """Per scale: observed pooled ε and every trend's posterior mean and 94% HDI."""
-    trends = _ordered_trends(summary)
+    trends = ordered_trends(summary)
     scales = summary.drop_duplicates("model").sort_values("n_params")
     pooled = observed.drop_duplicates("model").set_index("model")["epsilon_observed"]
     headers = ["model", "parameters", "observed ε"]
@@ -270,13 +270,13 @@ def _epsilon_table(summary: pd.DataFrame, observed: pd.DataFrame) -> dict[str, A
             else:
                 cells += [
                     format_number(row["mean"].iloc[0]),
-                    _hdi(*row.iloc[0][["hdi_low", "hdi_high"]]),
+                    hdi_text(*row.iloc[0][["hdi_low", "hdi_high"]]),
                 ]
         body.append(cells)
-    return _table(headers, body)
+    return table_block(headers, body)
 
 
-def _meta_rows(meta: Mapping[str, Any]) -> list[tuple[str, str]]:
+def meta_rows(meta: Mapping[str, Any]) -> list[tuple[str, str]]:
     """(label, value) lines for the report header; unknown keys are shown as they are."""
     used = {"warnings", *_SAMPLING_KEYS}
     rows = []
@@ -332,8 +332,6 @@ def _resolution_section(
     Uses the power law (the smooth law) when fitted, else the first of
     :data:`RESOLUTION_TRENDS` present; the table lists the scales and lengths that showed 0.
     """
-    from mirage_bayes.plan import MAX_ITEMS
-    from mirage_bayes.resolution import CONSISTENT_ZERO
 
     rows = resolution[resolution["task"] == task]
     trend = next((t for t in RESOLUTION_TRENDS if (rows["trend"] == t).any()), None)
@@ -373,7 +371,7 @@ def _resolution_section(
         )
 
     def items(value: float) -> str:
-        return f"> {MAX_ITEMS:,}" if pd.isna(value) else f"{int(value):,}"
+        return f"> {DEFAULT_MAX_ITEMS:,}" if pd.isna(value) else f"{int(value):,}"
 
     headers = ["model", "parameters", "L", "correct / items", "true accuracy", "94% HDI",
                "P(0 correct)", "P(0), same items", "1/n", "1/(n·L)",
@@ -385,7 +383,7 @@ def _resolution_section(
             f"{r.length:g}",
             f"0 / {int(r.n_items)}",
             format_number(r.accuracy_mean),
-            _hdi(r.accuracy_low, r.accuracy_high),
+            hdi_text(r.accuracy_low, r.accuracy_high),
             format_number(r.p_zero_correct),
             format_number(r.p_zero_same_items),
             format_number(r.floor_accuracy),
@@ -399,11 +397,11 @@ def _resolution_section(
         "trend": name,
         "text": text,
         "figure": _figure_entries(task, stem, [path], directory)[0],
-        "table": _table(headers, body),
+        "table": table_block(headers, body),
     }
 
 
-def _environment() -> jinja2.Environment:
+def template_environment() -> jinja2.Environment:
     env = jinja2.Environment(
         loader=jinja2.PackageLoader("mirage_bayes", "templates"),
         autoescape=jinja2.select_autoescape(enabled_extensions=("html", "html.j2")),
@@ -457,7 +455,7 @@ def render_report(
     directory = Path(directory)
     tasks = list(dict.fromkeys([*summary["task"], *comparison["task"], *verdicts]))
     figures = save_figures(summary, curves, observed, comparison, tasks=tasks, directory=directory)
-    per_task_warnings, general = _split_warnings(meta.get("warnings", ()), tasks)
+    per_task_warnings, general = split_warnings(meta.get("warnings", ()), tasks)
     stems = figure_stems(tasks)
     sections = []
     tables = {"summary": summary, "observed": observed, "comparison": comparison}
@@ -471,10 +469,10 @@ def render_report(
                 "anchor": f"task-{stems[task]}",
                 "verdict": verdicts.get(task, "No verdict was produced for this task."),
                 "chance": (meta.get("chance") or {}).get(task, {}).get("note"),
-                "warnings": per_task_warnings[task] + _diagnostic_warnings(of["diagnostics"]),
-                "comparison": _comparison_table(of["comparison"]),
-                "diagnostics": _diagnostics_table(of["diagnostics"]),
-                "parameters": _parameter_table(of["parameters"]),
+                "warnings": per_task_warnings[task] + diagnostic_warnings(of["diagnostics"]),
+                "comparison": comparison_table(of["comparison"]),
+                "diagnostics": diagnostics_table(of["diagnostics"]),
+                "parameters": parameter_table(of["parameters"]),
                 "epsilon": _epsilon_table(eps, of["observed"]),
                 "figures": _figure_entries(task, stems[task], figures.get(task, []), directory),
                 "resolution": None
@@ -484,13 +482,13 @@ def render_report(
         )
     context = {
         "title": "mirage-bayes report",
-        "meta": _meta_rows(meta),
+        "meta": meta_rows(meta),
         "general_warnings": general,
         "tasks": sections,
         "rhat_max": RHAT_MAX,
         "ess_min": ESS_BULK_MIN,
     }
-    env = _environment()
+    env = template_environment()
     paths = directory / "report.md", directory / "report.html"
     for path in paths:
         text = env.get_template(f"{path.name}.j2").render(context)

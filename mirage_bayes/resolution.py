@@ -22,18 +22,29 @@ of the test set as it was, not a statement about test sets of this size.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Sequence
+from typing import Protocol
 
 import numpy as np
 import pandas as pd
 from scipy.stats import binom
 
 from mirage_bayes.data import TaskData
+from mirage_bayes.inference import stacked
 from mirage_bayes.models.generation import epsilon_from_eta, population_quantities, quadrature_grid
+from mirage_bayes.settings import DEFAULT_MAX_ITEMS
 
-if TYPE_CHECKING:
-    from mirage_bayes.result import FitResult
+
+class FitLike(Protocol):
+    """What :func:`resolution_table` reads of a fit (:class:`mirage_bayes.result.FitResult`)."""
+
+    tasks: list[TaskData]
+    idatas: dict
+
+    def summary(self) -> pd.DataFrame: ...
+
+    def lengths(self, data: TaskData) -> list[int]: ...
+
 
 PREDICTIVE_PROB = 0.94
 CONSISTENT_ZERO = 0.05  # P(0 correct) above this: an observed zero is what the law predicts
@@ -135,6 +146,54 @@ def predictive_accuracy(
         "high": predictive_count_quantile(accuracy, n, 1.0 - tail) / n,
         "p_zero": p_zero_correct(accuracy, n),
     }
+
+
+def smallest_n(ok: Callable[[int], bool], max_items: int = DEFAULT_MAX_ITEMS) -> int | None:
+    """Smallest ``n`` in ``1 … max_items`` with ``ok(n)``, for ``ok`` monotone in ``n``.
+
+    Doubles ``n`` until ``ok`` holds, then bisects: about ``2·log2(n)`` evaluations. Returns
+    ``None`` when ``ok(max_items)`` is false.
+    """
+    if ok(1):
+        return 1
+    lo, hi = 1, 2
+    while True:
+        hi = min(hi, max_items)
+        if ok(hi):
+            break
+        if hi >= max_items:
+            return None
+        lo, hi = hi, 2 * hi
+    while hi - lo > 1:  # invariant: not ok(lo), ok(hi)
+        mid = (lo + hi) // 2
+        if ok(mid):
+            hi = mid
+        else:
+            lo = mid
+    return hi
+
+
+def p_any_correct(accuracy: np.ndarray, n_items: int) -> float:
+    """``P(at least one of n new items correct)``, averaged over the posterior draws."""
+    return 1.0 - float(np.mean(p_zero_draws(accuracy, n_items)))
+
+
+def items_for_any_correct(
+    accuracy: np.ndarray, *, prob: float = 0.95, max_items: int = DEFAULT_MAX_ITEMS
+) -> int | None:
+    """Criterion (a): the smallest ``n`` with ``P(≥ 1 correct) ≥ prob``; ``None`` past the cap.
+
+    Parameters
+    ----------
+    accuracy
+        Posterior draws of the population accuracy (one value for a known accuracy).
+    prob
+        Required probability of at least one exact match.
+    max_items
+        Largest test set considered.
+    """
+    a = np.asarray(accuracy, dtype=float).ravel()
+    return smallest_n(lambda n: p_any_correct(a, n) >= prob, max_items)
 
 
 def resolution_floors(n_items: np.ndarray, length: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -247,7 +306,7 @@ def floors_by_task(observed: pd.DataFrame) -> dict[str, list[dict]]:
     return out
 
 
-def resolution_table(result: FitResult, *, prob: float = 0.95) -> pd.DataFrame:
+def resolution_table(result: FitLike, *, prob: float = 0.95) -> pd.DataFrame:
     """Per task, trend, scale and length: what a test set of the observed size can resolve.
 
     Columns (:data:`RESOLUTION_COLUMNS`): the test-set size ``n_items`` and ``n_correct``
@@ -257,10 +316,8 @@ def resolution_table(result: FitResult, *, prob: float = 0.95) -> pd.DataFrame:
     probability; ``p_zero_same_items`` (the same items re-run, observed lengths only); the 94%
     equal-tailed predictive interval of the number correct; the floors ``1/n`` and ``1/(n·L)``;
     and ``items_any_correct``, the smallest test set with ``P(≥ 1 correct) ≥ prob`` (NaN when
-    more than :data:`mirage_bayes.plan.MAX_ITEMS` items would be needed).
+    more than :data:`mirage_bayes.settings.DEFAULT_MAX_ITEMS` items would be needed).
     """
-    from mirage_bayes.inference import stacked
-    from mirage_bayes.plan import MAX_ITEMS, items_for_any_correct
 
     summary = result.summary()
     tail = (1.0 - PREDICTIVE_PROB) / 2.0
@@ -281,7 +338,7 @@ def resolution_table(result: FitResult, *, prob: float = 0.95) -> pd.DataFrame:
                     seen = (model, int(length)) in table.index
                     correct = table.at[(model, int(length)), "n_correct"] if seen else np.nan
                     draws = accuracy[:, s, j]
-                    needed = items_for_any_correct(draws, prob=prob, max_items=MAX_ITEMS)
+                    needed = items_for_any_correct(draws, prob=prob, max_items=DEFAULT_MAX_ITEMS)
                     floor_acc, floor_tok = resolution_floors(n, length)
                     records.append(
                         {

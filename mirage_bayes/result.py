@@ -13,7 +13,10 @@ from mirage_bayes.data import TaskData
 from mirage_bayes.inference import Diagnostics, stacked
 from mirage_bayes.models import TRENDS, population_quantities
 from mirage_bayes.models.generation import scored_quantities
-from mirage_bayes.resolution import observed_test_sets, p_zero_draws
+from mirage_bayes.plots import plot_comparison, plot_epsilon, plot_metric, plot_resolution
+from mirage_bayes.resolution import observed_test_sets, p_zero_draws, resolution_table
+from mirage_bayes.save import save_result
+from mirage_bayes.settings import HDI_PROB
 from mirage_bayes.transforms import (
     accuracy_independent,
     brier_score,
@@ -21,7 +24,6 @@ from mirage_bayes.transforms import (
     token_edit_distance,
 )
 
-HDI_PROB = 0.94
 SUMMARY_COLUMNS = [
     "task", "trend", "model", "n_params", "quantity", "length",
     "observed", "mean", "hdi_low", "hdi_high",
@@ -38,7 +40,7 @@ def hdi(samples: np.ndarray) -> np.ndarray:
     return az.hdi(samples[None, ...], hdi_prob=HDI_PROB)
 
 
-def _rows_for(task, trend, models, n_params, quantity, length, observed, draws):
+def rows_for(task, trend, models, n_params, quantity, length, observed, draws):
     """Summary rows of one quantity: ``draws`` is ``(draws, scales)``."""
     interval = hdi(draws)
     return pd.DataFrame(
@@ -153,33 +155,33 @@ class FitResult:
                     stacked(idata, "mu"), stacked(idata, "sigma_item"), lengths, chance
                 )["accuracy"]
                 args = (data.task, trend, data.models, data.n_params)
-                frames.append(_rows_for(*args, "epsilon", None, eps_obs, eps))
-                frames.append(_rows_for(*args, "epsilon_scored", None, eps_scored, eps * kept))
+                frames.append(rows_for(*args, "epsilon", None, eps_obs, eps))
+                frames.append(rows_for(*args, "epsilon_scored", None, eps_scored, eps * kept))
                 for j, length in enumerate(lengths):
                     acc_obs = _lookup(obs, data.models, length, "accuracy")
                     ted_obs = _lookup(obs, data.models, length, "mean_edit_distance")
                     frames += [
-                        _rows_for(*args, "accuracy", length, acc_obs, draws["accuracy"][..., j]),
-                        _rows_for(*args, "accuracy_scored", length, acc_obs, scored[..., j]),
-                        _rows_for(
+                        rows_for(*args, "accuracy", length, acc_obs, draws["accuracy"][..., j]),
+                        rows_for(*args, "accuracy_scored", length, acc_obs, scored[..., j]),
+                        rows_for(
                             *args, "chance_token_match", length, chance[:, j],
                             np.broadcast_to(chance[:, j], eps.shape),
                         ),
-                        _rows_for(
+                        rows_for(
                             *args, "accuracy_independent", length, acc_obs,
                             accuracy_independent(eps, length),
                         ),
-                        _rows_for(
+                        rows_for(
                             *args, "token_edit_distance", length, ted_obs,
                             token_edit_distance(eps, length),
                         ),
-                        _rows_for(
+                        rows_for(
                             *args, "p_zero_correct", length, zero_seen[:, j],
                             p_zero_draws(scored[..., j], sizes[:, j]),
                         ),
                     ]  # fmt: skip
                 frames.append(
-                    _rows_for(
+                    rows_for(
                         *args, "brier", None, brier_score(eps_obs, choices),
                         brier_score(eps, choices),
                     )
@@ -209,7 +211,6 @@ class FitResult:
 
     @cached_property
     def _resolution(self) -> pd.DataFrame:
-        from mirage_bayes.resolution import resolution_table
 
         return resolution_table(self)
 
@@ -247,9 +248,7 @@ class FitResult:
                         ("token_edit_distance", length, token_edit_distance(eps, length)),
                     ]
                 for quantity, length, values in quantities:
-                    table = _rows_for(
-                        data.task, trend, None, grid, quantity, length, np.nan, values
-                    )
+                    table = rows_for(data.task, trend, None, grid, quantity, length, np.nan, values)
                     frames.append(table.drop(columns=["model", "observed"]))
         if not frames:
             return pd.DataFrame(
@@ -322,7 +321,6 @@ class FitResult:
 
     def plot_epsilon(self, task: str | None = None, *, ax=None):
         """ε vs parameters with each trend's 94% band and the observed rates."""
-        from mirage_bayes.plots import plot_epsilon
 
         task = self._task(task).task
         return plot_epsilon(self._summary, self._curves, self._observed, task=task, ax=ax)
@@ -331,7 +329,6 @@ class FitResult:
         self, quantity: str = "accuracy", task: str | None = None, *, lengths=None, ax=None
     ):
         """``accuracy``, ``token_edit_distance`` or ``brier`` vs parameters, per length."""
-        from mirage_bayes.plots import plot_metric
 
         task = self._task(task).task
         return plot_metric(
@@ -341,14 +338,12 @@ class FitResult:
 
     def plot_comparison(self, task: str | None = None, *, ax=None):
         """ELPD (LOO) of each trend with standard errors."""
-        from mirage_bayes.plots import plot_comparison
 
         return plot_comparison(self.comparison(), task=self._task(task).task, ax=ax)
 
     def plot_resolution(self, task: str | None = None, *, trend: str = "power_law", ax=None):
         """Observed accuracy, the posterior band of true accuracy and the floors ``1/n``,
         ``1/(n·L)``, on log axes: is an observed zero evidence of no ability?"""
-        from mirage_bayes.plots import plot_resolution
 
         return plot_resolution(
             self._resolution, self._curves, task=self._task(task).task, trend=trend, ax=ax
@@ -358,7 +353,6 @@ class FitResult:
 
     def save(self, directory, *, force: bool = False, report: bool = True):
         """Write every output file into ``directory`` atomically; see :mod:`mirage_bayes.save`."""
-        from mirage_bayes.save import save_result
 
         return save_result(self, directory, force=force, report=report)
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import csv
 import errno
+import hashlib
 import json
 import os
 import re
@@ -345,3 +346,15 @@ def read_table(path: str | Path, columns: Collection[str]) -> Table:
     if len(table.frame) == 0:
         raise InputError("has a header but no data rows", where=shown, fix=_EMPTY_FIX)
     return table
+
+
+def file_sha256(path: str | Path) -> str | None:
+    """SHA-256 of a file's bytes, or ``None`` when there is no such file."""
+    path = Path(path)
+    if not path.is_file():
+        return None
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

@@ -52,7 +52,7 @@ from mirage_bayes.models.generation import GRID_LIMIT
 from mirage_bayes.models.trends import Trend
 
 if TYPE_CHECKING:
-    from mirage_bayes.choice_fit import ChoiceTaskData
+    from mirage_bayes.choice_data import ChoiceTaskData
 
 LOG_2PI = float(np.log(2 * np.pi))
 

@@ -10,7 +10,7 @@ from matplotlib.figure import Figure
 from scipy.special import log_softmax, softmax
 from scipy.stats import multivariate_normal
 
-from mirage_bayes.choice_fit import split_choice_tasks
+from mirage_bayes.choice_data import split_choice_tasks
 from mirage_bayes.choice_report import plot_choice_metrics
 from mirage_bayes.choice_result import expected_metrics
 from mirage_bayes.choice_simulate import choice_truth, simulate_choices, write_example

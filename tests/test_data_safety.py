@@ -25,12 +25,11 @@ from types import SimpleNamespace
 import pymc  # noqa: F401  (imported up front so its import-time logging is not seen as CLI output)
 import pytest
 
-import mirage_bayes.save as save
-import mirage_bayes.sources
+import mirage_bayes.cli.fit_command
+import mirage_bayes.destination as destination
 from mirage_bayes import __version__
 from mirage_bayes.cli import main
-from mirage_bayes.errors import InputError
-from mirage_bayes.save import (
+from mirage_bayes.destination import (
     MARKER,
     check_destination,
     claim_destination,
@@ -38,6 +37,7 @@ from mirage_bayes.save import (
     release_all,
     staged_folder,
 )
+from mirage_bayes.errors import InputError
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "arithmetic_outputs.csv"
 
@@ -45,7 +45,7 @@ EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "arithmetic_outputs
 @pytest.fixture(autouse=True)
 def _no_claims_left():
     yield
-    assert not save._CLAIMS, "a claim outlived its test"
+    assert not destination._CLAIMS, "a claim outlived its test"
     release_all()
 
 
@@ -262,7 +262,7 @@ def test_a_second_claim_of_a_destination_fails_at_once(tmp_path, monkeypatch):
     assert (tmp_path / ".results.lock").is_file()
     claim_destination(dest, force=False)  # the same run again: kept
     with monkeypatch.context() as patch:
-        patch.setattr(save, "_CLAIMS", {})  # as seen by another run
+        patch.setattr(destination, "_CLAIMS", {})  # as seen by another run
         with pytest.raises(InputError, match="another mirage-bayes run is writing"):
             claim_destination(dest, force=True)
         with (
@@ -294,7 +294,7 @@ def test_a_failed_run_releases_its_claim_and_leaves_nothing(tmp_path, monkeypatc
     def broken(*args, **kwargs):
         raise InputError("broken table")
 
-    monkeypatch.setattr(mirage_bayes.sources, "read_inputs", broken)
+    monkeypatch.setattr(mirage_bayes.cli.fit_command, "read_inputs", broken)
     assert run_main(["fit", EXAMPLE, "--out", dest, "--quiet"]) == 2
     assert "broken table" in one_error_line(capsys)
     assert list(tmp_path.iterdir()) == []  # nor the parent folder the claim made
@@ -322,7 +322,7 @@ def test_ctrl_c_before_saving(tmp_path, monkeypatch, capsys):
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(mirage_bayes.sources, "read_inputs", interrupted)
+    monkeypatch.setattr(mirage_bayes.cli.fit_command, "read_inputs", interrupted)
     assert run_main(["fit", EXAMPLE, "--out", dest, "--force", "--quiet"]) == 130
     err = capsys.readouterr().err
     assert err.strip() == "mirage-bayes: interrupted; nothing was written"
@@ -390,7 +390,7 @@ def test_a_killed_save_is_cleaned_up_by_the_next_run(tmp_path):
     dest = tmp_path / "results"
     script = (
         "import os, signal, sys\n"
-        "from mirage_bayes.save import staged_folder\n"
+        "from mirage_bayes.destination import staged_folder\n"
         "with staged_folder(sys.argv[1], force=False) as staging:\n"
         "    (staging / 'summary.csv').write_text('half')\n"
         "    os.kill(os.getpid(), signal.SIGKILL)\n"
@@ -469,7 +469,7 @@ def test_ctrl_c_swallowed_by_the_sampler_still_stops_the_run(tmp_path, monkeypat
             log("sampling the next trend")
         return SimpleNamespace(save=lambda *a, **k: saved.append(a))
 
-    monkeypatch.setattr("mirage_bayes.fitting.fit", swallowing_fit)
+    monkeypatch.setattr("mirage_bayes.cli.fit_command.fit", swallowing_fit)
     handler = signal.getsignal(signal.SIGINT)
     argv = ["fit", EXAMPLE, "--out", dest, "--force", *(["--quiet"] if quiet else [])]
     assert run_main(argv) == 130

@@ -25,6 +25,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+import mirage_bayes.destination as destination
 import mirage_bayes.save as save
 from mirage_bayes.cli import build_parser, main
 from mirage_bayes.errors import InputError
@@ -180,7 +181,7 @@ def fake_result(tasks: list[str], diagnostics: dict | None = None) -> SimpleName
 
 
 def test_summary_json_records_file_names_and_sampler_warnings(monkeypatch):
-    monkeypatch.setattr("mirage_bayes.resolution.floors_by_task", lambda observed: {})
+    monkeypatch.setattr("mirage_bayes.save.floors_by_task", lambda observed: {})
     bad = Diagnostics(max_rhat=1.2, min_ess_bulk=50.0, divergences=3)
     result = fake_result(["math/add", "math_add"], {("math_add", "power_law"): bad})
     summary = save.summary_json(result)
@@ -417,7 +418,7 @@ def test_output_parent_that_cannot_be_written_is_refused_before_reading(tmp_path
     def read_only(lock, where):
         raise OSError(errno.EROFS, "Read-only file system", str(lock))
 
-    monkeypatch.setattr(save, "_lock", read_only)
+    monkeypatch.setattr(destination, "_lock", read_only)
     refused(capsys, tmp_path, ["fit", path, "--out", tmp_path / "deep" / "r"],
             "cannot write there (Read-only file system)")  # fmt: skip
 
@@ -427,16 +428,16 @@ def test_full_disk_while_saving_keeps_the_previous_results(tmp_path, capsys, mon
     out = tmp_path / "r"
     out.mkdir()
     marker = {"tool": "mirage-bayes", "command": "fit", "pid": 1}
-    (out / save.MARKER).write_text(json.dumps(marker))
+    (out / destination.MARKER).write_text(json.dumps(marker))
     (out / "summary.csv").write_text("previous")
 
     class Full:
         def save(self, directory, *, force):
-            with save.staged_folder(directory, force=force) as staging:
+            with destination.staged_folder(directory, force=force) as staging:
                 (staging / "summary.csv").write_text("new")
                 raise OSError(errno.ENOSPC, "No space left on device", str(staging / "x.nc"))
 
-    monkeypatch.setattr("mirage_bayes.fitting.fit", lambda *a, **k: Full())
+    monkeypatch.setattr("mirage_bayes.cli.fit_command.fit", lambda *a, **k: Full())
     line = refused(capsys, tmp_path, ["fit", path, "--out", out, "--force", "--quiet"], code=1)
     assert "No space left on device" in line and "free disk space" in line
     assert (out / "summary.csv").read_text() == "previous"
@@ -451,7 +452,7 @@ def test_simulate_into_a_folder_it_cannot_write_is_exit_1(tmp_path, capsys, monk
     def denied(*args, **kwargs):
         raise PermissionError(errno.EACCES, "Permission denied")
 
-    monkeypatch.setattr("mirage_bayes.cli_checks.tempfile.NamedTemporaryFile", denied)
+    monkeypatch.setattr("mirage_bayes.cli.checks.tempfile.NamedTemporaryFile", denied)
     refused(capsys, tmp_path, ["simulate", "--out", tmp_path / "s.csv"],
             "cannot write into", code=1)  # fmt: skip
 
@@ -473,7 +474,7 @@ def test_simulate_writes_both_tables_or_neither(tmp_path, capsys, monkeypatch):
 
 def test_os_failure_without_errno_is_still_one_line():
     # pandas raises a bare OSError for a missing folder (meta --convert into one).
-    from mirage_bayes.cli_checks import os_failure
+    from mirage_bayes.cli.checks import os_failure
 
     line = os_failure(OSError("Cannot save file into a non-existent directory: 'x'"))
     assert line.startswith("Cannot save file") and "nothing was written" in line

@@ -57,7 +57,7 @@ def test_the_verdict_ends_with_the_check(klass):
     })  # fmt: skip
     table.attrs["pairs"] = {("power_law", "broken_power_law"): ("broken_power_law", 30.0, 5.0)}
     late = LateCheck("t", "exact_match", klass, 0.001 if klass == "late_jump" else 0.4, 8, True)
-    text = verdict("t", table, 8, [], late)
+    text = verdict("t", table, 8, [], late.sentence)
     assert text.endswith(late.sentence(broken_preferred=True))
     assert "whether the smaller sizes predicted it" in text
     assert ("not a break in ability" in text) == (klass != "late_jump")

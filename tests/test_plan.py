@@ -16,7 +16,7 @@ from scipy.stats import beta as beta_dist
 from scipy.stats import binom
 
 from mirage_bayes.cli import main
-from mirage_bayes.cli_plan import DEFAULT_MAX_ITEMS, write_plan
+from mirage_bayes.cli.plan_command import write_plan
 from mirage_bayes.errors import InputError
 from mirage_bayes.models.generation import epsilon_from_eta, population_quantities
 from mirage_bayes.plan import (
@@ -34,6 +34,7 @@ from mirage_bayes.plan import (
     plot_plan,
     smallest_n,
 )
+from mirage_bayes.settings import DEFAULT_MAX_ITEMS
 
 matplotlib.use("Agg")
 

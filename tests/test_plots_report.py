@@ -19,7 +19,7 @@ from mirage_bayes.plots import (
     plot_metric,
     save_figures,
 )
-from mirage_bayes.report import _split_warnings, format_number, format_params, render_report
+from mirage_bayes.report import format_number, format_params, render_report, split_warnings
 
 # Headless. pyplot picks its backend lazily, at the first figure, so this still applies here.
 matplotlib.use("Agg")
@@ -264,7 +264,7 @@ def test_figure_stems_are_unique():
 
 def test_warnings_go_to_the_tasks_they_name():
     tasks = ["arith", "arith_long", "qa"]
-    per_task, general = _split_warnings(
+    per_task, general = split_warnings(
         ["arith_long: too few scales", "task arith.", "'qa': skipped", "all good?"], tasks
     )
     assert per_task == {

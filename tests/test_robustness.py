@@ -25,7 +25,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import mirage_bayes.report
+import mirage_bayes.save
 from mirage_bayes import fit, simulate_outputs
 from mirage_bayes.cli import main
 from mirage_bayes.errors import InputError
@@ -332,7 +332,7 @@ def test_a_successful_save_leaves_only_the_destination(tiny_result, tmp_path):
 def test_failure_while_saving_leaves_nothing(tiny_result, tmp_path, monkeypatch, error, where):
     boom = Boom(error)
     if where == "report":
-        monkeypatch.setattr(mirage_bayes.report, "render_report", boom)
+        monkeypatch.setattr(mirage_bayes.save, "render_report", boom)
     else:
         real = az.InferenceData.to_netcdf
 
@@ -357,7 +357,7 @@ def test_force_keeps_old_results_when_saving_fails(tiny_result, tmp_path, monkey
     dest = tmp_path / "results"
     before = old_results(dest)
     boom = Boom(error)
-    monkeypatch.setattr(mirage_bayes.report, "render_report", boom)
+    monkeypatch.setattr(mirage_bayes.save, "render_report", boom)
     with pytest.raises(error):
         tiny_result.save(dest, force=True)
     assert boom.calls
@@ -394,9 +394,9 @@ def test_force_keeps_old_results_when_interrupted_between_renames(
 def test_cli_interrupted_while_saving(tiny_result, tmp_path, monkeypatch, capsys, force):
     data = tmp_path / "outputs.csv"
     data.write_text("model,n_params,target,output\nm,1e9,42,41\n")
-    monkeypatch.setattr("mirage_bayes.fitting.fit", lambda *args, **kwargs: tiny_result)
+    monkeypatch.setattr("mirage_bayes.cli.fit_command.fit", lambda *args, **kwargs: tiny_result)
     boom = Boom(KeyboardInterrupt)
-    monkeypatch.setattr(mirage_bayes.report, "render_report", boom)
+    monkeypatch.setattr(mirage_bayes.save, "render_report", boom)
     out = tmp_path / "results"
     before = old_results(out) if force else None
     code = main(["fit", str(data), "--out", str(out), "--quiet", *(["--force"] if force else [])])

@@ -3,7 +3,6 @@
 ``mirage-bayes plan FIT_DIR`` reads a saved fit (its posterior netCDF files, no refit);
 ``mirage-bayes plan --epsilon 0.3,0.1,0.02 --length 5`` plans for hypothetical scales given by
 their per-token error rate. Both print an aligned table and write ``plan.csv`` and ``plan.png``.
-Module-level imports stay light so that ``--help`` and input errors are fast.
 """
 
 from __future__ import annotations
@@ -14,83 +13,21 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from mirage_bayes import __version__
 from mirage_bayes.errors import InputError
+from mirage_bayes.plan import (
+    PLAN_COLUMNS,
+    format_plan,
+    plan_from_epsilon,
+    plan_from_fit,
+    plot_plan,
+)
+from mirage_bayes.settings import VERSION
 
 if TYPE_CHECKING:
     import pandas as pd
     from matplotlib.figure import Figure
 
-DEFAULT_MAX_ITEMS = 10_000_000  # equals mirage_bayes.plan.MAX_ITEMS (tests/test_plan.py checks)
-
-
-def _float_list(text: str) -> list[float]:
-    try:
-        values = [float(v) for v in text.split(",") if v.strip()]
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"expected comma-separated numbers, got {text!r}"
-        ) from None
-    if not values:
-        raise argparse.ArgumentTypeError("expected at least one number")
-    return values
-
-
-def add_parser(commands) -> None:
-    """Add the ``plan`` subcommand to the ``mirage-bayes`` subparsers."""
-    from mirage_bayes.cli import _int_list, _positive
-
-    plan = commands.add_parser(
-        "plan",
-        help="test items needed per model size to see ≥ 1 exact match or a precise accuracy",
-        description="For every model size and target length, the smallest number of test items "
-        "such that (a) at least one is answered exactly right with probability --prob, and (b) "
-        "the expected 94%% HDI half-width of the accuracy estimate (Jeffreys prior) is at most "
-        "--halfwidth. From a saved fit (posterior of the accuracy, new items from the item "
-        "population) or from given per-token error rates.",
-    )
-    plan.add_argument("fit_dir", nargs="?", default=None, help="folder of a mirage-bayes fit")
-    plan.add_argument(
-        "--epsilon", type=_float_list, default=None,
-        help="instead of a fit: per-token error rate of each hypothetical scale, e.g. 0.3,0.1,0.02",
-    )  # fmt: skip
-    plan.add_argument(
-        "--n-params", type=_float_list, default=None,
-        help="with --epsilon: parameter count of each scale (labels the figure's x axis)",
-    )  # fmt: skip
-    plan.add_argument(
-        "--lengths", "--length", dest="lengths", type=_int_list, default=None,
-        help="target lengths in tokens, e.g. 5 or 1,2,5 (default with a fit: the fit's lengths)",
-    )  # fmt: skip
-    plan.add_argument(
-        "--sigma-item", type=float, default=0.0,
-        help="with --epsilon: item difficulty sd on log L_CE (default 0: identical items)",
-    )  # fmt: skip
-    plan.add_argument(
-        "--trend", default=None,
-        help="with a fit: trend whose posterior to use (default: power_law when fitted)",
-    )  # fmt: skip
-    plan.add_argument(
-        "--prob", type=float, default=0.95, help="P(≥ 1 correct) to reach (default 0.95)"
-    )
-    plan.add_argument(
-        "--halfwidth", type=float, default=0.05,
-        help="94%% HDI half-width of accuracy to reach (default 0.05)",
-    )  # fmt: skip
-    plan.add_argument(
-        "--max-items", type=_positive, default=DEFAULT_MAX_ITEMS,
-        help=f"largest test set considered; beyond it 'more than' is reported "
-        f"(default {DEFAULT_MAX_ITEMS:,})",
-    )  # fmt: skip
-    plan.add_argument(
-        "--out", default=None,
-        help="CSV to write, the figure beside it as .png (default: FIT_DIR/plan.csv, else "
-        "./plan.csv)",
-    )  # fmt: skip
-    plan.add_argument(
-        "--force", action="store_true", help="overwrite plan files that mirage-bayes wrote"
-    )
-    plan.set_defaults(handler=run)
+__all__ = ["run", "write_plan"]
 
 
 def _check(args: argparse.Namespace) -> None:
@@ -144,8 +81,6 @@ _PNG_SOFTWARE = "mirage-bayes plan"  # written into plan.png's Software field
 
 def _is_our_plan_csv(path: Path) -> bool:
     """Whether ``path`` starts with the header line of a plan written by mirage-bayes."""
-    from mirage_bayes.plan import PLAN_COLUMNS
-
     try:
         with path.open(encoding="utf-8", newline="") as file:
             return file.readline().rstrip("\r\n") == ",".join(PLAN_COLUMNS)
@@ -209,7 +144,7 @@ def write_plan(
             staged[1],
             dpi=110,
             format="png",
-            metadata={"Software": f"{_PNG_SOFTWARE} {__version__}"},
+            metadata={"Software": f"{_PNG_SOFTWARE} {VERSION}"},
         )
         os.replace(staged[0], out)
         os.replace(staged[1], png)
@@ -225,8 +160,6 @@ def run(args: argparse.Namespace) -> int:
     default_folder = Path(args.fit_dir) if args.fit_dir is not None else Path()
     out = Path(args.out) if args.out else default_folder / "plan.csv"
     _check_destination(out, force=args.force)  # refuse before the work, not after it
-
-    from mirage_bayes.plan import format_plan, plan_from_epsilon, plan_from_fit, plot_plan
 
     criteria = {"prob": args.prob, "halfwidth": args.halfwidth, "max_items": args.max_items}
     if args.fit_dir is not None:

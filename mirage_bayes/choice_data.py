@@ -1,0 +1,136 @@
+"""A multiple-choice task as ``items × scales`` matrices: what the models and reports read.
+
+The multiple-choice counterpart of :mod:`mirage_bayes.data`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from mirage_bayes.errors import InputError
+
+__all__ = ["ChoiceTaskData", "split_choice_tasks"]
+
+
+@dataclass
+class ChoiceTaskData:
+    """One multiple-choice task as ``items × scales`` matrices (NaN where not evaluated).
+
+    Attributes
+    ----------
+    task, models, n_params, items, item_ids_shared, rows
+        As in :class:`mirage_bayes.data.TaskData`; ``rows`` are the scored rows
+        (:func:`mirage_bayes.choices.score_choices`).
+    log_ce
+        ``log(−log p_correct)`` of each item at each scale.
+    max_wrong_share, wrong_sum_squares
+        Shape of the wrong mass (see :mod:`mirage_bayes.choices`).
+    n_choices
+        Choices of each item at each scale (0 where not evaluated).
+    """
+
+    task: str
+    models: list[str]
+    n_params: np.ndarray
+    items: list[str]
+    log_ce: np.ndarray
+    max_wrong_share: np.ndarray
+    wrong_sum_squares: np.ndarray
+    n_choices: np.ndarray
+    item_ids_shared: bool
+    rows: pd.DataFrame = field(repr=False)
+
+    @property
+    def observed(self) -> np.ndarray:
+        """``(items, scales)``: whether the item was evaluated at the scale."""
+        return self.n_choices > 0
+
+    @property
+    def n_scales(self) -> int:
+        """Number of distinct model sizes."""
+        return len(self.models)
+
+    @property
+    def item_effects(self) -> bool:
+        """Whether item effects are identifiable: some item is seen at two or more scales."""
+        return bool(self.item_ids_shared and (self.observed.sum(1) > 1).any())
+
+    @property
+    def x_center(self) -> float:
+        """Midpoint of the observed log-size range (as :class:`~mirage_bayes.data.TaskData`)."""
+        log_n = np.log(self.n_params)
+        return float((log_n.min() + log_n.max()) / 2)
+
+    @property
+    def x_half_range(self) -> float:
+        """Half the observed log-size range (1 when there is a single scale)."""
+        log_n = np.log(self.n_params)
+        half = float((log_n.max() - log_n.min()) / 2)
+        return half if half > 0 else 1.0
+
+    def standardize(self, n_params: np.ndarray | float) -> np.ndarray:
+        """Map parameter counts to the standardized log scale (observed range → [-1, 1])."""
+        return (np.log(n_params) - self.x_center) / self.x_half_range
+
+    @property
+    def x(self) -> np.ndarray:
+        """Standardized log size of each scale."""
+        return self.standardize(self.n_params)
+
+
+def split_choice_tasks(scored: pd.DataFrame) -> list[ChoiceTaskData]:
+    """One :class:`ChoiceTaskData` per task of a scored multiple-choice table, in order.
+
+    Raises
+    ------
+    InputError
+        If a model has the same item twice within a task.
+    """
+    item_ids = bool(scored.attrs.get("item_ids", scored["item"].notna().all()))
+    source = scored.attrs.get("source", "input")
+    return [
+        _task(str(task), rows.reset_index(drop=True), item_ids, source)
+        for task, rows in scored.groupby("task", sort=False)
+    ]
+
+
+def _task(task: str, rows: pd.DataFrame, item_ids: bool, source: str) -> ChoiceTaskData:
+    sizes = rows.groupby("model", sort=False)["n_params"].first().sort_values(kind="stable")
+    models = [str(m) for m in sizes.index]
+    scale = pd.Categorical(rows["model"], categories=models).codes
+    if item_ids:
+        duplicated = rows.duplicated(["model", "item"], keep=False)
+        if duplicated.any():
+            first = rows[duplicated].iloc[0]
+            raise InputError(
+                f"model {first['model']!r} has item {first['item']!r} more than once",
+                where=f"{source}, task {task!r}",
+                fix="keep one row per (model, item) or give distinct item ids",
+            )
+        codes, labels = pd.factorize(rows["item"].astype(str), sort=False)
+        items = [str(v) for v in labels]
+    else:
+        # Without ids nothing links items across scales: every row is its own item.
+        codes = np.arange(len(rows))
+        items = [f"{m}#{i}" for i, m in enumerate(rows["model"])]
+    shape = (len(items), len(models))
+    matrices = {}
+    for column in ("log_ce", "max_wrong_share", "wrong_sum_squares"):
+        matrix = np.full(shape, np.nan)
+        matrix[codes, scale] = rows[column].to_numpy(float)
+        matrices[column] = matrix
+    n_choices = np.zeros(shape, dtype=np.int64)
+    n_choices[codes, scale] = rows["n_choices"].to_numpy(np.int64)
+    return ChoiceTaskData(
+        task=task,
+        models=models,
+        n_params=sizes.to_numpy(np.float64),
+        items=items,
+        n_choices=n_choices,
+        item_ids_shared=item_ids,
+        rows=rows,
+        **matrices,
+    )

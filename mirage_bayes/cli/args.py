@@ -1,0 +1,102 @@
+"""Argument types shared by the subcommands: each turns bad text into one argparse error line."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+
+from mirage_bayes.settings import MIN_CHAINS, MIN_DRAWS, TREND_NAMES
+
+__all__ = [
+    "chains",
+    "chance_rate",
+    "draws",
+    "float_list",
+    "int_at_least",
+    "int_list",
+    "positive",
+    "positive_number",
+    "seed",
+    "trend_list",
+]
+
+
+def int_list(text: str) -> list[int]:
+    """Comma-separated positive integers (target lengths)."""
+    try:
+        values = [int(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated integers, got {text!r}"
+        ) from None
+    if any(v < 1 for v in values):
+        raise argparse.ArgumentTypeError("lengths must be positive integers")
+    return values
+
+
+def float_list(text: str) -> list[float]:
+    """Comma-separated numbers, at least one."""
+    try:
+        values = [float(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated numbers, got {text!r}"
+        ) from None
+    if not values:
+        raise argparse.ArgumentTypeError("expected at least one number")
+    return values
+
+
+def int_at_least(minimum: int, what: str) -> Callable[[str], int]:
+    """An argparse type for integers ``>= minimum``."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = minimum - 1
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}")
+        return value
+
+    return parse
+
+
+positive = int_at_least(1, "a positive integer")
+seed = int_at_least(0, "a non-negative integer")
+draws = int_at_least(MIN_DRAWS, f"at least {MIN_DRAWS} draws per chain (ESS and HDIs need them)")
+chains = int_at_least(MIN_CHAINS, f"at least {MIN_CHAINS} chains (r̂ compares chains)")
+
+
+def chance_rate(text: str) -> float:
+    """A chance-match rate in [0, 1)."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not 0.0 <= value < 1.0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number in [0, 1)")
+    return value
+
+
+def positive_number(text: str) -> float:
+    """A finite number above 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
+    return value
+
+
+def trend_list(text: str) -> list[str]:
+    """Comma-separated trend names, each one of :data:`~mirage_bayes.settings.TREND_NAMES`."""
+    names = list(dict.fromkeys(v.strip() for v in text.split(",") if v.strip()))
+    unknown = [n for n in names if n not in TREND_NAMES]
+    if unknown or not names:
+        raise argparse.ArgumentTypeError(
+            f"unknown trend(s) {', '.join(unknown) or '(none given)'}; choose from "
+            + ", ".join(sorted(TREND_NAMES))
+        )
+    return names

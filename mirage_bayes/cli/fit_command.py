@@ -1,0 +1,67 @@
+"""``mirage-bayes fit``: read the outputs, fit, save, print the verdicts."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from mirage_bayes.cli.checks import refuse_generation_options
+from mirage_bayes.cli.runtime import progress_log, raise_if_interrupted
+from mirage_bayes.destination import claim_destination
+from mirage_bayes.errors import EXIT_DIAGNOSTICS, InputError
+from mirage_bayes.fitting import fit
+from mirage_bayes.scoring import resolve_tokenizer
+from mirage_bayes.sources import read_inputs
+
+__all__ = ["run"]
+
+
+def run(args: argparse.Namespace) -> int:
+    """Fit every task, write the results and print one verdict per task."""
+    if args.choices < 2:
+        raise InputError("--choices must be at least 2", fix="give the number of options K")
+    try:
+        # Checked before reading the table: pre-scored input skips scoring, so a bad spec went
+        # unnoticed there (found by tests/test_malformed_inputs.py).
+        resolve_tokenizer(args.tokenizer, ())
+    except InputError as error:
+        error.where = "--tokenizer"
+        raise
+    inputs = [*args.file, args.params]
+    claim_destination(args.out, force=args.force, inputs=inputs, command="fit")  # until main ends
+    outputs = read_inputs(
+        args.file, params=args.params, param_column=args.param_column, mapping=args.map,
+        size_count=args.size_count, tasks=args.tasks, lm_eval_filter=args.lm_eval_filter,
+    )  # fmt: skip
+    if outputs.attrs.get("kind") == "multiple_choice":
+        refuse_generation_options(args, outputs.attrs.get("source") or args.file[0])
+    log = progress_log(args.quiet)
+    result = fit(
+        outputs,
+        trends=args.trends,
+        lengths=args.lengths,
+        choices=args.choices,
+        tokenizer=args.tokenizer,
+        chance=args.chance,
+        draws=args.draws,
+        tune=args.tune,
+        chains=args.chains,
+        seed=args.seed,
+        progressbar=not args.quiet,
+        log=log,
+    )
+    raise_if_interrupted()
+    out = result.save(args.out, force=args.force)
+    for task, text in result.verdicts().items():
+        print(f"{task}: {text}")
+    print(f"results in {out} (report: {out / 'report.html'})")
+    if not result.ok:
+        problems = result.diagnostics().query("not ok")
+        print(
+            f"warning: sampler diagnostics failed for {len(problems)} fit(s); "
+            "see the report's warnings and summary.json",
+            file=sys.stderr,
+        )
+        if args.strict:
+            return EXIT_DIAGNOSTICS
+    return 0

@@ -1,0 +1,57 @@
+"""``mirage-bayes forecast``: leave-future-out forecasts of the larger models from the smaller."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from mirage_bayes.cli.runtime import progress_log, raise_if_interrupted
+from mirage_bayes.destination import claim_destination
+from mirage_bayes.errors import InputError
+from mirage_bayes.forecast import forecast
+from mirage_bayes.io import read_outputs
+from mirage_bayes.scoring import resolve_tokenizer
+
+__all__ = ["run"]
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the forecasts, write the files and print one verdict per task."""
+    try:
+        resolve_tokenizer(args.tokenizer, ())
+    except InputError as error:
+        error.where = "--tokenizer"
+        raise
+    if args.trends == ["scale_free"]:
+        raise InputError(
+            "scale_free has no trend to extrapolate",
+            where="--trends",
+            fix="choose power_law and/or broken_power_law",
+        )
+    claim_destination(args.out, force=args.force, inputs=[args.file], command="forecast")
+    outputs = read_outputs(args.file)
+    log = progress_log(args.quiet)  # also stops the run after a swallowed Ctrl-C
+    result = forecast(
+        outputs,
+        trends=args.trends,
+        lengths=args.lengths,
+        tokenizer=args.tokenizer,
+        draws=args.draws,
+        tune=args.tune,
+        chains=args.chains,
+        seed=args.seed,
+        log=log,
+    )
+    raise_if_interrupted()
+    out = result.save(args.out, force=args.force)
+    for task, text in result.verdicts().items():
+        print(f"{task}: {text}")
+    print(f"results in {out} (forecast.csv, forecast_diagnostics.csv, figures)")
+    if not result.ok:
+        problems = result.diagnostics().query("not ok")
+        print(
+            f"warning: sampler diagnostics failed for {len(problems)} refit(s); "
+            "see forecast_diagnostics.csv",
+            file=sys.stderr,
+        )
+    return 0

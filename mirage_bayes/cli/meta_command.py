@@ -1,0 +1,87 @@
+"""``mirage-bayes meta``: read or convert the table, analyse every triplet, save the report
+(the work is in :mod:`mirage_bayes.meta`)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from mirage_bayes.cli.checks import probe_folder
+from mirage_bayes.cli.runtime import progress_log, raise_if_interrupted
+from mirage_bayes.destination import claim_destination
+from mirage_bayes.errors import EXIT_DIAGNOSTICS, InputError
+from mirage_bayes.meta import analyse
+from mirage_bayes.meta_fit import MetaConfig
+from mirage_bayes.meta_io import read_meta_table, triplets_from_frame
+from mirage_bayes.meta_report import save_meta, verdict
+from mirage_bayes.meta_sources import load_source
+from mirage_bayes.meta_table import parse_mapping
+
+__all__ = ["run"]
+
+
+def _table(args: argparse.Namespace):
+    options = {"mapping": parse_mapping(args.map) if args.map else None, "x": args.x,
+               "pool_families": args.pool_families, "replicates": args.replicates}  # fmt: skip
+    if args.params and args.source != "lm-eval":
+        raise InputError("--params needs --from lm-eval", fix="give sizes in the table instead")
+    if args.source:
+        frame = load_source(args.source, args.file, params=args.params)
+        assumed = frame.attrs.get("assumed_continuous")
+        if assumed:
+            print(f"note: metric(s) {', '.join(assumed)} read as continuous scores (the name "
+                  "says neither proportion nor loss)", file=sys.stderr)  # fmt: skip
+        if args.convert:
+            _write_csv(frame, Path(args.convert), args.force)
+            return None
+        return triplets_from_frame(frame, name=f"{args.source} table from {args.file}", **options)
+    triplets = read_meta_table(args.file, **options)
+    if args.convert:
+        raise InputError("--convert needs --from", fix="name the data set with --from")
+    return triplets
+
+
+def _write_csv(frame, path, force: bool) -> None:
+    if path.exists() and not force:
+        raise InputError("file exists", where=str(path), fix="pass --force to overwrite it")
+    tmp = path.with_name(f".{path.name}.tmp")
+    frame.to_csv(tmp, index=False)
+    os.replace(tmp, path)
+    print(f"wrote {len(frame)} rows to {path}")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run ``mirage-bayes meta``; returns the exit code."""
+    if args.convert:
+        # Refused before the (slow) conversion, not after it.
+        convert = Path(args.convert)
+        if convert.exists() and not args.force:
+            raise InputError("file exists", where=str(convert), fix="pass --force to overwrite it")
+        probe_folder(convert.parent, str(convert))
+    else:
+        claim_destination(args.out, force=args.force, inputs=[args.file], command="meta")
+    triplets = _table(args)
+    if triplets is None:
+        return 0
+    config = MetaConfig(draws=args.draws, tune=args.tune, chains=args.chains, seed=args.seed,
+                        threshold=args.threshold, broken=not args.no_broken,
+                        retries=args.retries)  # fmt: skip
+    log = progress_log(args.quiet)  # also stops the run after a swallowed Ctrl-C
+    result = analyse(triplets, config, workers=args.workers, scheduler=args.scheduler,
+                     progress=not args.quiet, log=log,
+                     chance_sensitivity=args.chance_sensitivity)  # fmt: skip
+    result.meta["input"] = str(args.file)
+    if args.source:
+        result.meta["source"] = args.source
+    raise_if_interrupted()
+    out = save_meta(result, args.out, force=args.force)
+    s = result.summary
+    print(verdict(s))
+    print(f"results in {out} (report: {out / 'meta_report.html'})")
+    for line in s["warnings"]:
+        print(f"warning: {line}", file=sys.stderr)
+    if s["n_smooth_diagnostics_failed"] and args.strict:
+        return EXIT_DIAGNOSTICS
+    return 0

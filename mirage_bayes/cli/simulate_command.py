@@ -1,0 +1,75 @@
+"""``mirage-bayes simulate``: write an outputs table simulated from the paper's model."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+
+from mirage_bayes.cli.checks import probe_folder, write_tables
+from mirage_bayes.errors import InputError
+from mirage_bayes.simulate import GPT3_SIZES, Break, simulate_outputs
+
+__all__ = ["run"]
+
+# Keyword options of simulate_outputs that say how produced tokens are rendered as text.
+_RENDER_RATES = ("insert_rate", "delete_rate", "echo_rate", "empty_rate", "truncate_rate")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Simulate, check the destination files and write them."""
+    scales = GPT3_SIZES
+    if args.scales:
+        try:
+            scales = tuple(float(v) for v in args.scales.split(","))
+        except ValueError:
+            raise InputError(
+                "--scales must be comma-separated numbers such as 1.3e9,6.7e9"
+            ) from None
+        # `0 < v < inf` is also false for NaN, which wrote a table with a model "nan".
+        bad = [v for v in scales if not 0 < v < np.inf]
+        if bad:
+            raise InputError(
+                f"--scales holds {bad[0]:g}, not a positive parameter count",
+                fix="give finite sizes above 0 such as 1.3e9,6.7e9",
+            )
+    checks = {
+        "--c": (args.c, 0 < args.c < np.inf, "a positive parameter count such as 3e8"),
+        "--alpha": (args.alpha, np.isfinite(args.alpha), "a finite exponent such as -0.6"),
+        "--sigma-item": (args.sigma_item, 0 <= args.sigma_item < np.inf, "a finite sd ≥ 0"),
+    }
+    rates = {name: getattr(args, name) for name in _RENDER_RATES}
+    for name, value in rates.items():
+        # `0 <= value <= 1` is also false for NaN.
+        checks["--" + name.replace("_", "-")] = (value, 0 <= value <= 1, "a probability in [0, 1]")
+    if args.break_at is not None:
+        checks["--break-at"] = (args.break_at, 0 < args.break_at < np.inf, "a positive size")
+        checks["--break-slope"] = (args.break_slope, np.isfinite(args.break_slope), "a number")
+    for flag, (value, ok, fix) in checks.items():
+        if not ok:
+            raise InputError(f"{flag} {value} is impossible", fix=f"give {fix}")
+    if args.echo_rate + args.empty_rate > 1:
+        raise InputError(
+            f"--echo-rate {args.echo_rate} plus --empty-rate {args.empty_rate} exceeds 1",
+            fix="give rates that sum to at most 1 (both apply to the same all-wrong outputs)",
+        )
+    out = Path(args.out)
+    targets = [out] + ([Path(args.truth)] if args.truth else [])
+    for path in targets:
+        if path.exists() and not args.force:
+            raise InputError("file exists", where=str(path), fix="pass --force to overwrite it")
+        if path.suffix.lower() not in {".csv", ".parquet", ".jsonl"}:
+            raise InputError(
+                "unsupported file type", where=str(path), fix="use .csv, .parquet or .jsonl"
+            )
+        probe_folder(path.parent, str(path))
+    brk = Break(args.break_at, args.break_slope) if args.break_at is not None else None
+    outputs, truth = simulate_outputs(
+        n_params=scales, c=args.c, alpha=args.alpha, n_items=args.items, lengths=args.lengths,
+        sigma_item=args.sigma_item, brk=brk, task=args.task, seed=args.seed,
+        operation=args.operation, **rates,
+    )  # fmt: skip
+    write_tables({out: outputs, **({Path(args.truth): truth} if args.truth else {})})
+    print(f"wrote {len(outputs)} rows to {out}")
+    return 0

@@ -1,0 +1,57 @@
+"""One home for the constants that several modules (and the command line) share.
+
+Standard library only: the command line reads its defaults from here without importing NumPy,
+PyMC or ArviZ, so ``mirage-bayes --help`` answers at once.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "DEFAULT_MAX_ITEMS",
+    "DEFAULT_THRESHOLD",
+    "DEFAULT_TRENDS",
+    "ESS_BULK_MIN",
+    "HDI_PROB",
+    "META_CHAINS",
+    "META_DRAWS",
+    "META_RETRIES",
+    "META_SOURCES",
+    "META_TUNE",
+    "MIN_CHAINS",
+    "MIN_DRAWS",
+    "REPLICATES",
+    "RHAT_MAX",
+    "TREND_NAMES",
+    "VERSION",
+]
+
+VERSION = "0.1.0"
+
+# Every trend of mirage_bayes.models.TRENDS (tests/test_models.py checks that they agree), and
+# those compared by default; scale_free is always fitted as the reference.
+TREND_NAMES = ("scale_free", "power_law", "broken_power_law")
+DEFAULT_TRENDS = ("power_law", "broken_power_law")
+
+# The sampler-diagnostics policy: r̂ ≤ RHAT_MAX, bulk ESS ≥ ESS_BULK_MIN, no divergences.
+RHAT_MAX = 1.01
+ESS_BULK_MIN = 400
+# One chain gave "r̂ up to nan" (r̂ compares chains), and a few draws per chain gave results
+# whose ESS and HDIs mean nothing: both are refused before any work.
+MIN_DRAWS = 100
+MIN_CHAINS = 2
+
+HDI_PROB = 0.94  # ArviZ's default interval, in every table and figure
+
+# plan: the largest test set it reports before saying "more than".
+DEFAULT_MAX_ITEMS = 10_000_000
+
+# meta: the emergence-score threshold of the paper's Eq. 1, the sampler defaults under which the
+# bundled real tables pass the diagnostics (README, "Diagnostics"), the named data sources and
+# the ways of combining several rows of one model.
+DEFAULT_THRESHOLD = 20.0
+META_DRAWS = 500
+META_TUNE = 500
+META_CHAINS = 4
+META_RETRIES = 2
+META_SOURCES = ("bigbench-bigg", "pythia-arithmetic", "lm-eval")
+REPLICATES = ("pool", "mean")
