@@ -1,7 +1,8 @@
 """From the paths and options given to ``mirage-bayes fit`` to one per-item outputs table.
 
-Two kinds of input are told apart by their files:
+These kinds of input are told apart by their files:
 
+* Inspect, HELM and Every Eval Ever logs, found and read by :mod:`mirage_bayes.log_formats`;
 * lm-evaluation-harness logs: ``samples_<task>_<timestamp>.jsonl`` files, the
   ``results_<timestamp>.json`` of a run, or folders holding them (searched recursively), one run
   per model; read by :func:`mirage_bayes.lmeval.read_lmeval`;
@@ -24,6 +25,7 @@ import pandas as pd
 from mirage_bayes.errors import InputError
 from mirage_bayes.io import read_outputs
 from mirage_bayes.lmeval import is_samples_file, read_lmeval, sample_files
+from mirage_bayes.log_formats import find_logs
 from mirage_bayes.model_sizes import COUNTS, size_resolver
 from mirage_bayes.tables import os_error
 
@@ -155,7 +157,7 @@ def read_inputs(
     tasks: str | Sequence[str] | None = None,
     lm_eval_filter: str | None = None,
 ) -> pd.DataFrame:
-    """Read the input of a fit: lm-evaluation-harness logs or one per-item table.
+    """Read the input of a fit: Inspect, HELM, Every Eval Ever or lm-eval logs, or one table.
 
     Parameters
     ----------
@@ -205,8 +207,12 @@ def read_inputs(
         columns["n_params"] = param_column
     wanted = _split_names(tasks)
     resolver = size_resolver(params, count=size_count or "total")
-    logs, tables = _classify(paths)
     source = ", ".join(str(p) for p in paths)
+    found = find_logs(paths, check=check_path)  # Inspect, HELM or Every Eval Ever logs
+    if found is not None:
+        return found.read(sizes=resolver, tasks=wanted, source=source,
+                          table_options=bool(columns), lm_eval_filter=lm_eval_filter)  # fmt: skip
+    logs, tables = _classify(paths)
     if logs and tables:
         raise InputError(
             f"lm-evaluation-harness logs and a table ({tables[0]}) given together",
