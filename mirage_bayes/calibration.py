@@ -22,6 +22,7 @@ import pymc as pm
 import pytensor.tensor as pt
 from scipy import stats
 
+from mirage_bayes.chance_link import scored_error
 from mirage_bayes.data import split_tasks
 from mirage_bayes.inference import SamplerConfig, diagnose, sample_trend, stacked
 from mirage_bayes.models import TRENDS, population_quantities
@@ -32,11 +33,13 @@ from mirage_bayes.simulate import model_name
 
 @dataclass(frozen=True)
 class Design:
-    """The shape of a simulated test set: sizes, items, target lengths."""
+    """The shape of a simulated test set: sizes, items, target lengths, and the chance-match
+    rate ``g`` of each length (none: 0; written to the table's ``chance`` column)."""
 
     n_params: tuple[float, ...] = (1e8, 3e8, 1e9, 3e9, 1e10, 3e10)
     n_items: int = 60
     lengths: tuple[int, ...] = (1, 2, 3, 4, 5)
+    chance: tuple[float, ...] | None = None
 
     @property
     def x(self) -> np.ndarray:
@@ -60,13 +63,15 @@ def prior_draws(trend: str, design: Design, n_draws: int, seed: int) -> dict[str
 def simulate_counts(
     mu: np.ndarray, sigma: float, design: Design, rng: np.random.Generator
 ) -> pd.DataFrame:
-    """Pre-scored per-item outputs drawn from the model itself (items shared across sizes)."""
+    """Pre-scored per-item outputs drawn from the model itself (items shared across sizes), with
+    the chance term of :mod:`mirage_bayes.chance_link` when the design has chance rates."""
     lengths = np.resize(np.asarray(design.lengths), design.n_items)
+    chance = np.resize(np.asarray(design.chance or [0.0], dtype=np.float64), design.n_items)
     difficulty = rng.normal(0.0, sigma, design.n_items)
     rows = []
     for s, size in enumerate(design.n_params):
         eps = epsilon_from_eta(mu[s] + difficulty)
-        errors = rng.binomial(lengths, eps)
+        errors = rng.binomial(lengths, scored_error(eps, chance))
         rows.append(
             pd.DataFrame(
                 {
@@ -77,6 +82,7 @@ def simulate_counts(
                     "family": None,
                     "n_tokens": lengths,
                     "n_errors": errors,
+                    **({"chance": chance} if design.chance is not None else {}),
                 }
             )  # fmt: skip
         )

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 from scipy.special import gammaln
 
+from mirage_bayes.chance_link import produced_error
 from mirage_bayes.errors import InputError
 
 
@@ -129,13 +130,11 @@ class TaskData:
     def corrected_epsilon(self) -> np.ndarray:
         """Observed per-token error rate per scale with chance matches taken out, in [0, 1].
 
-        A token is scored wrong with probability ``ε·(1 − g)``, so each scale's errors are
-        divided by its expected share of non-chance tokens, ``Σ L·(1 − g) / Σ L``.
+        A token is scored wrong with probability ``ε·(1 − g·ε^m)``
+        (:mod:`mirage_bayes.chance_link`): per scale, the ε whose expected scored errors over the
+        items' tokens and chance rates equal the errors counted.
         """
-        tokens = self.trials.sum(0)
-        kept = (self.trials * (1.0 - self.chance)).sum(0)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            return np.minimum(self.errors.sum(0) / kept, 1.0) * np.where(tokens > 0, 1.0, np.nan)
+        return produced_error(self.errors.sum(0), self.trials, self.chance)
 
     def chance_by_length(self) -> pd.DataFrame:
         """Chance-match rate per scale and target length: ``model, length, chance``."""

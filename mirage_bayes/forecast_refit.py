@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 from scipy.special import logsumexp
 
+from mirage_bayes.chance_link import scored_error
 from mirage_bayes.data import TaskData
 from mirage_bayes.models import TRENDS, population_quantities
 from mirage_bayes.models.generation import (
@@ -92,7 +93,7 @@ def predictive_test_set(
     weights = refit_weights(data.n_scales, fitted_scales)
     held = np.arange(fitted_scales, data.n_scales)
     trials = data.trials[:, held]
-    keep = 1.0 - data.chance[:, held]  # a produced-wrong token still scores right with g
+    chance = data.chance[:, held]  # a produced-wrong token may still score as right
     lengths = sorted(int(v) for v in np.unique(trials[trials > 0]))
     out = {"epsilon": []} | {f"accuracy_{n}": [] for n in lengths}
     mu = np.ascontiguousarray(mu, dtype=np.float64)
@@ -110,7 +111,7 @@ def predictive_test_set(
         u = sigma[block, None] * nodes[picks]  # (draws, items)
         eta = mu[block][:, None, held] + u[..., None]  # (draws, items, held)
         # Scored as the scorer counts: chance matches included.
-        errors = rng.binomial(trials[None], epsilon_from_eta(eta) * keep[None])
+        errors = rng.binomial(trials[None], scored_error(epsilon_from_eta(eta), chance[None]))
         out["epsilon"].append(errors.sum(1) / trials.sum(0))
         for n in lengths:
             tested = trials == n  # (items, held)

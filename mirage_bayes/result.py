@@ -142,7 +142,7 @@ class FitResult:
             eps_scored = data.observed_epsilon()
             eps_obs = data.corrected_epsilon()
             chance = chance_matrix(data, lengths)
-            kept = (data.trials * (1.0 - data.chance)).sum(0) / data.trials.sum(0)
+            tokens = tokens_matrix(data, lengths)
             # Test-set size per scale and length, and whether it showed 0 correct (NaN: length
             # not in the data), for the p_zero_correct rows.
             sizes, zero_seen = observed_test_sets(data, lengths)
@@ -151,12 +151,14 @@ class FitResult:
                     stacked(idata, "mu"), stacked(idata, "sigma_item"), lengths
                 )
                 eps = draws["epsilon"]
-                scored = scored_quantities(
+                as_scored = scored_quantities(
                     stacked(idata, "mu"), stacked(idata, "sigma_item"), lengths, chance
-                )["accuracy"]
+                )
+                scored = as_scored["accuracy"]
+                eps_scored_draws = (as_scored["epsilon"] * tokens).sum(-1) / tokens.sum(-1)
                 args = (data.task, trend, data.models, data.n_params)
                 frames.append(rows_for(*args, "epsilon", None, eps_obs, eps))
-                frames.append(rows_for(*args, "epsilon_scored", None, eps_scored, eps * kept))
+                frames.append(rows_for(*args, "epsilon_scored", None, eps_scored, eps_scored_draws))
                 for j, length in enumerate(lengths):
                     acc_obs = _lookup(obs, data.models, length, "accuracy")
                     ted_obs = _lookup(obs, data.models, length, "mean_edit_distance")
@@ -194,9 +196,10 @@ class FitResult:
         ``quantity`` is ``epsilon`` (population mean per-token error rate, the chance-free rate
         the trends model; ``observed`` is the scored rate with chance matches taken out, see
         :meth:`TaskData.corrected_epsilon`), ``epsilon_scored`` (the rate the scorer counts,
-        ``ε̄·(1 − g)`` pooled over lengths; ``observed`` errors/tokens), ``accuracy``
-        (``E_items[(1 − ε_i)^L]``, chance-free), ``accuracy_scored`` (``E_items[(1 − ε_i·(1 −
-        g))^L]``, the exact-match rate a test set shows, chance matches included),
+        ``E_items[r_i]`` with ``r = ε·(1 − g·ε^m)``, pooled over lengths by tokens; ``observed``
+        errors/tokens), ``accuracy`` (``E_items[(1 − ε_i)^L]``, chance-free),
+        ``accuracy_scored`` (``E_items[(1 − r_i)^L]``, the exact-match rate a test set shows,
+        chance matches included),
         ``chance_token_match`` (``g``, the chance-match rate measured from the data or given;
         a constant, so its interval is the value), ``accuracy_independent`` (the paper's
         ``(1 − ε̄)^L``),
@@ -379,6 +382,13 @@ def chance_matrix(data: TaskData, lengths: list[int]) -> np.ndarray:
         for j, length in enumerate(lengths):
             out[s, j] = by_cell.get((model, length), mean[s])
     return out
+
+
+def tokens_matrix(data: TaskData, lengths: list[int]) -> np.ndarray:
+    """``(scales, lengths)`` target tokens of the items of each length at each scale; a scale
+    without any item of the lengths weighs them equally."""
+    out = np.stack([np.where(data.trials == n, data.trials, 0).sum(0) for n in lengths], -1)
+    return np.where(out.sum(-1, keepdims=True) > 0, out, 1.0).astype(np.float64)
 
 
 def _lookup(obs: pd.DataFrame, models: list[str], length: int, column: str) -> np.ndarray:

@@ -1,10 +1,11 @@
 """The per-token error model for generation tasks, with item difficulty integrated out.
 
-For item ``i`` at scale ``s`` with ``T`` target tokens, ``n_errors ~ Binomial(T, ε_si·(1 − g))``
-and ``η_si = log L_CE = μ(x_s) + u_i`` with ``ε = 1 − exp(−exp(η))`` — the paper's
-``p(token correct) = exp(−L_CE)``, a complementary log-log link. ``g`` is the chance-match rate
-of the item's scale and target length (:mod:`mirage_bayes.chance`): a token the model did not
-produce is still scored as reproduced with probability ``g``. Treating chance matches as
+For item ``i`` at scale ``s`` with ``T`` target tokens, ``n_errors ~ Binomial(T, r_si)`` with
+``r = ε·(1 − g·ε^m)``, ``η_si = log L_CE = μ(x_s) + u_i`` and ``ε = 1 − exp(−exp(η))`` — the
+paper's ``p(token correct) = exp(−L_CE)``, a complementary log-log link. ``g`` is the
+chance-match rate of the item's scale and target length (:mod:`mirage_bayes.chance`), measured
+where nearly every token is wrong; a wrong token among right ones is rarely matched by chance,
+hence the factor ``ε^m`` (:mod:`mirage_bayes.chance_link`). Treating chance matches as
 independent across the tokens of one output is an approximation (an echoed operand matches
 several tokens at once); ``tests/test_chance.py`` checks the posterior predictive of the scored
 counts against data simulated with real alignments. Item difficulty
@@ -24,6 +25,7 @@ import pymc as pm
 import pytensor.tensor as pt
 from scipy.special import gammaln, logsumexp
 
+from mirage_bayes.chance_link import scored_error
 from mirage_bayes.data import TaskData
 from mirage_bayes.models.likelihood import (
     MarginalItemLogLik,
@@ -214,21 +216,24 @@ def scored_quantities(
     """What the scorer counts, chance matches included, averaged over item difficulty.
 
     ``chance`` is ``(scales, lengths)``: the chance-match rate ``g`` of each scale and length.
-    Returns ``accuracy`` ``(draws, scales, lengths)``: ``E_items[(1 − ε_i·(1 − g))^L]``, the
-    expected share of exact matches a test set shows. With ``g = 0`` it is the
-    ``accuracy`` of :func:`population_quantities`.
+    Returns ``(draws, scales, lengths)`` arrays: ``accuracy``, ``E_items[(1 − r_i)^L]``, the
+    expected share of exact matches a test set shows, and ``epsilon``, ``E_items[r_i]``, the
+    share of tokens scored wrong, where ``r = ε·(1 − g·ε^m)`` is the scored error rate
+    (:mod:`mirage_bayes.chance_link`). With ``g = 0`` they are the quantities of
+    :func:`population_quantities`.
     """
     nodes = np.linspace(-GRID_LIMIT, GRID_LIMIT, n_nodes)
     w = np.exp(-0.5 * nodes**2)
     w /= w.sum()
     eps = epsilon_from_eta(mu[..., None] + sigma[:, None, None] * nodes)  # (draws, scales, nodes)
-    keep = 1.0 - np.asarray(chance, dtype=np.float64)
-    with np.errstate(divide="ignore"):  # ε = 1 without chance: log 0, accuracy exactly 0
-        accuracy = [
-            np.exp(float(length) * np.log1p(-eps * keep[None, :, j, None])) @ w
-            for j, length in enumerate(lengths)
-        ]
-    return {"accuracy": np.stack(accuracy, -1)}
+    chance = np.asarray(chance, dtype=np.float64)
+    accuracy, epsilon = [], []
+    for j, length in enumerate(lengths):
+        rate = scored_error(eps, chance[None, :, j, None])
+        with np.errstate(divide="ignore"):  # ε = 1 without chance: log 0, accuracy exactly 0
+            accuracy.append(np.exp(float(length) * np.log1p(-rate)) @ w)
+        epsilon.append(rate @ w)
+    return {"accuracy": np.stack(accuracy, -1), "epsilon": np.stack(epsilon, -1)}
 
 
 def posterior_predictive_errors(
@@ -243,7 +248,7 @@ def posterior_predictive_errors(
 
     Each item's difficulty is drawn from its conditional posterior given the draw (the grid
     weights times the item's likelihood), so replicates respect what the item showed. A token
-    is scored wrong with probability ``ε·(1 − g)``, chance matches included, as the scorer
+    is scored wrong with probability ``ε·(1 − g·ε^m)``, chance matches included, as the scorer
     would count it. With ``per_pattern`` the replicates are of one item of each pattern:
     ``(draws, patterns, scales)``.
     """
@@ -259,5 +264,6 @@ def posterior_predictive_errors(
         which, rng.random((mu.shape[0], len(which))),
     )  # fmt: skip
     eta = mu[:, None, :] + np.asarray(sigma)[:, None, None] * nodes[picks][..., None]
-    keep = 1.0 - data.chance_groups[data.pattern_group[which]]  # (items, scales)
-    return rng.binomial(trials[None], epsilon_from_eta(eta) * keep[None]).astype(np.int32)
+    chance = data.chance_groups[data.pattern_group[which]]  # (items, scales)
+    rate = scored_error(epsilon_from_eta(eta), chance[None])
+    return rng.binomial(trials[None], rate).astype(np.int32)

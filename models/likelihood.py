@@ -9,11 +9,12 @@ Notation: ``η[s, q] = μ[s] + σ·z[q]`` on scale ``s`` and grid node ``q``; ``
 per-token cross-entropy; ``log ε = log(1 − exp(−λ))`` and ``log(1 − ε) = −λ``. Pattern ``p`` has
 ``k[p, s]`` errors and ``c[p, s]`` correct tokens at scale ``s`` and occurs ``n[p]`` times.
 
-Chance matches (:mod:`mirage_bayes.chance`): a token the model did not produce is still counted
-as reproduced with probability ``g``, so a token is scored wrong with probability ``ε·(1 − g)``
-and reproduced with ``1 − ε·(1 − g)``. ``g`` depends on the scale and the target length, so each
-pattern belongs to a *chance group* ``G[p]`` with rate ``g[G, s]`` (one group of zeros when
-there are no chance matches, and then the formulas reduce to the ones above exactly).
+Chance matches (:mod:`mirage_bayes.chance`): a token the model did not produce is still counted as
+reproduced now and then, so a token is scored wrong with probability ``ε·(1 − g·ε^m)`` and
+reproduced with ``1 − ε·(1 − g·ε^m)`` (:mod:`mirage_bayes.chance_link`). ``g`` depends on the scale
+and the target length, so each pattern belongs to a *chance group* ``G[p]`` with rate ``g[G, s]``
+(one group of zeros when there are no chance matches, and then the formulas reduce to the ones above
+exactly).
 """
 
 from __future__ import annotations
@@ -25,21 +26,24 @@ from pytensor.gradient import disconnected_type
 from pytensor.graph.basic import Apply
 from pytensor.graph.op import Op
 
+from mirage_bayes.chance_link import CHANCE_EXPONENT
+
 LOG2 = 0.6931471805599453
 
 
 @numba.njit(cache=True)
 def _link_tables(mu, sigma, nodes, chance):
-    """Per chance group, scale and node: log P(scored wrong), log P(scored reproduced) and the
-    derivative of the latter in ``η``; per scale and node: the derivative of the former.
+    """Per chance group, scale and node: log P(scored wrong), log P(scored reproduced) and their
+    derivatives in ``η``.
 
-    With ``g = 0``: ``log ε``, ``−λ``, ``−λ`` and ``λ / expm1(λ)``.
+    With ``g = 0``: ``log ε``, ``−λ``, ``λ / expm1(λ)`` and ``−λ``. With ``g > 0`` a token is
+    scored wrong with probability ``ε·(1 − g·ε^m)`` (:mod:`mirage_bayes.chance_link`).
     """
     n_groups, n_scales, n_nodes = chance.shape[0], mu.shape[0], nodes.shape[0]
     log_err = np.empty((n_groups, n_scales, n_nodes))
     log_ok = np.empty((n_groups, n_scales, n_nodes))
+    dlog_err = np.empty((n_groups, n_scales, n_nodes))
     dlog_ok = np.empty((n_groups, n_scales, n_nodes))
-    dlog_err = np.empty((n_scales, n_nodes))
     for s in range(n_scales):
         for q in range(n_nodes):
             lam = np.exp(mu[s] + sigma * nodes[q])
@@ -48,40 +52,45 @@ def _link_tables(mu, sigma, nodes, chance):
             else:
                 log_eps = np.log1p(-np.exp(-lam))
             # d/dη log(1 − e^−λ) = λ e^−λ / (1 − e^−λ) = λ / expm1(λ); → 1 as λ → 0.
-            dlog_err[s, q] = lam / np.expm1(lam) if lam > 1e-300 else 1.0
+            ratio = lam / np.expm1(lam) if lam > 1e-300 else 1.0
             for g in range(n_groups):
                 c = chance[g, s]
                 if c == 0.0:
                     log_err[g, s, q] = log_eps
                     log_ok[g, s, q] = -lam
+                    dlog_err[g, s, q] = ratio
                     dlog_ok[g, s, q] = -lam
                     continue
-                log_err[g, s, q] = log_eps + np.log1p(-c)
+                m = CHANCE_EXPONENT if c * (CHANCE_EXPONENT + 1.0) <= 1.0 else 1.0 / c - 1.0
                 eps = np.exp(log_eps)
+                power = np.exp(m * log_eps)  # ε^m
+                log_err[g, s, q] = log_eps + np.log1p(-c * power)
+                # d/dη log(1 − g ε^m) = −g m ε^m / (1 − g ε^m) · d log ε / dη
+                dlog_err[g, s, q] = ratio * (1.0 - c * m * power / (1.0 - c * power))
                 if eps < 0.5:
-                    ok = np.log1p(-(1.0 - c) * eps)
-                else:  # 1 − (1 − g)ε = g + (1 − g)e^−λ, without cancellation near ε = 1
-                    ok = np.log(c + (1.0 - c) * np.exp(-lam))
+                    ok = np.log1p(-eps * (1.0 - c * power))
+                else:  # 1 − ε + g ε^(m+1) = e^−λ + g ε^(m+1), without cancellation near ε = 1
+                    ok = np.log(np.exp(-lam) + c * eps * power)
                 log_ok[g, s, q] = ok
-                # d/dη log(1 − (1 − g)ε) = −(1 − g)·λ e^−λ / (1 − (1 − g)ε)
-                dlog_ok[g, s, q] = -(1.0 - c) * lam * np.exp(-lam - ok)
-    return log_err, log_ok, dlog_ok, dlog_err
+                # d/dη log(1 − ε + g ε^(m+1)) = −(1 − g (m+1) ε^m)·λ e^−λ / (1 − ε + g ε^(m+1))
+                dlog_ok[g, s, q] = -(1.0 - c * (m + 1.0) * power) * lam * np.exp(-lam - ok)
+    return log_err, log_ok, dlog_err, dlog_ok
 
 
 @numba.njit(cache=True, fastmath=False)
 def marginal_loglik_and_grad(
     mu, sigma, nodes, log_w, errors, correct, counts, log_binom, chance, group
 ):
-    """Σ_p n[p]·log Σ_q w[q] Π_s Binomial(k[p,s] | k+c, ε(η[s,q])·(1 − g[G[p], s])), and its
-    gradient.
+    """Σ_p n[p]·log Σ_q w[q] Π_s Binomial(k[p,s] | k+c, P(scored wrong | η[s,q], g[G[p], s])),
+    and its gradient.
 
     Returns ``(value, d value / d mu, d value / d sigma)``.
     """
     n_scales, n_nodes, n_patterns = mu.shape[0], nodes.shape[0], errors.shape[0]
     n_groups = chance.shape[0]
-    log_err, log_ok, dlog_ok, dlog_err = _link_tables(mu, sigma, nodes, chance)
-    # Accumulated d value / d log P(wrong)[s, q] and d value / d log P(reproduced)[G, s, q].
-    acc_err = np.zeros((n_scales, n_nodes))
+    log_err, log_ok, dlog_err, dlog_ok = _link_tables(mu, sigma, nodes, chance)
+    # Accumulated d value / d log P(wrong)[G, s, q] and d value / d log P(reproduced)[G, s, q].
+    acc_err = np.zeros((n_groups, n_scales, n_nodes))
     acc_ok = np.zeros((n_groups, n_scales, n_nodes))
     per_node = np.empty(n_nodes)
     total = 0.0
@@ -108,15 +117,15 @@ def marginal_loglik_and_grad(
                 continue
             for q in range(n_nodes):
                 r = scale * per_node[q]
-                acc_err[s, q] += r * k
+                acc_err[g, s, q] += r * k
                 acc_ok[g, s, q] += r * c
     grad_mu = np.zeros(n_scales)
     grad_sigma = 0.0
     for s in range(n_scales):
         for q in range(n_nodes):
-            d_eta = acc_err[s, q] * dlog_err[s, q]
+            d_eta = 0.0
             for g in range(n_groups):
-                d_eta += acc_ok[g, s, q] * dlog_ok[g, s, q]
+                d_eta += acc_err[g, s, q] * dlog_err[g, s, q] + acc_ok[g, s, q] * dlog_ok[g, s, q]
             grad_mu[s] += d_eta
             grad_sigma += d_eta * nodes[q]
     return total, grad_mu, grad_sigma

@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from mirage_bayes.chance_link import scored_error
 from mirage_bayes.comparison import pair
 from mirage_bayes.errors import InputError
 from mirage_bayes.fitting import fit
@@ -96,10 +97,12 @@ def test_observed_epsilon_in_summary_matches_data(power_law_fit):
     scored = summary[(summary["trend"] == "scale_free") & (summary["quantity"] == "epsilon_scored")]
     expected = data.errors.sum(0) / data.trials.sum(0)
     np.testing.assert_allclose(scored["observed"], expected)
-    # ε's observed value has chance matches taken out: errors / Σ L·(1 − g), never below.
-    kept = (data.trials * (1.0 - data.chance)).sum(0)
-    np.testing.assert_allclose(eps["observed"], np.minimum(data.errors.sum(0) / kept, 1.0))
-    assert (eps["observed"].to_numpy() >= expected - 1e-12).all()
+    # ε's observed value has chance matches taken out: its expected scored errors are the ones
+    # counted, and it is never below the scored rate.
+    corrected = eps["observed"].to_numpy()
+    predicted = (data.trials * scored_error(corrected[None], data.chance)).sum(0)
+    np.testing.assert_allclose(predicted, data.errors.sum(0), rtol=1e-9, atol=1e-6)
+    assert (corrected >= expected - 1e-12).all()
 
 
 def test_comparison_has_every_trend(power_law_fit):

@@ -8,6 +8,7 @@ import pytest
 from scipy.special import expit, logit, logsumexp
 from scipy.stats import binom, halfnorm, norm
 
+from mirage_bayes.chance_link import scored_error
 from mirage_bayes.data import TaskData, split_tasks
 from mirage_bayes.fitting import trends_for
 from mirage_bayes.models import TRENDS, build_model, item_log_likelihood, population_quantities
@@ -72,7 +73,7 @@ def fine_item_log_likelihood(
     out = np.empty((mu.shape[0], len(data.items)))
     for d in range(mu.shape[0]):
         eps = -np.expm1(-np.exp(mu[d][:, None] + sigma[d] * z[None, :]))  # (scale, node)
-        scored = eps[None] * (1.0 - data.chance[:, :, None])  # chance matches score as right
+        scored = scored_error(eps[None], data.chance[:, :, None])  # chance matches score as right
         per_node = binom.logpmf(data.errors[:, :, None], data.trials[:, :, None], scored)
         out[d] = logsumexp(per_node.sum(1), axis=1, b=w[None, :])
     return out
@@ -456,6 +457,6 @@ def test_posterior_predictive_replicates_follow_the_binomial(simulated):
     )
     assert replicates.shape == (draws, len(simulated.items), simulated.n_scales)
     assert np.all(replicates <= simulated.trials[None]) and np.all(replicates >= 0)
-    keep = 1.0 - simulated.chance
-    expected = (simulated.trials * keep).sum(0) * epsilon_from_eta(true_eta(simulated))
+    rate = scored_error(epsilon_from_eta(true_eta(simulated))[None], simulated.chance)
+    expected = (simulated.trials * rate).sum(0)
     np.testing.assert_allclose(replicates.sum(1).mean(0), expected, rtol=0.03, atol=0.5)
