@@ -49,6 +49,11 @@ class ChoiceTaskData:
         return self.n_choices > 0
 
     @property
+    def chance(self) -> float:
+        """The task's chance level: the mean of ``1/K`` over the evaluated items."""
+        return float(np.mean(1.0 / self.n_choices[self.observed]))
+
+    @property
     def n_scales(self) -> int:
         """Number of distinct model sizes."""
         return len(self.models)

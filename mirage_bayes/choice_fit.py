@@ -13,6 +13,7 @@ import logging
 import os
 import sys
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 
 import arviz as az
 import numpy as np
@@ -38,7 +39,7 @@ from mirage_bayes.models.choice import (
     item_log_likelihood,
     posterior_predictive_log_ce,
 )
-from mirage_bayes.settings import VERSION
+from mirage_bayes.settings import RETRY_TARGET_ACCEPT, VERSION
 from mirage_bayes.tables import file_sha256
 
 DEFAULT_TRENDS = ("power_law", "broken_power_law")
@@ -195,7 +196,7 @@ def choice_verdict(
 def _late_check(data: ChoiceTaskData, seed: int, log: Callable[[str], None]) -> LateCheck:
     """The late-jump check of a task's multiple-choice grade, chance = mean of 1/choices."""
     log(f"{data.task}: late-jump check of multiple-choice grade")
-    chance = float(np.mean(1.0 / data.n_choices[data.observed]))
+    chance = data.chance
     return late_check_rows(
         data.task, data.rows, data.models, data.n_params, "mc_grade", chance=chance, seed=seed
     )
@@ -266,8 +267,22 @@ def fit_choices(
                 f"({chains} chains × {tune} tune + {draws} draws)"
             )
             idata = sample_choice_trend(data, trend, config)
-            idatas[data.task][trend] = idata
             diag = diagnose(idata, _sampled(idata, data))
+            # A curve resting at the chance level leaves the skill free above it: divergences
+            # there are cured by smaller steps, so refit before reporting trouble.
+            for accept in (a for a in RETRY_TARGET_ACCEPT if a > config.target_accept):
+                if not diag.divergences:
+                    break
+                note = (
+                    f"{data.task}, {trend}: {diag.divergences} divergent transitions; refitted "
+                    f"with target_accept {accept}"
+                )
+                warnings_.append(note)
+                log(note)
+                retry = replace(config, target_accept=accept)
+                idata = sample_choice_trend(data, trend, retry)
+                diag = diagnose(idata, _sampled(idata, data))
+            idatas[data.task][trend] = idata
             diagnostics[(data.task, trend)] = diag
             if not diag.ok:
                 log(

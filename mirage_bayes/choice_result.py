@@ -22,7 +22,12 @@ from mirage_bayes.comparison import pair
 from mirage_bayes.filenames import task_files
 from mirage_bayes.inference import Diagnostics, sampler_warnings
 from mirage_bayes.models import TRENDS
-from mirage_bayes.models.choice import expected_grade, expected_q_moments, grade_thresholds
+from mirage_bayes.models.choice import (
+    expected_grade,
+    expected_q_moments,
+    grade_thresholds,
+    guessing_log_ce,
+)
 from mirage_bayes.plots import plot_comparison
 from mirage_bayes.result import (
     CURVE_DRAWS,
@@ -194,7 +199,7 @@ class ChoiceFitResult:
                 every = max(1, len(post["sigma_obs"]) // CURVE_DRAWS)
                 post = {name: values[::every] for name, values in post.items()}
                 x = data.standardize(grid)
-                mu = TRENDS[trend].mu(post, x)
+                mu = guessing_log_ce(TRENDS[trend].mu(post, x), data.chance)
                 metrics = expected_metrics(data, mu, _total_spread(post), x)
                 for quantity in QUANTITIES:
                     table = rows_for(
@@ -212,8 +217,10 @@ class ChoiceFitResult:
 
     def parameters(self) -> pd.DataFrame:
         """Posterior mean and 94% HDI of the spreads (``sigma_item`` when item effects are
-        identifiable, ``sigma_obs``) and each trend's parameters on the paper's scale, for
-        ``L_CE = −log p_correct`` (power law: α and log10 c of ``L_CE = (N/c)^α``)."""
+        identifiable, ``sigma_obs``) and each trend's parameters on the paper's scale, for the
+        skill's cross-entropy (power law: α and log10 c of ``L_CE = (N/c)^α``; the correct choice
+        gets ``p = c + (1 − c)·exp(−L_CE)`` with ``c`` the chance level, see
+        :func:`mirage_bayes.models.choice.guessing_log_ce`)."""
         rows = []
         for data in self.tasks:
             for trend, idata in self.idatas[data.task].items():

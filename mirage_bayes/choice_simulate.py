@@ -1,16 +1,19 @@
 """Multiple-choice outputs of a model family simulated from the paper's mathematical model.
 
-The cross-entropy of the correct choice falls as a power law, ``L_CE = (N/c)^α`` (optionally with
-one smooth break, as :func:`mirage_bayes.simulate.log_cross_entropy`), so the probability on the
-correct choice ``q = exp(−L_CE)`` rises smoothly with size. Item ``i`` at size ``s`` has
-``log L_CE = log((N_s/c)^α) + u_i + e_is`` with item difficulty ``u_i ~ Normal(0, σ_item)`` and
-an item-by-size residual ``e_is ~ Normal(0, σ_obs)``. The wrong mass ``1 − q`` is split over the
-``K − 1`` wrong choices by ``softmax(d_i)``, ``d_ik ~ Normal(0, distractor_spread)`` fixed per item
-(some distractors are more tempting than others, at every size). The log-probabilities written
-are ``log p_k`` plus a negative offset per row, as log-likelihoods of continuations are not
-normalised over the choices; the softmax over the choices recovers ``p``.
+The cross-entropy of the skill falls as a power law, ``L_CE = (N/c)^α`` (optionally with one smooth
+break, as :func:`mirage_bayes.simulate.log_cross_entropy`), and a model without the skill guesses
+(``guessing``, the default), so the probability on the correct choice ``q = 1/K + (1 −
+1/K)·exp(−L_CE)`` sits at chance for the smallest sizes and rises smoothly. Item ``i`` at size ``s``
+has ``log(−log q_is) = μ_s + u_i + e_is``, ``μ_s`` the guessing curve of ``log((N_s/c)^α)``
+(:func:`mirage_bayes.models.choice.guessing_log_ce`), with item difficulty ``u_i ~ Normal(0,
+σ_item)`` and an item-by-size residual ``e_is ~ Normal(0, σ_obs)``. The wrong mass ``1 − q`` is
+split over the ``K − 1`` wrong choices by ``softmax(d_i)``, ``d_ik ~ Normal(0, distractor_spread)``
+fixed per item (some distractors are more tempting than others, at every size). The
+log-probabilities written are ``log p_k`` plus a negative offset per row, as log-likelihoods of
+continuations are not normalised over the choices; the softmax over the choices recovers ``p``.
 
-With ``σ_item = σ_obs = distractor_spread = 0`` this is the paper's closed form: grade
+With ``guessing=False`` and ``σ_item = σ_obs = distractor_spread = 0`` this is the paper's
+closed form: grade
 ``[1 − ε > ε/(K − 1)]`` and Brier ``ε²·K/(K − 1)`` with ``ε = 1 − q``
 (:func:`mirage_bayes.theory.mc_grade`, :func:`mirage_bayes.transforms.brier_score`).
 """
@@ -25,7 +28,7 @@ import numpy as np
 import pandas as pd
 from scipy.special import ndtr, softmax
 
-from mirage_bayes.models.choice import expected_q_moments, grade_thresholds
+from mirage_bayes.models.choice import expected_q_moments, grade_thresholds, guessing_log_ce
 from mirage_bayes.simulate import GPT3_SIZES, Break, log_cross_entropy, model_name
 
 __all__ = ["choice_truth", "simulate_choices", "write_choice_table", "write_example"]
@@ -48,6 +51,7 @@ def choice_truth(
     sigma_obs: float = 0.2,
     distractor_spread: float = 0.5,
     brk: Break | None = None,
+    guessing: bool = True,
     seed: int = 0,
 ) -> pd.DataFrame:
     """Population ``p_correct``, ``mc_grade`` and ``brier`` of the simulation at each size.
@@ -62,6 +66,8 @@ def choice_truth(
     """
     sizes = np.asarray(n_params, dtype=float)
     eta = log_cross_entropy(sizes, c, alpha, brk)[None, :]
+    if guessing:
+        eta = guessing_log_ce(eta, 1.0 / n_choices)
     tau = np.array([np.hypot(sigma_item, sigma_obs)])
     shares = _wrong_shapes(np.random.default_rng([seed, 1]), _TRUTH_SHAPES, n_choices,
                            distractor_spread)  # fmt: skip
@@ -94,6 +100,7 @@ def simulate_choices(
     sigma_obs: float = 0.2,
     distractor_spread: float = 0.5,
     brk: Break | None = None,
+    guessing: bool = True,
     task: str = "simulated_choice",
     family: str = "simulated",
     seed: int = 0,
@@ -114,6 +121,11 @@ def simulate_choices(
         Standard deviation of the wrong choices' logits (0: the wrong mass is split evenly).
     brk
         Optional break in the power law.
+    guessing
+        Whether a model without the skill guesses: the mean ``log L_CE`` of the correct choice
+        is that of ``p = 1/K + (1 − 1/K)·exp(−(N/c)^α)``, level at chance for the smallest
+        sizes (:func:`mirage_bayes.models.choice.guessing_log_ce`). Without it ``p`` falls far
+        below chance where the power law's cross-entropy is large.
     task, family
         Labels written to the output.
     seed
@@ -131,6 +143,8 @@ def simulate_choices(
     rng = np.random.default_rng(seed)
     sizes = np.sort(np.asarray(n_params, dtype=float))
     eta = log_cross_entropy(sizes, c, alpha, brk)
+    if guessing:
+        eta = guessing_log_ce(eta, 1.0 / n_choices)
     difficulty = rng.normal(0.0, sigma_item, n_items)
     answers = rng.integers(0, n_choices, n_items)
     shares = _wrong_shapes(rng, n_items, n_choices, distractor_spread)
@@ -162,7 +176,8 @@ def simulate_choices(
     )
     truth = choice_truth(
         sizes, c=c, alpha=alpha, n_choices=n_choices, sigma_item=sigma_item,
-        sigma_obs=sigma_obs, distractor_spread=distractor_spread, brk=brk, seed=seed,
+        sigma_obs=sigma_obs, distractor_spread=distractor_spread, brk=brk, guessing=guessing,
+        seed=seed,
     )  # fmt: skip
     return outputs, truth
 

@@ -41,7 +41,13 @@ from mirage_bayes.meta_models import (
     parameter_names,
     pointwise_loglik,
 )
-from mirage_bayes.settings import META_CHAINS, META_DRAWS, META_RETRIES, META_TUNE
+from mirage_bayes.settings import (
+    META_CHAINS,
+    META_DRAWS,
+    META_RETRIES,
+    META_TUNE,
+    RETRY_TARGET_ACCEPT,
+)
 
 __all__ = [
     "COMPILE_COUNT", "MetaConfig", "compiled_model", "model_data", "sample_posterior",
@@ -51,7 +57,6 @@ __all__ = [
 _COMPILED: dict[tuple[str, str], Any] = {}
 _LOCK = threading.Lock()  # Dask workers may run several threads in one process
 COMPILE_COUNT: Counter = Counter()  # compilations in this process, per (kind, trend)
-RETRY_TARGET_ACCEPT = (0.97, 0.99)
 REFIT_DRAWS = 2  # exact leave-one-out refits: tune and draws // REFIT_DRAWS per chain first
 REFIT_MCSE_MAX = 0.05  # largest Monte Carlo standard error of a refit's held-out elpd
 PARETO_K_MAX = 0.7

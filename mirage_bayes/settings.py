@@ -7,6 +7,7 @@ PyMC or ArviZ, so ``mirage-bayes --help`` answers at once.
 from __future__ import annotations
 
 __all__ = [
+    "RETRY_TARGET_ACCEPT",
     "DEFAULT_MAX_ITEMS",
     "DEFAULT_THRESHOLD",
     "DEFAULT_TRENDS",
@@ -49,6 +50,8 @@ DEFAULT_MAX_ITEMS = 10_000_000
 # bundled real tables pass the diagnostics (README, "Diagnostics"), the named data sources and
 # the ways of combining several rows of one model.
 DEFAULT_THRESHOLD = 20.0
+RETRY_TARGET_ACCEPT = (0.97, 0.99)
+"""NUTS target acceptance of the refits after divergences: smaller steps, the usual cure."""
 META_DRAWS = 500
 META_TUNE = 500
 META_CHAINS = 4

@@ -4,7 +4,16 @@ Observation. For item ``i`` at scale ``s`` the data are the model's log-probabil
 choices; softmax-normalised over the choices they give ``q_is``, the probability on the correct
 choice, and its cross-entropy ``L_CE = −log q_is``. The model describes ``y_is = log L_CE``:
 
-``y_is = μ(x_s) + u_i + e_is``,  ``u_i ~ Normal(0, σ_item)``,  ``e_is ~ Normal(0, σ_obs)``.
+``y_is = μ_s + u_i + e_is``,  ``u_i ~ Normal(0, σ_item)``,  ``e_is ~ Normal(0, σ_obs)``,
+
+``μ_s = log(−log(c + (1 − c)·exp(−exp(η(x_s)))))`` (:func:`guessing_log_ce`).
+
+Guessing. The trend ``η(x)`` is the log cross-entropy of the model's *skill*; a model without
+the skill still guesses, and puts about ``c = 1/K`` on the correct choice. Without this floor a
+curve that sits at chance for the small sizes and then rises is not one power law in
+``−log q`` (flat, then falling), and the broken law wins by hundreds of ELPD on data whose
+logit margin grows smoothly in log N (``validation/run_margin_check.py``). Where the skill is
+well above chance ``μ ≈ η + log(1 − c)``, the same power law shifted.
 
 Why this link. ``log L_CE`` is the quantity the paper's mathematical model makes linear in log
 size (``L_CE = (N/c)^α``), so the trend families of :mod:`.trends`, their priors and their
@@ -55,6 +64,27 @@ if TYPE_CHECKING:
     from mirage_bayes.choice_data import ChoiceTaskData
 
 LOG_2PI = float(np.log(2 * np.pi))
+
+
+def guessing_log_ce(eta, chance: float, *, tensor: bool = False):
+    """``log L_CE`` of the correct choice for a model whose skill has log cross-entropy ``η``.
+
+    A model that cannot do the task still guesses: the probability on the correct choice is
+    ``q = c + (1 − c)·exp(−exp(η))`` with ``c`` the chance level, so ``L_CE = −log q`` rises
+    with ``η`` to the ceiling ``−log c`` (``log K``) instead of without bound. Small ``λ = e^η``:
+    ``L_CE = λ − log1p(c·expm1(λ))``; large: ``−log c − log1p((1 − c)/c · e^−λ)``; each branch
+    sees ``λ`` clipped to its side of 1, so neither overflows (nor its gradient) where unused.
+    NumPy, or PyTensor with ``tensor=True``.
+    """
+    lib = pt if tensor else np
+    lam = lib.exp(lib.minimum(eta, 30.0))  # beyond, q is c to double precision: flat
+    small = lib.minimum(lam, 1.0)
+    large = lib.maximum(lam, 1.0)
+    near = small - lib.log1p(chance * lib.expm1(small))
+    far = -np.log(chance) - lib.log1p((1.0 - chance) / chance * lib.exp(-large))
+    if tensor:
+        return pt.log(pt.switch(lam < 1.0, near, far))
+    return np.log(np.where(lam < 1.0, near, far))
 
 
 def _item_loglik(log, n, s1, s2, var_item, var_obs):
@@ -118,11 +148,15 @@ def build_choice_model(data: ChoiceTaskData, trend: Trend) -> pm.Model:
     data
         The task's ``log L_CE`` of the correct choice per item and scale.
     trend
-        Mean curve ``μ(x)`` of ``log L_CE`` in standardized log size.
+        Curve ``η(x)`` of the skill's ``log L_CE`` in standardized log size; the mean of the
+        observed ``log L_CE`` is ``μ = guessing_log_ce(η, chance)``, which levels off at the
+        chance level of the task (mean ``1/K``) where the skill is gone.
     """
     stats = _pattern_statistics(data)
     with pm.Model(coords={"scale": data.models}) as model:
-        mu = pm.Deterministic("mu", trend.build(pt.as_tensor(data.x), data.n_scales), dims="scale")
+        skill = trend.build(pt.as_tensor(data.x), data.n_scales)
+        eta = pm.Deterministic("eta", skill, dims="scale")
+        mu = pm.Deterministic("mu", guessing_log_ce(eta, data.chance, tensor=True), dims="scale")
         sigma_obs = pm.HalfNormal("sigma_obs", 1.0)
         if data.item_effects:
             var_item = pm.HalfNormal("sigma_item", 1.0) ** 2

@@ -178,13 +178,25 @@ def test_curves_pass_through_the_scales_and_mix_between_them(task):
 def test_noise_free_truth_is_the_papers_closed_form():
     sizes = np.geomspace(1e7, 1e12, 41)
     truth = choice_truth(
-        sizes, c=3e9, alpha=-0.5, n_choices=4, sigma_item=0, sigma_obs=0, distractor_spread=0
-    )
+        sizes, c=3e9, alpha=-0.5, n_choices=4, sigma_item=0, sigma_obs=0, distractor_spread=0,
+        guessing=False,
+    )  # fmt: skip
     eps = -np.expm1(-((sizes / 3e9) ** -0.5))
     by = {q: rows["value"].to_numpy() for q, rows in truth.groupby("quantity")}
     np.testing.assert_allclose(by["mc_grade"], mc_grade(eps, 4))
     np.testing.assert_allclose(by["brier"], brier_score(eps, 4), rtol=1e-9)
     np.testing.assert_allclose(by["p_correct"], 1 - eps)
+
+
+def test_a_model_without_the_skill_guesses():
+    sizes = np.geomspace(1e6, 1e12, 25)
+    truth = choice_truth(
+        sizes, c=3e9, alpha=-0.5, n_choices=4, sigma_item=0, sigma_obs=0, distractor_spread=0
+    )
+    skill = np.exp(-((sizes / 3e9) ** -0.5))
+    p_correct = truth[truth["quantity"] == "p_correct"]["value"].to_numpy()
+    np.testing.assert_allclose(p_correct, 0.25 + 0.75 * skill, rtol=1e-9)
+    assert p_correct[0] == pytest.approx(0.25, abs=1e-6)  # no skill: a uniform guess
 
 
 def test_large_simulation_reaches_its_truth():

@@ -26,7 +26,7 @@ C_TRUE, ALPHA_TRUE = 3.0e9, -0.5
 @pytest.fixture(scope="module")
 def simulated_fit():
     """The power law and the scale-free reference fitted to 8 sizes × 100 items × 4 choices."""
-    outputs, truth = simulate_choices(n_items=100, c=C_TRUE, alpha=ALPHA_TRUE, seed=21)
+    outputs, truth = simulate_choices(n_items=100, c=C_TRUE, alpha=ALPHA_TRUE, seed=23)
     return fit(outputs, trends=("power_law",), **SAMPLER), outputs, truth
 
 
