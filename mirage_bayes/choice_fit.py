@@ -31,7 +31,7 @@ from mirage_bayes.comparison import (
     pair,
     preference_sentence,
 )
-from mirage_bayes.inference import DERIVED, SamplerConfig, diagnose, seed_for, stacked
+from mirage_bayes.inference import Diagnostics, SamplerConfig, diagnose, seed_for, stacked
 from mirage_bayes.late_check import LateCheck, late_check_rows
 from mirage_bayes.models import TRENDS
 from mirage_bayes.models.choice import (
@@ -100,6 +100,41 @@ def sample_choice_trend(
     return idata
 
 
+def sample_until_clean(
+    data: ChoiceTaskData,
+    trend: str,
+    config: SamplerConfig,
+    log: Callable[[str], None] = lambda _: None,
+) -> tuple[az.InferenceData, Diagnostics, list[str]]:
+    """Fit one trend; refit up to twice while the diagnostics fail, each time with twice the
+    tuning and draws and, after divergences, a higher target acceptance (smaller steps).
+
+    A curve resting at the chance level leaves the skill free above it, and the level of a
+    whole curve moves with the mean item difficulty: both are cured by longer chains, not by a
+    different model. Returns the last fit, its diagnostics and one note per refit.
+    """
+    notes: list[str] = []
+    idata = sample_choice_trend(data, trend, config)
+    diag = diagnose(idata, _sampled(idata, data))
+    for attempt, accept in enumerate(RETRY_TARGET_ACCEPT, start=1):
+        if diag.ok:
+            break
+        retry = replace(
+            config,
+            draws=config.draws * 2**attempt,
+            tune=config.tune * 2**attempt,
+            target_accept=max(config.target_accept, accept if diag.divergences else 0.0),
+        )
+        notes.append(
+            f"{data.task}, {trend}: {'; '.join(diag.problems())}; refitted with "
+            f"{retry.tune} tune + {retry.draws} draws, target_accept {retry.target_accept}"
+        )
+        log(notes[-1])
+        idata = sample_choice_trend(data, trend, retry)
+        diag = diagnose(idata, _sampled(idata, data))
+    return idata, diag, notes
+
+
 def _add_item_groups(idata: az.InferenceData, data: ChoiceTaskData, rng) -> None:
     chains, draws = idata.posterior.sizes["chain"], idata.posterior.sizes["draw"]
     mu = stacked(idata, "mu")
@@ -136,9 +171,15 @@ def _add_item_groups(idata: az.InferenceData, data: ChoiceTaskData, rng) -> None
 
 
 def _sampled(idata: az.InferenceData, data: ChoiceTaskData) -> list[str]:
-    """The sampled parameters, whose diagnostics count (not a ``sigma_item`` fixed at 0)."""
-    fixed = set() if data.item_effects else {"sigma_item"}
-    return [v for v in idata.posterior.data_vars if v not in DERIVED | fixed]
+    """What the diagnostics look at: every result is computed from ``mu`` (the mean ``log L_CE``
+    at each observed size) and the spreads (not a ``sigma_item`` fixed at 0).
+
+    The trend's own parameters are left out: where a size sits at the chance level the skill
+    ``η`` may take any value above a threshold (a guess is a guess), so the scale-free level of
+    that size, or a break in the broken law, wanders within its prior without changing ``mu``.
+    """
+    spreads = ["sigma_obs", "sigma_item"] if data.item_effects else ["sigma_obs"]
+    return ["mu", *spreads]
 
 
 def choice_verdict(
@@ -250,6 +291,7 @@ def fit_choices(
     )
     idatas: dict[str, dict[str, az.InferenceData]] = {}
     comparisons, verdicts, warnings_, diagnostics, lates = [], {}, [], {}, {}
+    refits: list[str] = []  # fits rerun longer after failed diagnostics (not silent, not failures)
     for number, data in enumerate(tasks, start=1):
         wanted = list(dict.fromkeys(["scale_free", *trends]))
         fitted = [t for t in wanted if TRENDS[t].min_scales <= data.n_scales]
@@ -266,22 +308,8 @@ def fit_choices(
                 f"[task {number}/{len(tasks)}: {data.task}] sampling {trend} "
                 f"({chains} chains × {tune} tune + {draws} draws)"
             )
-            idata = sample_choice_trend(data, trend, config)
-            diag = diagnose(idata, _sampled(idata, data))
-            # A curve resting at the chance level leaves the skill free above it: divergences
-            # there are cured by smaller steps, so refit before reporting trouble.
-            for accept in (a for a in RETRY_TARGET_ACCEPT if a > config.target_accept):
-                if not diag.divergences:
-                    break
-                note = (
-                    f"{data.task}, {trend}: {diag.divergences} divergent transitions; refitted "
-                    f"with target_accept {accept}"
-                )
-                warnings_.append(note)
-                log(note)
-                retry = replace(config, target_accept=accept)
-                idata = sample_choice_trend(data, trend, retry)
-                diag = diagnose(idata, _sampled(idata, data))
+            idata, diag, notes = sample_until_clean(data, trend, config, log)
+            refits.extend(notes)
             idatas[data.task][trend] = idata
             diagnostics[(data.task, trend)] = diag
             if not diag.ok:
@@ -308,6 +336,7 @@ def fit_choices(
         "trends": list(trends),
         "late_check": lates,
         "warnings": warnings_,
+        "refits": refits,
     }
     return ChoiceFitResult(
         tasks=tasks,

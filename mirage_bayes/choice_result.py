@@ -345,6 +345,7 @@ def choice_summary_json(result: ChoiceFitResult) -> dict:
         "kind": "multiple_choice",
         **{key: meta.get(key) for key in keys},
         "warnings": [*meta.get("warnings", []), *sampler_warnings(result.diagnostics_by_fit)],
+        "refits": meta.get("refits", []),
         "tasks": tasks,
         "files": task_files(result),  # task name -> file names
     }
