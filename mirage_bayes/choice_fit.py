@@ -24,14 +24,15 @@ import xarray as xr
 from mirage_bayes.choice_data import ChoiceTaskData, split_choice_tasks
 from mirage_bayes.choice_result import ChoiceFitResult
 from mirage_bayes.choices import score_choices, validate_choices
-from mirage_bayes.comparison import (
-    NAMES,
-    broken_clearly_better,
-    compare_trends,
-    pair,
-    preference_sentence,
+from mirage_bayes.comparison import CHOICE_WORDING, compare_trends, verdict
+from mirage_bayes.inference import (
+    Diagnostics,
+    SamplerConfig,
+    dense_mass_matrix,
+    diagnose,
+    seed_for,
+    stacked,
 )
-from mirage_bayes.inference import Diagnostics, SamplerConfig, diagnose, seed_for, stacked
 from mirage_bayes.late_check import LateCheck, late_check_rows
 from mirage_bayes.models import TRENDS
 from mirage_bayes.models.choice import (
@@ -65,7 +66,7 @@ def sample_choice_trend(
     if not config.progressbar:
         pymc_logger.setLevel(logging.WARNING)
     try:
-        with model:
+        with model, dense_mass_matrix():
             idata = pm.sample(
                 draws=config.draws,
                 tune=config.tune,
@@ -182,58 +183,6 @@ def _sampled(idata: az.InferenceData, data: ChoiceTaskData) -> list[str]:
     return ["mu", *spreads]
 
 
-def choice_verdict(
-    task: str,
-    comparison: pd.DataFrame,
-    n_scales: int,
-    skipped: list[str],
-    late: Callable[[bool], str] | None = None,
-) -> str:
-    """One paragraph saying which trend the data prefer and how firmly (as for generation tasks,
-    in terms of the cross-entropy of the correct choice), and whether the largest sizes are a
-    late jump in multiple-choice grade (``late``, :mod:`mirage_bayes.late_check`)."""
-    parts = []
-    main = pair(comparison, "power_law", "broken_power_law")
-    if main is not None:
-        parts.append(preference_sentence(task, main, "power_law", "broken_power_law"))
-        better, diff, se = main
-        if better == "power_law" or diff <= 2 * se:
-            parts.append(
-                "Nothing here requires a change in how the cross-entropy of the correct choice "
-                "scales: a sharp rise in multiple-choice grade is what the smooth law predicts."
-            )
-        else:
-            parts.append(
-                "The cross-entropy of the correct choice itself changes its scaling within the "
-                "range"
-                + ("; the late-jump check below says whether the smaller sizes predicted it."
-                   if late is not None else ".")
-            )  # fmt: skip
-    for trend in ("power_law", "broken_power_law"):
-        versus = pair(comparison, trend, "scale_free")
-        if versus is None:
-            continue
-        clear_loss = versus[0] == "scale_free" and versus[1] > 2 * versus[2]
-        if main is None or clear_loss:
-            parts.append(preference_sentence(task, versus, trend, "scale_free"))
-        if clear_loss:
-            parts.append(
-                f"{NAMES[trend].capitalize()} misses how the task moves from size to size."
-            )
-    if skipped:
-        names = " and ".join(t.replace("_", " ") for t in skipped)
-        verb = "was" if len(skipped) == 1 else "were"
-        parts.append(
-            f"With {n_scales} model size{'s' if n_scales != 1 else ''}, {names} could not be "
-            f"identified and {verb} not fitted."
-        )
-    if not parts:
-        parts.append(f"Only the scale-free reference could be fitted to {task}.")
-    if late is not None:
-        parts.append(late(broken_clearly_better(main)))
-    return " ".join(parts)
-
-
 def _late_check(data: ChoiceTaskData, seed: int, log: Callable[[str], None]) -> LateCheck:
     """The late-jump check of a task's multiple-choice grade, chance = mean of 1/choices."""
     log(f"{data.task}: late-jump check of multiple-choice grade")
@@ -320,8 +269,8 @@ def fit_choices(
         comparisons.append(table)
         late = _late_check(data, seed, log)
         lates[data.task] = late.to_dict()
-        verdicts[data.task] = choice_verdict(
-            data.task, table, data.n_scales, skipped, late.sentence
+        verdicts[data.task] = verdict(
+            data.task, table, data.n_scales, skipped, late.sentence, CHOICE_WORDING
         )
     source = outputs.attrs.get("source")
     meta = {

@@ -18,6 +18,7 @@ import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
+from mirage_bayes.figures import new_figure
 from mirage_bayes.plots import (
     DPI,
     FitCurves,
@@ -84,7 +85,7 @@ PARAMETER_LABELS = {
 
 def _axes(axes: Axes | Sequence[Axes] | None, n: int) -> tuple[Figure, list[Axes]]:
     if axes is None:
-        fig = Figure(figsize=(4.6 * n, 4.0), layout="constrained")
+        fig = new_figure(figsize=(4.6 * n, 4.0))
         return fig, list(np.atleast_1d(fig.subplots(1, n)))
     listed = [axes] if isinstance(axes, Axes) else list(axes)
     if len(listed) != n:

@@ -7,6 +7,7 @@ figures, ``_repr_html_``); the quantities are ``mc_grade``, ``brier`` and ``p_co
 
 from __future__ import annotations
 
+import html
 import json
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -18,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from mirage_bayes.choice_report import plot_choice_metrics, render_choice_report
-from mirage_bayes.comparison import pair
+from mirage_bayes.comparison import fit_repr, task_entry
 from mirage_bayes.filenames import task_files
 from mirage_bayes.inference import Diagnostics, sampler_warnings
 from mirage_bayes.models import TRENDS
@@ -296,10 +297,15 @@ class ChoiceFitResult:
         all or nothing (as :func:`mirage_bayes.save.save_result`)."""
         return save_choice_result(self, directory, force=force, report=report)
 
+    def __repr__(self) -> str:
+        return fit_repr("ChoiceFitResult", self.comparisons, self.tasks, self.ok)
+
     def _repr_html_(self) -> str:
         parts = [f"<h3>mirage-bayes fit: {len(self.tasks)} multiple-choice task(s)</h3>"]
         for data in self.tasks:
-            parts.append(f"<h4>{data.task}</h4><p>{self.verdict_texts.get(data.task, '')}</p>")
+            parts.append(
+                f"<h4>{data.task}</h4><p>{html.escape(self.verdict_texts.get(data.task, ''))}</p>"
+            )
         parts.append(self.comparison().to_html(index=False, float_format="%.2f"))
         if not self.ok:
             parts.append("<p style='color:#b00'>Sampler warnings: see .diagnostics()</p>")
@@ -313,30 +319,12 @@ def choice_summary_json(result: ChoiceFitResult) -> dict:
     meta = result.meta
     diagnostics = result.diagnostics()
     tasks = {}
+    n_scales = {data.task: data.n_scales for data in result.tasks}
     for table in result.comparisons:
         task = str(table["task"].iloc[0])
-        main = pair(table, "power_law", "broken_power_law")
         diag = diagnostics[diagnostics["task"] == task]
         tasks[task] = {
-            "preferred_trend": str(table.sort_values("rank").iloc[0]["trend"]),
-            "power_vs_broken": None
-            if main is None
-            else {
-                "preferred": main[0],
-                "elpd_diff": main[1],
-                "se": main[2],
-                "exceeds_2se": bool(main[1] > 2 * main[2]),
-            },  # fmt: skip
-            "trends": {
-                row.trend: {
-                    "max_rhat": float(row.max_rhat),
-                    "min_ess_bulk": float(row.min_ess_bulk),
-                    "divergences": int(row.divergences),
-                    "ok": bool(row.ok),
-                }
-                for row in diag.itertuples()
-            },
-            "verdict": result.verdict_texts.get(task, ""),
+            **task_entry(table, diag, result.verdict_texts.get(task, ""), n_scales[task]),
             "late_check": meta.get("late_check", {}).get(task),
         }
     keys = ("seed", "input", "input_sha256", "draws", "tune", "chains", "choices", "trends")

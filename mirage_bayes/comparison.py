@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import arviz as az
 import numpy as np
@@ -113,36 +114,71 @@ def preference_sentence(task: str, result: tuple[str, float, float], a: str, b: 
     )
 
 
+@dataclass(frozen=True)
+class Wording:
+    """What a verdict calls the modelled quantity, the headline metric and what moves."""
+
+    quantity: str = "the per-token error rate"
+    metric: str = "exact-match accuracy"
+    moves: str = "the error rate"
+
+
+GENERATION_WORDING = Wording()
+CHOICE_WORDING = Wording(
+    "the cross-entropy of the correct choice", "multiple-choice grade", "the task"
+)
+
+VERDICT_WORDS = ("smooth", "broken", "undecided", "too few sizes", "not compared")
+"""The one-word verdicts, by the LOO comparison of the power law and the broken power law."""
+
+
+def verdict_word(comparison: pd.DataFrame, n_scales: int) -> str:
+    """``smooth`` or ``broken`` when one law beats the other by more than two standard errors,
+    ``undecided`` within them, ``too few sizes`` when the data cannot identify the broken law,
+    ``not compared`` when one of the two laws was not asked for."""
+    main = pair(comparison, "power_law", "broken_power_law")
+    if main is None:
+        too_few = n_scales < TRENDS["broken_power_law"].min_scales
+        return "too few sizes" if too_few else "not compared"
+    better, diff, se = main
+    if diff <= 2 * se:
+        return "undecided"
+    return "smooth" if better == "power_law" else "broken"
+
+
 def verdict(
     task: str,
     comparison: pd.DataFrame,
     n_scales: int,
     skipped: list[str],
     late: Callable[[bool], str] | None = None,
+    wording: Wording = GENERATION_WORDING,
 ) -> str:
-    """One paragraph saying which trend the data prefer, how firmly, and whether the largest
-    sizes are a late jump (``late``: the sentence of the late-jump check given whether the broken
-    law is clearly better, :meth:`mirage_bayes.late_check.LateCheck.sentence`).
+    """One paragraph that opens with the one-word verdict (:func:`verdict_word`) and says which
+    trend the data prefer, how firmly, and whether the largest sizes are a late jump (``late``:
+    the sentence of the late-jump check given whether the broken law is clearly better,
+    :meth:`mirage_bayes.late_check.LateCheck.sentence`).
 
     A difference counts as clear when it exceeds two standard errors of the difference.
     """
-    parts = []
+    parts = [f"Verdict: {verdict_word(comparison, n_scales)}."]
     main = pair(comparison, "power_law", "broken_power_law")
     if main is not None:
         parts.append(preference_sentence(task, main, "power_law", "broken_power_law"))
         better, diff, se = main
         if better == "power_law" or diff <= 2 * se:
             parts.append(
-                "Nothing here requires a change in how the per-token error rate scales: "
-                "a sharp rise in exact-match accuracy is what the smooth law predicts."
+                f"Nothing here requires a change in how {wording.quantity} scales: a sharp rise "
+                f"in {wording.metric} is what the smooth law predicts."
             )
         else:
             parts.append(
-                "The per-token error rate itself changes its scaling within the range"
+                f"{wording.quantity[0].upper()}{wording.quantity[1:]} itself changes its scaling "
+                "within the range"
                 + ("; the late-jump check below says whether the smaller sizes predicted it."
                    if late is not None else ".")
             )  # fmt: skip
-        if diff <= 2 * se:
+        if diff <= 2 * se and wording == GENERATION_WORDING:
             parts.append(
                 "Undecided is what a true single power law usually gives, since the broken law "
                 "contains it; a real break was found every time from 6 model sizes on in the "
@@ -152,31 +188,76 @@ def verdict(
         versus = pair(comparison, trend, "scale_free")
         if versus is None:
             continue
-        if main is None or (versus[0] == "scale_free" and versus[1] > 2 * versus[2]):
+        clear_loss = versus[0] == "scale_free" and versus[1] > 2 * versus[2]
+        if main is None or clear_loss:
             parts.append(preference_sentence(task, versus, trend, "scale_free"))
-            if versus[0] == "scale_free" and versus[1] > 2 * versus[2]:
-                parts.append(
-                    f"{NAMES[trend].capitalize()} misses how the error rate moves from size to "
-                    "size."
-                )
+        if clear_loss:
+            parts.append(f"{NAMES[trend].capitalize()} misses how {wording.moves} moves from "
+                         "size to size.")  # fmt: skip
     if skipped:
+        names = " and ".join(t.replace("_", " ") for t in skipped)
+        verb = "was" if len(skipped) == 1 else "were"
         parts.append(
-            f"With {n_scales} model size{'s' if n_scales != 1 else ''}, "
-            + " and ".join(t.replace("_", " ") for t in skipped)
-            + " could not be identified and "
-            + ("was" if len(skipped) == 1 else "were")
-            + " not fitted."
+            f"With {n_scales} model size{'s' if n_scales != 1 else ''}, {names} could not be "
+            f"identified and {verb} not fitted."
         )
         if "broken_power_law" in skipped:
             parts.append(
                 "These data cannot tell a smooth law from a break in it: that takes at least "
                 f"{TRENDS['broken_power_law'].min_scales} model sizes."
             )
-    if not parts:
+    if len(parts) == 1:
         parts.append(f"Only the scale-free reference could be fitted to {task}.")
     if late is not None:
         parts.append(late(broken_clearly_better(main)))
     return " ".join(parts)
+
+
+def task_entry(
+    comparison: pd.DataFrame, diagnostics: pd.DataFrame, verdict_text: str, n_scales: int
+) -> dict:
+    """The part of a task's ``summary.json`` entry shared by every kind of fit: preferred trend,
+    the power-versus-broken comparison, per-trend diagnostics, the one-word and the full verdict.
+
+    ``diagnostics`` holds the task's rows of a result's ``diagnostics()`` table.
+    """
+    main = pair(comparison, "power_law", "broken_power_law")
+    return {
+        "preferred_trend": str(comparison.sort_values("rank").iloc[0]["trend"]),
+        "power_vs_broken": None
+        if main is None
+        else {
+            "preferred": main[0],
+            "elpd_diff": main[1],
+            "se": main[2],
+            "exceeds_2se": bool(main[1] > 2 * main[2]),
+        },  # fmt: skip
+        "trends": {
+            row.trend: {
+                "max_rhat": float(row.max_rhat),
+                "min_ess_bulk": float(row.min_ess_bulk),
+                "divergences": int(row.divergences),
+                "ok": bool(row.ok),
+            }
+            for row in diagnostics.itertuples()
+        },
+        "verdict_word": verdict_word(comparison, n_scales),
+        "verdict": verdict_text,
+    }
+
+
+def fit_repr(name: str, comparisons: list[pd.DataFrame], tasks: list, ok: bool) -> str:
+    """A short ``repr`` of a fit result: per task its one-word verdict, sizes and items."""
+    tables = {str(t["task"].iloc[0]): t for t in comparisons}
+    words = {d.task: verdict_word(tables[d.task], d.n_scales) for d in tasks if d.task in tables}
+    shown = [
+        f"{data.task}: {words.get(data.task, 'not compared')} ({data.n_scales} sizes, "
+        f"{len(data.items)} items)"
+        for data in tasks[:5]
+    ]
+    more = f"; … {len(tasks) - 5} more" if len(tasks) > 5 else ""
+    status = "diagnostics ok" if ok else "sampler warnings, see .diagnostics()"
+    return f"<{name} of {len(tasks)} task(s): {'; '.join(shown)}{more}; {status}>"
 
 
 def broken_clearly_better(main: tuple[str, float, float] | None) -> bool:

@@ -127,7 +127,9 @@ def check_destination(
             raise InputError(
                 "the output folder is not empty",
                 where=where,
-                fix="choose another --out or pass --force to replace it" if ours else _NOT_OURS,
+                fix="choose another --out, or replace it with --force (force=True in Python)"
+                if ours
+                else _NOT_OURS,
             )
         if not ours:
             raise InputError(

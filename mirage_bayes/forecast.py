@@ -35,6 +35,7 @@ predictive interval forecast from the smaller models?
 
 from __future__ import annotations
 
+import html
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -184,6 +185,19 @@ class ForecastResult:
         ``forecast_<task>.png`` into ``directory``, all or nothing."""
 
         return save_forecast(self, directory, force=force)
+
+    def __repr__(self) -> str:
+        tasks = sorted(set(self.forecasts["task"])) if len(self.forecasts) else []
+        status = "diagnostics ok" if self.ok else "sampler warnings, see .diagnostics()"
+        return f"<ForecastResult of {len(tasks)} task(s): {', '.join(tasks[:5])}; {status}>"
+
+    def _repr_html_(self) -> str:
+        parts = [f"<h3>mirage-bayes forecast: {len(self.verdict_texts)} task(s)</h3>"]
+        for task, text in self.verdict_texts.items():
+            parts.append(f"<h4>{html.escape(task)}</h4><p>{html.escape(text)}</p>")
+        if not self.ok:
+            parts.append("<p style='color:#b00'>Sampler warnings: see .diagnostics()</p>")
+        return "\n".join(parts)
 
     def _task(self, task: str | None) -> TaskData:
         done = [t for t in self.tasks if t.task in set(self.forecasts["task"])]

@@ -14,6 +14,7 @@ from matplotlib import colormaps, ticker
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
+from mirage_bayes.figures import new_figure
 from mirage_bayes.plots import trend_label
 from mirage_bayes.simulate import model_name
 from mirage_bayes.transforms import jeffreys_interval
@@ -65,7 +66,7 @@ def plot_forecast(
     ks = sorted(set(rows["fitted_scales"]))
     colours = colormaps["viridis"](np.linspace(0.0, 0.85, max(len(ks), 2)))
     colour_of = dict(zip(ks, colours, strict=False))
-    fig = Figure(figsize=(3.6 * len(trends) + 0.6, 2.9 * len(quantities)), layout="constrained")
+    fig = new_figure(figsize=(3.6 * len(trends) + 0.6, 2.9 * len(quantities)))
     axes = fig.subplots(len(quantities), len(trends), squeeze=False, sharex=True)
     obs = observed.sort_values("n_params")
     for i, quantity in enumerate(quantities):

@@ -55,6 +55,11 @@ class MetaResult:
     late_counts: np.ndarray = field(default_factory=lambda: np.zeros(0, int))
     late_null: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), bool), repr=False)
 
+    def __repr__(self) -> str:
+        classes = self.summary.get("classes") or {}
+        shown = ", ".join(f"{n} {name.replace('_', ' ')}" for name, n in classes.items() if n)
+        return f"<MetaResult of {len(self.table)} triplet(s){': ' + shown if shown else ''}>"
+
 
 def _batches(triplets: Sequence[Triplet], workers: int, batch_size: int | None):
     if batch_size is None:

@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
+from mirage_bayes.figures import new_figure
 from mirage_bayes.report import format_number
 
 __all__ = ["plot_by_metric", "plot_flagged", "plot_null_count", "plot_ppp", "plot_top_curves"]
@@ -28,7 +29,7 @@ def plot_by_metric(by_metric: pd.DataFrame, *, max_metrics: int = 40) -> Figure:
         max_metrics
     )
     height = 1.2 + 0.32 * max(len(frame), 1)
-    fig = Figure(figsize=(7.5, height), dpi=DPI, layout="constrained")
+    fig = new_figure(figsize=(7.5, height), dpi=DPI)
     ax = fig.add_subplot()
     y = np.arange(len(frame))
     ax.barh(y + 0.27, frame["n_late_jumps_observed"], 0.26, color="#d62728",
@@ -51,7 +52,7 @@ def plot_null_count(counts: np.ndarray, *, observed: int, threshold: float | Non
                     label: str | None = None) -> Figure:  # fmt: skip
     """Distribution of a count under the smooth null (one per posterior draw) and the observed
     count. ``threshold`` labels the Eq. 1 count; ``label`` names another count."""
-    fig = Figure(figsize=(6.5, 3.6), dpi=DPI, layout="constrained")
+    fig = new_figure(figsize=(6.5, 3.6), dpi=DPI)
     ax = fig.add_subplot()
     counts = np.asarray(counts)
     if counts.size:
@@ -69,7 +70,7 @@ def plot_null_count(counts: np.ndarray, *, observed: int, threshold: float | Non
 
 def plot_ppp(ppp: np.ndarray, *, bins: int = 20, label: str | None = None) -> Figure:
     """Histogram of p-values (a smooth-law population piles up away from 0)."""
-    fig = Figure(figsize=(6.5, 3.4), dpi=DPI, layout="constrained")
+    fig = new_figure(figsize=(6.5, 3.4), dpi=DPI)
     ax = fig.add_subplot()
     values = np.asarray(ppp, float)
     ax.hist(values[np.isfinite(values)], bins=np.linspace(0, 1, bins + 1), color="#1f77b4")
@@ -82,7 +83,7 @@ def plot_ppp(ppp: np.ndarray, *, bins: int = 20, label: str | None = None) -> Fi
 def _grid(n: int) -> tuple[Figure, np.ndarray]:
     columns = min(4, n)
     rows = math.ceil(n / columns)
-    fig = Figure(figsize=(3.1 * columns, 2.6 * rows), dpi=DPI, layout="constrained")
+    fig = new_figure(figsize=(3.1 * columns, 2.6 * rows), dpi=DPI)
     return fig, fig.subplots(rows, columns, squeeze=False)
 
 

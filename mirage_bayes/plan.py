@@ -33,6 +33,7 @@ from scipy.special import betaincinv
 from scipy.stats import binom
 
 from mirage_bayes.errors import InputError
+from mirage_bayes.figures import new_figure
 from mirage_bayes.models.generation import population_quantities
 from mirage_bayes.report import format_number, format_params
 from mirage_bayes.resolution import (  # re-exported: the planner's searches
@@ -418,7 +419,7 @@ def plot_plan(plan: pd.DataFrame, *, prob: float = 0.95, halfwidth: float = 0.05
     Cells past ``max_items`` are drawn as open triangles at the cap.
     """
     tasks = list(dict.fromkeys(plan["task"]))
-    fig = Figure(figsize=(10.0, 3.6 * len(tasks)), layout="constrained")
+    fig = new_figure(figsize=(10.0, 3.6 * len(tasks)))
     axes = fig.subplots(len(tasks), 2, squeeze=False)
     titles = (f"P(≥1 correct) ≥ {prob:g}", f"expected 94% HDI half-width ≤ {halfwidth:g}")
     for row, task in zip(axes, tasks, strict=True):

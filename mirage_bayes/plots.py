@@ -19,6 +19,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
+from mirage_bayes.figures import new_figure
 from mirage_bayes.filenames import file_stems
 
 __all__ = [
@@ -85,7 +86,7 @@ def _figure_axes(ax: Axes | None, n_panels: int = 1) -> tuple[Figure, list[Axes]
     ncols = n_panels if n_panels <= 3 else math.ceil(n_panels / 2)
     nrows = math.ceil(n_panels / ncols)
     size = (6.4, 4.4) if n_panels == 1 else (3.4 * ncols, 2.9 * nrows)
-    fig = Figure(figsize=size, layout="constrained")
+    fig = new_figure(figsize=size)
     axes = list(fig.subplots(nrows, ncols, sharey=True, squeeze=False).ravel())
     for extra in axes[n_panels:]:
         fig.delaxes(extra)  # e.g. 5 lengths on a 2×3 grid: no empty panel
@@ -315,7 +316,7 @@ def plot_comparison(comparison: pd.DataFrame, *, task: str, ax: Axes | None = No
     if rows.empty:
         raise ValueError(f"comparison has no rows for task {task!r}")
     if ax is None:
-        fig = Figure(figsize=(6.4, 1.4 + 0.55 * len(rows)), layout="constrained")
+        fig = new_figure(figsize=(6.4, 1.4 + 0.55 * len(rows)))
         ax = fig.add_subplot()
     fig, _ = _figure_axes(ax)
     y = np.arange(len(rows), 0, -1, dtype=float)  # best (rank 0) on top

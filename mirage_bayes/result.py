@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -9,6 +10,7 @@ import arviz as az
 import numpy as np
 import pandas as pd
 
+from mirage_bayes.comparison import fit_repr
 from mirage_bayes.data import TaskData
 from mirage_bayes.inference import Diagnostics, stacked
 from mirage_bayes.models import TRENDS, population_quantities
@@ -359,10 +361,15 @@ class FitResult:
 
         return save_result(self, directory, force=force, report=report)
 
+    def __repr__(self) -> str:
+        return fit_repr("FitResult", self.comparisons, self.tasks, self.ok)
+
     def _repr_html_(self) -> str:
         parts = [f"<h3>mirage-bayes fit: {len(self.tasks)} task(s)</h3>"]
         for data in self.tasks:
-            parts.append(f"<h4>{data.task}</h4><p>{self.verdict_texts.get(data.task, '')}</p>")
+            parts.append(
+                f"<h4>{data.task}</h4><p>{html.escape(self.verdict_texts.get(data.task, ''))}</p>"
+            )
         parts.append(self.comparison().to_html(index=False, float_format="%.2f"))
         if not self.ok:
             parts.append("<p style='color:#b00'>Sampler warnings: see .diagnostics()</p>")

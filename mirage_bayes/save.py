@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from mirage_bayes.comparison import pair
+from mirage_bayes.comparison import task_entry
 from mirage_bayes.destination import staged_folder
 from mirage_bayes.filenames import task_files
 from mirage_bayes.inference import sampler_warnings
@@ -23,31 +23,12 @@ def summary_json(result: FitLike) -> dict:
     diagnostics = result.diagnostics()
     floors = floors_by_task(result.observed())
     tasks = {}
+    n_scales = {data.task: data.n_scales for data in result.tasks}
     for table in result.comparisons:
         task = str(table["task"].iloc[0])
-        best = table.sort_values("rank").iloc[0]
-        main = pair(table, "power_law", "broken_power_law")
         diag = diagnostics[diagnostics["task"] == task]
         tasks[task] = {
-            "preferred_trend": str(best["trend"]),
-            "power_vs_broken": None
-            if main is None
-            else {
-                "preferred": main[0],
-                "elpd_diff": main[1],
-                "se": main[2],
-                "exceeds_2se": bool(main[1] > 2 * main[2]),
-            },  # fmt: skip
-            "trends": {
-                row.trend: {
-                    "max_rhat": float(row.max_rhat),
-                    "min_ess_bulk": float(row.min_ess_bulk),
-                    "divergences": int(row.divergences),
-                    "ok": bool(row.ok),
-                }
-                for row in diag.itertuples()
-            },
-            "verdict": result.verdict_texts.get(task, ""),
+            **task_entry(table, diag, result.verdict_texts.get(task, ""), n_scales[task]),
             # Is the rise at the largest sizes a late jump? (mirage_bayes.late_check)
             "late_check": meta.get("late_check", {}).get(task),
             # The chance-match rate g and where it came from (see mirage_bayes.chance).

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
+from mirage_bayes.figures import new_figure
 from mirage_bayes.transforms import accuracy_independent, brier_score, token_edit_distance
 
 
@@ -110,7 +111,7 @@ def plot_mirage_model(
     grid = np.geomspace(1e7, 1e12, 300) if n_params is None else np.asarray(n_params, float)
     curves = metric_curves(grid, c=c, alpha=alpha, lengths=lengths, choices=choices)
     if axes is None:
-        fig = Figure(figsize=(10, 7.5), layout="constrained")
+        fig = new_figure(figsize=(10, 7.5))
         axes = fig.subplots(2, 2).ravel()
     else:
         axes = np.asarray(axes).ravel()

@@ -173,7 +173,7 @@ def test_check_destination_rules(tmp_path):
     assert check_destination(tmp_path / "new" / "deeper", force=False)
     ours = tmp_path / "ours"
     marked_results(ours)
-    with pytest.raises(InputError, match="not empty.*pass --force"):
+    with pytest.raises(InputError, match=r"not empty.*--force \(force=True in Python\)"):
         check_destination(ours, force=False)
     assert check_destination(ours, force=True) == ours
     (ours / MARKER).write_text('{"tool": "something else"}')

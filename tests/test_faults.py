@@ -174,6 +174,7 @@ def fake_result(tasks: list[str], diagnostics: dict | None = None) -> SimpleName
         diagnostics=lambda: pd.DataFrame(columns=DIAGNOSTIC_COLUMNS),
         observed=lambda: None,
         comparisons=[],
+        tasks=[SimpleNamespace(task=t, n_scales=8) for t in tasks],
         verdict_texts={},
         diagnostics_by_fit=diag,
         idatas={t: {"power_law": None, "scale_free": None} for t in tasks},

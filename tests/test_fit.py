@@ -105,6 +105,16 @@ def test_observed_epsilon_in_summary_matches_data(power_law_fit):
     assert (corrected >= expected - 1e-12).all()
 
 
+def test_repr_is_short_and_the_html_repr_has_the_verdict(power_law_fit):
+    result, _ = power_law_fit
+    text = repr(result)
+    assert text.startswith("<FitResult of 1 task(s): simulated_arithmetic: ")
+    assert len(text) < 200 and "\n" not in text  # not the items and arrays of the dataclass
+    assert "8 sizes, 120 items" in text
+    page = result._repr_html_()
+    assert result.verdicts()["simulated_arithmetic"][:40] in page and "<table" in page
+
+
 def test_comparison_has_every_trend(power_law_fit):
     result, _ = power_law_fit
     comparison = result.comparison()
@@ -177,6 +187,10 @@ def test_save_writes_every_file(power_law_fit, tmp_path):
     assert task["power_vs_broken"]["elpd_diff"] == pytest.approx(diff)
     assert task["power_vs_broken"]["exceeds_2se"] == (diff > 2 * se)
     assert task["verdict"] == result.verdicts()["simulated_arithmetic"]
+    # The verdict leads with its one word, decided by the comparison alone.
+    expected_word = "undecided" if diff <= 2 * se else {"power_law": "smooth"}.get(better, "broken")
+    assert task["verdict_word"] == expected_word
+    assert task["verdict"].startswith(f"Verdict: {expected_word}.")
     # A smooth law seen through its exact-match accuracy is not a late jump.
     assert task["late_check"]["metric"] == "exact_match"
     assert task["late_check"]["class"] != "late_jump"

@@ -16,6 +16,7 @@ from pytensor.compile.function.types import FunctionMaker
 from scipy.special import logsumexp
 from scipy.stats import binom, norm
 
+from mirage_bayes.chance_link import scored_error
 from mirage_bayes.cli import main
 from mirage_bayes.data import TaskData, split_tasks
 from mirage_bayes.errors import InputError
@@ -212,7 +213,7 @@ FINE_Z = np.linspace(-9, 9, 6001)
 
 def fine_log_marginal(trials, errors, mu, sigma, chance, z=FINE_Z):
     """log ∫ N(z) Π_s Binomial(errors_s | trials_s, ε(μ_s + σz)·(1 − g_s)) dz for one item."""
-    eps = epsilon_from_eta(mu[:, None] + sigma * z[None, :]) * (1.0 - chance[:, None])
+    eps = scored_error(epsilon_from_eta(mu[:, None] + sigma * z[None, :]), chance[:, None])
     per_node = binom.logpmf(errors[:, None], trials[:, None], eps).sum(0)
     return logsumexp(per_node + norm.logpdf(z)) + np.log(z[1] - z[0])
 
@@ -241,8 +242,8 @@ def test_predictive_test_set_without_item_spread_is_binomial(simulated):
     mu = np.tile(eta, (draws, 1))
     out = predictive_test_set(simulated, mu, np.full(draws, 1e-9), 3, np.random.default_rng(1))
     eps = epsilon_from_eta(eta[3:])
-    # As scored: a token not produced still counts as reproduced with probability g.
-    trials, scored = simulated.trials[:, 3:], eps * (1.0 - simulated.chance[:, 3:])
+    # As scored: a token not produced may still count as reproduced (chance matches).
+    trials, scored = simulated.trials[:, 3:], scored_error(eps, simulated.chance[:, 3:])
     assert out["epsilon"].shape == (draws, 2)
     np.testing.assert_allclose(
         out["epsilon"].mean(0), (trials * scored).sum(0) / trials.sum(0), rtol=0.03

@@ -1,5 +1,5 @@
-"""Loaders of the two real data sets into the ``meta`` format (read ../shared/data directly;
-skipped where it is absent). No sampling here."""
+"""Loaders of the two real data sets into the ``meta`` format, on the copies bundled in
+``analyses/data`` (sources and licences in its README). No sampling here."""
 
 from __future__ import annotations
 
@@ -14,14 +14,11 @@ from mirage_bayes.errors import InputError
 from mirage_bayes.meta_io import read_meta_table, triplets_from_frame
 from mirage_bayes.meta_sources import bigbench_bigg_table, load_source, pythia_arithmetic_table
 
-DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+DATA = Path(__file__).resolve().parents[1] / "analyses" / "data"
 BIGG = DATA / "bigbench_bigg"
 PYTHIA = DATA / "pythia_arithmetic"
-needs_bigg = pytest.mark.skipif(not BIGG.is_dir(), reason="shared/data/bigbench_bigg absent")
-needs_pythia = pytest.mark.skipif(not PYTHIA.is_dir(), reason="shared/data absent")
 
 
-@needs_bigg
 def test_bigbench_bigg_triplets():
     table = bigbench_bigg_table(BIGG)
     triplets = triplets_from_frame(table)
@@ -38,7 +35,6 @@ def test_bigbench_bigg_triplets():
     assert all(0 < t.chance < 1 for t in mc)
 
 
-@needs_bigg
 def test_bigbench_chance_of_a_four_way_task():
     meta = pd.read_csv(BIGG / "bigbench_task_metadata.csv")
     row = meta[meta["subtask"].isna() & meta["chance_mc_accuracy"].notna()].iloc[0]
@@ -49,7 +45,6 @@ def test_bigbench_chance_of_a_four_way_task():
         )
 
 
-@needs_pythia
 def test_pythia_arithmetic_triplets():
     table = pythia_arithmetic_table(PYTHIA, checkpoints=[143000], shots=[0, 2])
     triplets = triplets_from_frame(table)
@@ -61,7 +56,6 @@ def test_pythia_arithmetic_triplets():
     assert (nonembedding["n_params"] < table["n_params"].max()).all()
 
 
-@needs_pythia
 def test_pythia_bad_choice_is_an_input_error():
     with pytest.raises(InputError, match="no rows left"):
         pythia_arithmetic_table(PYTHIA, checkpoints=[1])
@@ -76,7 +70,6 @@ def test_missing_folder_and_unknown_source(tmp_path):
         load_source("helm", tmp_path)
 
 
-@needs_bigg
 def test_cli_convert_writes_a_table_meta_reads(tmp_path, capsys):
     out = tmp_path / "bigg.csv"
     assert main(["meta", str(BIGG), "--from", "bigbench-bigg", "--convert", str(out)]) == 0

@@ -27,3 +27,18 @@ def test_notebook_executes(path, tmp_path, monkeypatch):
 
 def test_there_are_notebooks():
     assert len(NOTEBOOKS) >= 2
+
+
+@pytest.mark.slow
+def test_a_returned_figure_displays_as_a_picture_in_a_fresh_kernel(tmp_path):
+    """No ``%matplotlib inline``, no ``pyplot``: the figure still shows, as ArviZ's do."""
+    cell = nbformat.v4.new_code_cell(
+        "from mirage_bayes.theory import plot_mirage_model\nplot_mirage_model()"
+    )
+    notebook = nbformat.v4.new_notebook(cells=[cell])
+    client = nbclient.NotebookClient(
+        notebook, timeout=300, kernel_name="python3", resources={"metadata": {"path": tmp_path}}
+    )
+    client.execute()
+    (output,) = [o for o in notebook.cells[0].outputs if o["output_type"] == "execute_result"]
+    assert "image/png" in output["data"]

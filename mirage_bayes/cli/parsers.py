@@ -36,8 +36,10 @@ def add_fit(commands) -> None:
         "file",
         nargs="+",
         metavar="PATH",
-        help="outputs table (.csv, .tsv, .parquet, .jsonl), or lm-evaluation-harness sample logs: "
-        "samples_<task>_<timestamp>.jsonl files or folders holding them, one run per model",
+        help="outputs table (.csv, .tsv, .parquet, .jsonl); lm-evaluation-harness sample logs "
+        "(samples_<task>_<timestamp>.jsonl, or folders of them); Inspect logs (.eval, .json; "
+        "needs the 'inspect' extra); HELM run folders (per_instance_stats.json); Every Eval "
+        "Ever instance records (.jsonl) — one run per model",
     )
     fit.add_argument("--params", default=None, help="model sizes: CSV with columns model,n_params")
     fit.add_argument("--param-column", default=None, help="the table's column holding the size")
@@ -187,7 +189,7 @@ def add_plan(commands) -> None:
         help="test items needed per model size to see ≥ 1 exact match or a precise accuracy",
         description="For every model size and target length, the smallest number of test items "
         "such that (a) at least one is answered exactly right with probability --prob, and (b) "
-        "the expected 94%% HDI half-width of the accuracy estimate (Jeffreys prior) is at most "
+        "the expected 94% HDI half-width of the accuracy estimate (Jeffreys prior) is at most "
         "--halfwidth. From a saved fit (posterior of the accuracy, new items from the item "
         "population) or from given per-token error rates.",
     )
