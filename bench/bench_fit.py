@@ -104,8 +104,10 @@ def main() -> None:
     scoring = time_scoring(args.pairs)
     rows = pd.read_csv(EXAMPLE, dtype={"target": str, "output": str})
     rows["tokens"] = rows["target"].str.len()
-    rows["errors"] = [sum(a != b for a, b in zip(t, o, strict=False)) for t, o in
-                      zip(rows["target"].astype(str), rows["output"].astype(str), strict=True)]
+    rows["errors"] = [
+        sum(a != b for a, b in zip(t, o, strict=False))
+        for t, o in zip(rows["target"].astype(str), rows["output"].astype(str), strict=True)
+    ]
     per_size = rows.groupby("n_params")[["tokens", "errors"]].sum()
     loss = -np.log1p(-per_size["errors"] / per_size["tokens"])  # L_CE = −log(1 − ε)
     with tempfile.TemporaryDirectory() as tmp:

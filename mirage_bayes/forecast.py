@@ -180,11 +180,12 @@ class ForecastResult:
             length=verdict_length(data) if length is None else length,
         )  # fmt: skip
 
-    def save(self, directory, *, force: bool = False) -> Path:
-        """Write ``forecast.csv``, ``forecast_diagnostics.csv``, ``forecast.json`` and
-        ``forecast_<task>.png`` into ``directory``, all or nothing."""
+    def save(self, directory, *, force: bool = False, report: bool = True) -> Path:
+        """Write ``forecast.csv``, ``forecast_diagnostics.csv``, ``forecast.json``,
+        ``figures/forecast_<task>.png`` and (with ``report``) ``report.html`` and ``report.md``
+        into ``directory``, all or nothing."""
 
-        return save_forecast(self, directory, force=force)
+        return save_forecast(self, directory, force=force, report=report)
 
     def __repr__(self) -> str:
         tasks = sorted(set(self.forecasts["task"])) if len(self.forecasts) else []

@@ -86,13 +86,10 @@ def plot_forecast(
                 ax.plot(band["n_params"], band["mean"], color=c, lw=1.5)
             _draw_observed(ax, obs, quantity, length)
             ax.set_xscale("log")
-            # Sizes often span a decade or two, with few major ticks: label 2× and 5× too.
-            ax.xaxis.set_major_formatter(ticker.FuncFormatter(_size_label))
-            ax.xaxis.set_minor_formatter(ticker.FuncFormatter(_size_label))
+            _log_ticks(ax.xaxis, *ax.get_xlim(), _size_label)
             if quantity == "epsilon":
                 ax.set_yscale("log")
-                ax.yaxis.set_major_formatter(ticker.FuncFormatter(_rate_label))
-                ax.yaxis.set_minor_formatter(ticker.FuncFormatter(_rate_label))
+                _log_ticks(ax.yaxis, *ax.get_ylim(), _rate_label)
             else:
                 ax.set_ylim(-0.03, 1.03)
             if i == 0:
@@ -111,6 +108,17 @@ def plot_forecast(
                title="fitted to the\nk smallest", title_fontsize="small")  # fmt: skip
     fig.suptitle(f"{task}: forecasts of the larger models from the k smallest (94% bands)")
     return fig
+
+
+def _log_ticks(axis, low: float, high: float, label) -> None:
+    """Labels that do not run into each other on a narrow panel: the decades and their 2× and
+    5× while the axis spans at most two decades, the decades alone (at most six) beyond."""
+    span = np.log10(high / low) if low > 0 and high > low else 3.0
+    subs = (1.0, 2.0, 5.0) if span <= 2.0 else (1.0,)
+    axis.set_major_locator(ticker.LogLocator(base=10, subs=subs, numticks=7))
+    axis.set_minor_locator(ticker.LogLocator(base=10, subs="auto"))
+    axis.set_major_formatter(ticker.FuncFormatter(label))
+    axis.set_minor_formatter(ticker.NullFormatter())
 
 
 def _leading(value: float) -> int:

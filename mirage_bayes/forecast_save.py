@@ -13,18 +13,19 @@ from pathlib import Path
 
 from mirage_bayes.destination import staged_folder
 from mirage_bayes.filenames import file_stems
+from mirage_bayes.forecast_report import render_forecast_report
 from mirage_bayes.protocols import ForecastLike
 from mirage_bayes.settings import VERSION
 
 
 def figure_names(tasks: Iterable[str]) -> dict[str, str]:
-    """``forecast_<stem>.png`` per task, stems safe, bounded and unique
+    """``figures/forecast_<stem>.png`` per task, stems safe, bounded and unique
     (:func:`mirage_bayes.filenames.file_stems`)."""
-    return {task: f"forecast_{stem}.png" for task, stem in file_stems(tasks).items()}
+    return {task: f"figures/forecast_{stem}.png" for task, stem in file_stems(tasks).items()}
 
 
 def figure_name(task: str) -> str:
-    """``forecast_<stem>.png`` of one task on its own."""
+    """``figures/forecast_<stem>.png`` of one task on its own."""
     return figure_names([task])[task]
 
 
@@ -39,9 +40,12 @@ def forecast_json(result: ForecastLike) -> dict:
     }
 
 
-def save_forecast(result: ForecastLike, directory: str | Path, *, force: bool) -> Path:
-    """Write ``forecast.csv``, ``forecast_diagnostics.csv``, ``forecast.json`` and one
-    ``forecast_<task>.png`` per task into ``directory``."""
+def save_forecast(
+    result: ForecastLike, directory: str | Path, *, force: bool, report: bool = True
+) -> Path:
+    """Write ``forecast.csv``, ``forecast_diagnostics.csv``, ``forecast.json``, one
+    ``figures/forecast_<task>.png`` per task and (with ``report``) ``report.html`` and
+    ``report.md`` into ``directory``."""
     with staged_folder(directory, force=force, command="forecast") as staging:
         result.table().to_csv(staging / "forecast.csv", index=False, float_format="%.6g")
         result.diagnostics().to_csv(
@@ -49,6 +53,11 @@ def save_forecast(result: ForecastLike, directory: str | Path, *, force: bool) -
         )
         text = json.dumps(forecast_json(result), indent=2, default=str, ensure_ascii=False)
         (staging / "forecast.json").write_text(text + "\n", encoding="utf-8")
-        for task, name in figure_names(dict.fromkeys(result.table()["task"])).items():
+        figures = figure_names(dict.fromkeys(result.table()["task"]))
+        if figures:
+            (staging / "figures").mkdir()
+        for task, name in figures.items():
             result.plot(task).savefig(staging / name, dpi=110)
+        if report:
+            render_forecast_report(result, staging, figures)
     return Path(directory).resolve()

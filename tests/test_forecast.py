@@ -389,9 +389,15 @@ def test_cli_writes_the_documented_files(cli_run, capfd):
     code, out, _ = cli_run
     assert code == 0
     assert sorted(p.name for p in out.iterdir()) == [
-        ".mirage-bayes.json", "forecast.csv", "forecast.json", "forecast_diagnostics.csv",
-        "forecast_simulated_arithmetic.png",
+        ".mirage-bayes.json", "figures", "forecast.csv", "forecast.json",
+        "forecast_diagnostics.csv", "report.html", "report.md",
     ]  # fmt: skip
+    assert [p.name for p in (out / "figures").iterdir()] == ["forecast_simulated_arithmetic.png"]
+    page = (out / "report.html").read_text()
+    assert "data:image/png;base64," in page and "Forecasts of the largest size" in page
+    markdown = (out / "report.md").read_text()
+    assert "](figures/forecast_simulated_arithmetic.png)" in markdown
+    assert "| power law | 4 | " in markdown  # a row per refit of the largest size
     table = pd.read_csv(out / "forecast.csv")
     assert list(table.columns) == FORECAST_COLUMNS
     assert list(pd.read_csv(out / "forecast_diagnostics.csv").columns) == DIAGNOSTIC_COLUMNS

@@ -46,7 +46,7 @@ def run(args: argparse.Namespace) -> int:
     out = result.save(args.out, force=args.force)
     for task, text in result.verdicts().items():
         print(f"{task}: {text}")
-    print(f"results in {out} (forecast.csv, forecast_diagnostics.csv, figures)")
+    print(f"results in {out} (report: {out / 'report.html'})")
     if not result.ok:
         problems = result.diagnostics().query("not ok")
         print(

@@ -151,7 +151,8 @@ def add_forecast(commands) -> None:
         "smallest model sizes and forecast every larger one, for k from the fewest sizes the "
         "trend needs up to all but one; compare the forecasts of ε, accuracy and token edit "
         "distance with what the larger models did. Writes forecast.csv, "
-        "forecast_diagnostics.csv, forecast.json and forecast_<task>.png.",
+        "forecast_diagnostics.csv, forecast.json, figures/forecast_<task>.png, report.html and "
+        "report.md.",
     )
     forecast.add_argument("file", help="outputs table: .csv, .tsv, .parquet or .jsonl")
     forecast.add_argument(
