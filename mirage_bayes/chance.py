@@ -15,7 +15,8 @@ An output answering another question reproduces those only by chance, so ``g`` i
 probability that a token the model did not produce is still counted as reproduced, with the
 model's own output distribution at that size (echoes, empty outputs, favourite digits and
 all). The model then reads an observed token as reproduced with probability
-``1 − ε·(1 − g)`` (:mod:`mirage_bayes.models.generation`).
+``1 − ε·(1 − g·ε²)`` (:mod:`mirage_bayes.chance_link`: inside one output a wrong token is
+matched by chance only where its neighbours are wrong too).
 
 Counting the positional coincidences as chance too would remove a share ``1/V`` (``V`` tokens in
 use) of the *produced* tokens as well, and inflate ε by ``1/(1 − g)`` at every size: on outputs
