@@ -191,5 +191,6 @@ def chance_note(data: TaskData, source: str) -> str:
     spread = f" ({info['min']:.3f}–{info['max']:.3f} across sizes and lengths)"
     return (
         f"chance-match rate g = {info['mean']:.3f}{spread}, {SOURCES.get(source, source)}; "
-        "taken out of ε: a token not produced still scores as reproduced with probability g"
+        "taken out of ε: a token not produced still scores as reproduced with probability "
+        "g·ε² (g when every token of the output is wrong)"
     )

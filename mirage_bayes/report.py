@@ -89,7 +89,7 @@ _META_KEYS = {
     "input sha256": ("input_sha256", "sha256"),
     "seed": ("seed",),
     "answer choices K": ("choices", "choices_k", "K", "k"),
-    "trends requested": ("trends", "trends_requested"),
+    "trends fitted": ("trends", "trends_requested"),
     "tokenizers": ("tokenizers", "tokenizer", "tokenizer_per_task"),
 }
 _SAMPLING_KEYS = ("draws", "tune", "chains")
@@ -278,7 +278,8 @@ def _epsilon_table(summary: pd.DataFrame, observed: pd.DataFrame) -> dict[str, A
 
 def meta_rows(meta: Mapping[str, Any]) -> list[tuple[str, str]]:
     """(label, value) lines for the report header; unknown keys are shown as they are."""
-    used = {"warnings", *_SAMPLING_KEYS}
+    # Shown in their own sections of the report (chance matches, late-jump check, refits).
+    used = {"warnings", "chance", "late_check", "refits", *_SAMPLING_KEYS}
     rows = []
     for label, keys in _META_KEYS.items():
         key = next((k for k in keys if k in meta and meta[k] is not None), None)
@@ -294,6 +295,12 @@ def meta_rows(meta: Mapping[str, Any]) -> list[tuple[str, str]]:
 
 
 def _meta_value(key: str, value: Any) -> str:
+    if key in _META_KEYS["trends fitted"] and isinstance(value, list | tuple):
+        # The scale-free reference is fitted beside every requested trend.
+        shown = [t for t in value if t != "scale_free"]
+        return ", ".join(["scale_free (reference)", *shown])
+    if key == "lengths" and not value:
+        return "those in the data"
     if key in _META_KEYS["input sha256"]:
         return f"{str(value)[:12]}…" if len(str(value)) > 12 else str(value)
     if isinstance(value, Mapping):

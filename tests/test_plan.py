@@ -301,7 +301,9 @@ def test_cli_plan_from_epsilon(tmp_path, capsys):
 
 def test_cli_plan_from_fit_folder(fit_folder, capsys):
     assert run_main(["plan", fit_folder, "--lengths", "5", "--halfwidth", "0.1"]) == 0
-    assert "items for HDI half-width ≤ 0.1" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "items for HDI half-width ≤ 0.1" in printed
+    assert "arith: planned from the power law fit" in printed  # preferred over scale-free
     plan = pd.read_csv(fit_folder / "plan.csv")
     assert list(plan["model"]) == MODELS and set(plan["length"]) == {5}
     assert (fit_folder / "plan.png").is_file()

@@ -169,6 +169,10 @@ def run(args: argparse.Namespace) -> int:
             args.epsilon, args.lengths, sigma_item=args.sigma_item, n_params=args.n_params,
             **criteria,
         )  # fmt: skip
+    if args.fit_dir is not None:
+        # Which posterior the counts come from: a reader compares plans from different trends.
+        for task, rows in table.groupby("task", sort=False):
+            print(f"{task}: planned from the {rows['trend'].iloc[0].replace('_', ' ')} fit")
     figure = plot_plan(table, prob=args.prob, halfwidth=args.halfwidth)
     csv_path, png_path = write_plan(table, out, force=args.force, figure=figure)
     print(format_plan(table, prob=args.prob, halfwidth=args.halfwidth))
