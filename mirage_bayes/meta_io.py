@@ -46,6 +46,7 @@ from mirage_bayes.cells import as_numbers, as_text, is_missing
 from mirage_bayes.errors import InputError
 from mirage_bayes.meta_classify import local_scatter, pooled_floor, proportion_se
 from mirage_bayes.meta_table import REPLICATES, apply_options, combine_replicates
+from mirage_bayes.settings import MAX_TEST_ITEMS
 from mirage_bayes.tables import Table, read_table
 from mirage_bayes.tables import show as _show
 
@@ -223,8 +224,10 @@ def _triplets(table: Table, replicates: str) -> list[Triplet]:
     rows["n_params"] = _number(table, "n_params", lambda v: np.isfinite(v) & (v > 0),
                                "a positive number")  # fmt: skip
     rows["score"] = _number(table, "score", np.isfinite, "a finite number")
-    rows["n_items"] = _optional(table, "n_items", lambda v: (v >= 1) & (v == np.floor(v)),
-                                "a whole number ≥ 1 (or empty)")  # fmt: skip
+    rows["n_items"] = _optional(
+        table, "n_items", lambda v: (v >= 1) & (v <= MAX_TEST_ITEMS) & (v == np.floor(v)),
+        f"a whole number from 1 to {MAX_TEST_ITEMS:.0e} (or empty)",
+    )  # fmt: skip
     rows["stderr"] = _optional(table, "stderr", lambda v: v >= 0, "a number ≥ 0 (or empty)")
     rows["chance"] = np.nan_to_num(
         _optional(table, "chance", lambda v: (v >= 0) & (v < 1), "a probability in [0, 1)")
@@ -367,6 +370,11 @@ def _items_from_stderr(table: Table, rows: pd.DataFrame) -> None:
         raise table.fail(i, "n_items cannot be computed from stderr (the score is 0 or 1 and no "
                          "other row of this task and metric has a usable stderr)",
                          "give n_items for this row")  # fmt: skip
+    huge = need.to_numpy() & (filled > MAX_TEST_ITEMS)
+    if huge.any():
+        i = int(np.flatnonzero(huge)[0])
+        raise table.fail(i, f"the stderr implies {filled[i]:.3g} test items, more than "
+                         f"{MAX_TEST_ITEMS:.0e}", "check the stderr, or give n_items")  # fmt: skip
     rows["n_items"] = filled
     rows.drop(columns="n_implied", inplace=True)
 

@@ -7,6 +7,7 @@ PyMC or ArviZ, so ``mirage-bayes --help`` answers at once.
 from __future__ import annotations
 
 __all__ = [
+    "MAX_TEST_ITEMS",
     "RETRY_TARGET_ACCEPT",
     "DEFAULT_MAX_ITEMS",
     "DEFAULT_THRESHOLD",
@@ -45,6 +46,9 @@ HDI_PROB = 0.94  # ArviZ's default interval, in every table and figure
 
 # plan: the largest test set it reports before saying "more than".
 DEFAULT_MAX_ITEMS = 10_000_000
+MAX_TEST_ITEMS = 1_000_000_000
+"""Largest test-set size a ``meta`` table may give (or imply by its stderr): beyond it binomial
+log-likelihoods lose their precision, and no benchmark is that large."""
 
 # meta: the emergence-score threshold of the paper's Eq. 1, the sampler defaults under which the
 # bundled real tables pass the diagnostics (README, "Diagnostics"), the named data sources and

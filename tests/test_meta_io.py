@@ -161,6 +161,14 @@ def test_items_from_stderr():
     np.testing.assert_array_equal(t.counts, [40, 80, 200, 0])
 
 
+def test_test_set_sizes_are_bounded():
+    with pytest.raises(InputError, match=r"n_items '?1e\+?20'? is not a whole number from 1 to 1e"):
+        triplets_from_frame(_curve("acc", [0.1, 0.2, 0.3], n_items=1e20))
+    # A stderr near 0 would imply an astronomical test set: refused, not overflowed.
+    with pytest.raises(InputError, match="stderr implies .* test items, more than 1e\\+09"):
+        triplets_from_frame(_curve("acc", [0.1, 0.2, 0.3], stderr=[1e-9, 0.01, 0.01]))
+
+
 def test_replicates_pooled_or_averaged():
     seeds = pd.concat([_curve("acc", [0.1, 0.2, 0.3], n_items=100),
                        _curve("acc", [0.3, 0.2, 0.5], n_items=100)])  # fmt: skip
