@@ -22,6 +22,7 @@ import os
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -29,7 +30,7 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from mirage_bayes.errors import InputError
+from mirage_bayes.errors import EXIT_OS_ERROR, InputError
 from mirage_bayes.meta_fit import MetaConfig
 from mirage_bayes.meta_io import Triplet, chance_above_data
 from mirage_bayes.meta_population import CSV_COLUMNS, population_summary
@@ -113,7 +114,7 @@ def analyse(
     if not triplets:
         raise ValueError("no triplets to analyse")
     start = time.perf_counter()
-    rows, where, n_batches = _run(triplets, config, workers, scheduler, batch_size, progress)
+    rows, where, n_batches = _run(triplets, config, workers, scheduler, batch_size, progress, log)
     seconds = time.perf_counter() - start
     if log:
         log(f"fitted {len(rows)} triplets in {seconds:.1f} s on {where}")
@@ -131,7 +132,7 @@ def analyse(
                       population["late_counts"], population["late_null"])  # fmt: skip
 
 
-def _run(triplets, config, workers, scheduler, batch_size, progress):
+def _run(triplets, config, workers, scheduler, batch_size, progress, log=None):
     workers = workers or os.cpu_count() or 1
     batches = _batches(triplets, 1 if scheduler else workers, batch_size)
     bar = tqdm(total=len(triplets), unit="triplet", disable=not progress, desc="meta")
@@ -146,7 +147,7 @@ def _run(triplets, config, workers, scheduler, batch_size, progress):
                 bar.update(len(batch))
             where = "this process"
         else:
-            results = _run_local(batches, config, workers, bar)
+            results = _run_local(batches, config, workers, bar, log)
             where = f"{workers} local processes"
     finally:
         bar.close()
@@ -237,13 +238,41 @@ def _warnings(triplets: Sequence[Triplet], table: pd.DataFrame, summary: dict) -
     return out
 
 
-def _run_local(batches, config: MetaConfig, workers: int, bar) -> list:
+WORKER_RETRIES = 1
+"""Fresh pools for the batches left when a worker process dies (killed for memory, say)."""
+
+
+def _run_local(batches, config: MetaConfig, workers: int, bar, log=None) -> list:
     # Spawned, not forked: a forked child would inherit Numba/LLVM and nutpie's thread state
     # half-initialised. Each worker imports the package once and compiles each model once.
-    context = multiprocessing.get_context("spawn")
     results: list = [None] * len(batches)
+    for attempt in range(WORKER_RETRIES + 1):
+        pending = [i for i, r in enumerate(results) if r is None]
+        try:
+            _run_pool(batches, pending, results, config, workers, bar)
+            return results
+        except BrokenProcessPool:
+            left = sum(len(batches[i]) for i, r in enumerate(results) if r is None)
+            if attempt == WORKER_RETRIES:
+                raise InputError(
+                    f"a worker process died twice ({left} triplets left unfitted), as when the "
+                    "system runs out of memory; nothing was written",
+                    where=f"meta with {workers} local processes",
+                    fix="rerun with fewer --workers or a smaller --batch-size",
+                    code=EXIT_OS_ERROR,
+                ) from None
+            if log is not None:
+                log(
+                    f"a worker process died; refitting its {left} unfinished triplets in a new pool"
+                )
+    return results
+
+
+def _run_pool(batches, pending: list[int], results: list, config, workers: int, bar) -> None:
+    """Fit the ``pending`` batches in one process pool, filling ``results`` as they finish."""
+    context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-        futures = {pool.submit(run_batch, batch, config): i for i, batch in enumerate(batches)}
+        futures = {pool.submit(run_batch, batches[i], config): i for i in pending}
         try:
             for future in as_completed(futures):
                 i = futures[future]
@@ -253,7 +282,6 @@ def _run_local(batches, config: MetaConfig, workers: int, bar) -> list:
             for future in futures:
                 future.cancel()
             raise
-    return results
 
 
 def _run_dask(batches, config: MetaConfig, address: str, bar) -> list:

@@ -5,12 +5,16 @@ results, and the calibration claim on simulated triplets (quick version; the lar
 from __future__ import annotations
 
 import json
+import os
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
+from mirage_bayes import meta as meta_module
 from mirage_bayes.cli import main
+from mirage_bayes.errors import InputError
 from mirage_bayes.meta import CSV_COLUMNS, analyse
 from mirage_bayes.meta_fit import COMPILE_COUNT, MetaConfig
 from mirage_bayes.meta_io import triplets_from_frame
@@ -136,3 +140,36 @@ def test_cli_scheduler_option(tmp_path):
         assert main(args) == 0
     summary = json.loads((tmp_path / "out" / "meta_summary.json").read_text())
     assert summary["n_triplets"] == 3 and summary["ran_on"].startswith("Dask")
+
+
+def _die_in_the_first_pool(batch, config):
+    """A stand-in for run_batch that kills its worker process the first time it is called."""
+    marker = Path(batch[0])
+    if not marker.exists():
+        marker.write_text("died")
+        os._exit(9)
+    return [{"batch": batch[1]}]
+
+
+class _Bar:
+    def update(self, n):
+        pass
+
+
+def test_a_dead_worker_s_batches_are_refitted_then_one_line(tmp_path, monkeypatch):
+    monkeypatch.setattr(meta_module, "run_batch", _die_in_the_first_pool)
+    marker = str(tmp_path / "died")
+    batches = [[marker, "a"], [marker, "b"]]
+    notes = []
+    results = meta_module._run_local(batches, None, 2, _Bar(), notes.append)
+    assert results == [[{"batch": "a"}], [{"batch": "b"}]]
+    assert notes and "a worker process died" in notes[0]
+
+    monkeypatch.setattr(meta_module, "run_batch", _always_die)
+    with pytest.raises(InputError, match="a worker process died twice") as caught:
+        meta_module._run_local(batches, None, 2, _Bar())
+    assert caught.value.code == 1
+
+
+def _always_die(batch, config):
+    os._exit(9)
