@@ -13,7 +13,7 @@ from mirage_bayes.choice_fit import fit_choices
 from mirage_bayes.comparison import compare_trends, verdict
 from mirage_bayes.data import TaskData, split_tasks
 from mirage_bayes.inference import SamplerConfig, diagnose, sample_trend
-from mirage_bayes.late_check import late_check_rows
+from mirage_bayes.late_check import headline_length, late_check_rows
 from mirage_bayes.models import TRENDS
 from mirage_bayes.result import FitResult
 from mirage_bayes.scoring import score_outputs
@@ -140,10 +140,12 @@ def fit(
                 )
         table = compare_trends(data.task, idatas[data.task])
         comparisons.append(table)
-        log(f"{data.task}: late-jump check of exact-match accuracy")
+        length = headline_length(data.rows, data.models)
+        log(f"{data.task}: late-jump check of exact-match accuracy (L = {length})")
         late = late_check_rows(
-            data.task, data.rows, data.models, data.n_params, "exact_match", seed=seed
-        )
+            data.task, data.rows, data.models, data.n_params, "exact_match", seed=seed,
+            length=length,
+        )  # fmt: skip
         lates[data.task] = late.to_dict()
         verdicts[data.task] = verdict(data.task, table, data.n_scales, skipped, late.sentence)
     meta = {

@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
 from scipy.special import ndtr
 
 from mirage_bayes.comparison import verdict
-from mirage_bayes.late_check import LateCheck, late_check
+from mirage_bayes.data import split_tasks
+from mirage_bayes.io import read_outputs
+from mirage_bayes.late_check import LateCheck, headline_length, late_check, late_check_rows
+from mirage_bayes.scoring import score_outputs
+
+EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "arithmetic_outputs.csv"
 
 SIZES = np.array([1.25e8, 3.5e8, 7.6e8, 1.3e9, 2.7e9, 6.7e9, 1.3e10, 1.75e11])
 
@@ -62,3 +69,27 @@ def test_the_verdict_ends_with_the_check(klass):
     assert "whether the smaller sizes predicted it" in text
     assert ("not a break in ability" in text) == (klass != "late_jump")
     assert late.to_dict()["class"] == klass
+
+
+def test_headline_length_is_the_best_tested_and_then_the_longest():
+    rows = pd.DataFrame({
+        "model": ["a", "a", "a", "b", "b", "b", "b"],
+        "n_tokens": [1, 2, 3, 1, 2, 3, 3],
+    })  # fmt: skip
+    # Length 3 has the most items at its least-tested size (1 at a), tied with 1 and 2: longest.
+    assert headline_length(rows, ["a", "b"]) == 3
+    assert headline_length(rows[rows["n_tokens"] != 3], ["a", "b"]) == 2
+    assert headline_length(rows[rows["model"] == "a"], ["a", "b"]) is None  # b tested nothing
+
+
+def test_a_smooth_law_is_not_a_jump_once_lengths_are_not_pooled():
+    """The bundled example follows one power law; pooling its lengths 1–5 gives a curve that is
+    no single smooth law, which read as accelerating (p = 0.001)."""
+    (data,) = split_tasks(score_outputs(read_outputs(EXAMPLE))[0])
+    length = headline_length(data.rows, data.models)
+    assert length == 5
+    check = late_check_rows(
+        data.task, data.rows, data.models, data.n_params, "exact_match", length=length
+    )
+    assert check.klass not in ("late_jump", "accelerating") and check.p_late > 0.01
+    assert "of the 5-token targets" in check.sentence(False)
