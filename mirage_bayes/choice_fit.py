@@ -9,8 +9,6 @@ tasks.
 from __future__ import annotations
 
 import json
-import logging
-import os
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import replace
@@ -18,7 +16,6 @@ from dataclasses import replace
 import arviz as az
 import numpy as np
 import pandas as pd
-import pymc as pm
 import xarray as xr
 
 from mirage_bayes.choice_data import ChoiceTaskData, split_choice_tasks
@@ -28,10 +25,12 @@ from mirage_bayes.comparison import CHOICE_WORDING, compare_trends, verdict
 from mirage_bayes.inference import (
     Diagnostics,
     SamplerConfig,
-    dense_mass_matrix,
     diagnose,
+    run_nuts,
     seed_for,
+    skipped_note,
     stacked,
+    trends_for,
 )
 from mirage_bayes.late_check import LateCheck, late_check_rows
 from mirage_bayes.models import TRENDS
@@ -61,26 +60,7 @@ def sample_choice_trend(
     """
     model = build_choice_model(data, TRENDS[trend_name])
     seed = seed_for(config, data, trend_name)  # the generation fits' scheme: per task and trend
-    pymc_logger = logging.getLogger("pymc")
-    previous_level = pymc_logger.level
-    if not config.progressbar:
-        pymc_logger.setLevel(logging.WARNING)
-    try:
-        with model, dense_mass_matrix():
-            idata = pm.sample(
-                draws=config.draws,
-                tune=config.tune,
-                chains=config.chains,
-                cores=min(config.chains, os.cpu_count() or 1),
-                target_accept=config.target_accept,
-                init="jitter+adapt_full",  # correlated trend parameters, as for generation
-                random_seed=seed,
-                progressbar=config.progressbar,
-                compute_convergence_checks=False,
-                idata_kwargs={"log_likelihood": False},
-            )
-    finally:
-        pymc_logger.setLevel(previous_level)
+    idata = run_nuts(model, config, seed)
     if "sigma_item" not in idata.posterior:
         # One spread set for every fit keeps the downstream code free of special cases.
         idata.posterior["sigma_item"] = xr.zeros_like(idata.posterior["sigma_obs"])
@@ -242,14 +222,9 @@ def fit_choices(
     comparisons, verdicts, warnings_, diagnostics, lates = [], {}, [], {}, {}
     refits: list[str] = []  # fits rerun longer after failed diagnostics (not silent, not failures)
     for number, data in enumerate(tasks, start=1):
-        wanted = list(dict.fromkeys(["scale_free", *trends]))
-        fitted = [t for t in wanted if TRENDS[t].min_scales <= data.n_scales]
-        skipped = [t for t in wanted if t not in fitted]
+        fitted, skipped = trends_for(data.n_scales, trends)
         for trend in skipped:
-            warnings_.append(
-                f"{data.task}: {trend} needs at least {TRENDS[trend].min_scales} model sizes, "
-                f"the data have {data.n_scales}; it was not fitted"
-            )
+            warnings_.append(skipped_note(data.task, trend, data.n_scales))
             log(f"warning: {warnings_[-1]}")
         idatas[data.task] = {}
         for trend in fitted:

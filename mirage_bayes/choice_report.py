@@ -19,6 +19,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from mirage_bayes.figures import new_figure
+from mirage_bayes.formatting import format_number, format_params, hdi_text
 from mirage_bayes.plots import (
     DPI,
     FitCurves,
@@ -34,9 +35,6 @@ from mirage_bayes.report import (
     comparison_table,
     diagnostic_warnings,
     diagnostics_table,
-    format_number,
-    format_params,
-    hdi_text,
     meta_rows,
     ordered_trends,
     parameter_table,

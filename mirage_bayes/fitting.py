@@ -11,8 +11,14 @@ import pandas as pd
 from mirage_bayes.chance import chance_note, chance_summary
 from mirage_bayes.choice_fit import fit_choices
 from mirage_bayes.comparison import compare_trends, verdict
-from mirage_bayes.data import TaskData, split_tasks
-from mirage_bayes.inference import SamplerConfig, diagnose, sample_trend
+from mirage_bayes.data import split_tasks
+from mirage_bayes.inference import (
+    SamplerConfig,
+    diagnose,
+    sample_trend,
+    skipped_note,
+    trends_for,
+)
 from mirage_bayes.late_check import headline_length, late_check_rows
 from mirage_bayes.models import TRENDS
 from mirage_bayes.result import FitResult
@@ -24,17 +30,6 @@ DEFAULT_TRENDS = ("power_law", "broken_power_law")
 
 def _stderr(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
-
-
-def trends_for(data: TaskData, requested: Sequence[str]) -> tuple[list[str], list[str]]:
-    """Trends identifiable with this task's number of scales, and those that are not.
-
-    ``scale_free`` is always fitted: it is the reference the trends are compared against.
-    """
-    wanted = list(dict.fromkeys(["scale_free", *requested]))
-    fitted = [t for t in wanted if TRENDS[t].min_scales <= data.n_scales]
-    skipped = [t for t in wanted if t not in fitted]
-    return fitted, skipped
 
 
 def fit(
@@ -116,12 +111,9 @@ def fit(
     idatas: dict[str, dict[str, az.InferenceData]] = {}
     comparisons, verdicts, warnings_, diagnostics, lates = [], {}, [], {}, {}
     for number, data in enumerate(tasks, start=1):
-        fitted, skipped = trends_for(data, trends)
+        fitted, skipped = trends_for(data.n_scales, trends)
         for trend in skipped:
-            warnings_.append(
-                f"{data.task}: {trend} needs at least {TRENDS[trend].min_scales} model sizes, "
-                f"the data have {data.n_scales}; it was not fitted"
-            )
+            warnings_.append(skipped_note(data.task, trend, data.n_scales))
             log(f"warning: {warnings_[-1]}")
         idatas[data.task] = {}
         for trend in fitted:

@@ -9,14 +9,9 @@ from pathlib import Path
 
 import pandas as pd
 
+from mirage_bayes.formatting import format_number, format_params, hdi_text
 from mirage_bayes.protocols import ForecastLike
-from mirage_bayes.report import (
-    format_number,
-    format_params,
-    hdi_text,
-    table_block,
-    template_environment,
-)
+from mirage_bayes.report import table_block, template_environment
 from mirage_bayes.settings import VERSION
 
 __all__ = ["forecast_report_context", "render_forecast_report"]

@@ -132,6 +132,54 @@ def dense_mass_matrix() -> Iterator[None]:
         yield
 
 
+def run_nuts(model: pm.Model, config: SamplerConfig, seed: int) -> az.InferenceData:
+    """NUTS on ``model`` with the settings every fit of a trend uses (both kinds of data).
+
+    Trend parameters are strongly correlated (intercept, slope, break): a dense mass matrix
+    roughly halves the leapfrog steps per draw in the broken power law. Convergence checks and
+    the log-likelihood are left to the caller, which computes the marginal one itself.
+    """
+    # Without a progress bar the caller wants quiet: PyMC's own "Initializing NUTS" lines too.
+    pymc_logger = logging.getLogger("pymc")
+    previous_level = pymc_logger.level
+    if not config.progressbar:
+        pymc_logger.setLevel(logging.WARNING)
+    try:
+        with model, dense_mass_matrix():
+            return pm.sample(
+                draws=config.draws,
+                tune=config.tune,
+                chains=config.chains,
+                cores=min(config.chains, os.cpu_count() or 1),
+                target_accept=config.target_accept,
+                init="jitter+adapt_full",
+                random_seed=seed,
+                progressbar=config.progressbar,
+                compute_convergence_checks=False,
+                idata_kwargs={"log_likelihood": False},
+            )
+    finally:
+        pymc_logger.setLevel(previous_level)
+
+
+def trends_for(n_scales: int, requested: Sequence[str]) -> tuple[list[str], list[str]]:
+    """Trends identifiable with ``n_scales`` model sizes, and those that are not.
+
+    ``scale_free`` is always fitted: it is the reference the trends are compared against.
+    """
+    wanted = list(dict.fromkeys(["scale_free", *requested]))
+    fitted = [t for t in wanted if TRENDS[t].min_scales <= n_scales]
+    return fitted, [t for t in wanted if t not in fitted]
+
+
+def skipped_note(task: str, trend: str, n_scales: int) -> str:
+    """The warning for a trend the task has too few sizes for."""
+    return (
+        f"{task}: {trend} needs at least {TRENDS[trend].min_scales} model sizes, the data have "
+        f"{n_scales}; it was not fitted"
+    )
+
+
 def sample_trend(data: TaskData, trend_name: str, config: SamplerConfig) -> az.InferenceData:
     """Fit one trend to one task with NUTS.
 
@@ -154,29 +202,7 @@ def sample_trend(data: TaskData, trend_name: str, config: SamplerConfig) -> az.I
     trend = TRENDS[trend_name]
     model = build_model(data, trend)
     seed = seed_for(config, data, trend_name)
-    # Without a progress bar the caller wants quiet: PyMC's own "Initializing NUTS" lines too.
-    pymc_logger = logging.getLogger("pymc")
-    previous_level = pymc_logger.level
-    if not config.progressbar:
-        pymc_logger.setLevel(logging.WARNING)
-    try:
-        with model, dense_mass_matrix():
-            idata = pm.sample(
-                draws=config.draws,
-                tune=config.tune,
-                chains=config.chains,
-                cores=min(config.chains, os.cpu_count() or 1),
-                target_accept=config.target_accept,
-                # Trend parameters are strongly correlated (intercept, slope, break): a dense mass
-                # matrix roughly halves the leapfrog steps per draw in the broken power law.
-                init="jitter+adapt_full",
-                random_seed=seed,
-                progressbar=config.progressbar,
-                compute_convergence_checks=False,
-                idata_kwargs={"log_likelihood": False},
-            )
-    finally:
-        pymc_logger.setLevel(previous_level)
+    idata = run_nuts(model, config, seed)
     _add_item_groups(idata, data, np.random.default_rng(seed + 1))
     idata.attrs.update(
         {

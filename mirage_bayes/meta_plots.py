@@ -13,7 +13,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from mirage_bayes.figures import new_figure
-from mirage_bayes.report import format_number
+from mirage_bayes.formatting import format_number
 
 __all__ = ["plot_by_metric", "plot_flagged", "plot_null_count", "plot_ppp", "plot_top_curves"]
 

@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from mirage_bayes.destination import staged_folder
+from mirage_bayes.formatting import format_number
 from mirage_bayes.meta_classify import CLASSES, MIN_SIZES_LATE
 from mirage_bayes.meta_plots import (
     plot_by_metric,
@@ -30,7 +31,7 @@ from mirage_bayes.meta_plots import (
     plot_ppp,
     plot_top_curves,
 )
-from mirage_bayes.report import format_number, template_environment
+from mirage_bayes.report import template_environment
 from mirage_bayes.settings import VERSION
 
 if TYPE_CHECKING:

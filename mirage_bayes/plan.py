@@ -34,8 +34,8 @@ from scipy.stats import binom
 
 from mirage_bayes.errors import InputError
 from mirage_bayes.figures import new_figure
+from mirage_bayes.formatting import format_number, format_params
 from mirage_bayes.models.generation import population_quantities
-from mirage_bayes.report import format_number, format_params
 from mirage_bayes.resolution import (  # re-exported: the planner's searches
     items_for_any_correct,
     smallest_n,

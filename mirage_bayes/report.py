@@ -9,7 +9,6 @@ be mailed as one file; the Markdown report links ``figures/<task>_<kind>.png`` r
 from __future__ import annotations
 
 import base64
-import math
 import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -18,6 +17,7 @@ from typing import Any
 import jinja2
 import pandas as pd
 
+from mirage_bayes.formatting import MISSING, format_number, format_params, hdi_text
 from mirage_bayes.plots import (
     DPI,
     TREND_ORDER,
@@ -29,9 +29,8 @@ from mirage_bayes.plots import (
 from mirage_bayes.resolution import CONSISTENT_ZERO
 from mirage_bayes.settings import DEFAULT_MAX_ITEMS, ESS_BULK_MIN, RHAT_MAX
 
-__all__ = ["render_report", "format_number", "format_params"]
+__all__ = ["render_report"]
 
-MISSING = "—"
 
 FIGURES = {  # kind: (title, one-sentence caption)
     "epsilon": (
@@ -93,60 +92,6 @@ _META_KEYS = {
     "tokenizers": ("tokenizers", "tokenizer", "tokenizer_per_task"),
 }
 _SAMPLING_KEYS = ("draws", "tune", "chains")
-
-
-def _sci(value: float, digits: int) -> str:
-    """``1.3e9`` style: no ``+``, no leading zeros in the exponent, no trailing zeros."""
-    mantissa, exponent = f"{value:.{digits - 1}e}".split("e")
-    if "." in mantissa:
-        mantissa = mantissa.rstrip("0").rstrip(".")
-    return f"{mantissa}e{int(exponent)}"
-
-
-def format_number(value: Any, digits: int = 3) -> str:
-    """Format a number to ``digits`` significant digits for a table.
-
-    Parameters
-    ----------
-    value
-        A number (anything else is shown as text; None and NaN as ``—``).
-    digits
-        Significant digits.
-
-    Returns
-    -------
-    str
-        Fixed notation for magnitudes 1e-3 … 1e6 (``0.0123``, ``-1234``), else ``1.23e-5``.
-    """
-    if value is None or isinstance(value, str | bool):
-        return MISSING if value is None else str(value)
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return str(value)
-    if math.isnan(number):
-        return MISSING
-    if number == 0 or math.isinf(number):
-        return "0" if number == 0 else str(number).replace("inf", "∞")
-    magnitude = math.floor(math.log10(abs(number)))
-    if not -3 <= magnitude < 6:
-        return _sci(number, digits)
-    return f"{number:.{max(0, digits - 1 - magnitude)}f}"
-
-
-def format_params(value: Any) -> str:
-    """A parameter count in ``1.3e9`` style (plain below 10 000)."""
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return str(value)
-    if not math.isfinite(number) or abs(number) < 1e4:
-        return format_number(number)
-    return _sci(number, 3)
-
-
-def hdi_text(low: Any, high: Any) -> str:
-    return f"[{format_number(low)}, {format_number(high)}]"
 
 
 def _is_true(value: Any) -> bool:

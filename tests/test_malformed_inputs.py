@@ -20,7 +20,7 @@ import pytest
 
 from mirage_bayes.cli import main
 from mirage_bayes.data import split_tasks
-from mirage_bayes.fitting import trends_for
+from mirage_bayes.inference import trends_for
 from mirage_bayes.io import read_outputs
 from mirage_bayes.scoring import score_outputs
 
@@ -336,5 +336,5 @@ def test_one_item_one_model_is_not_an_input_error(tmp_path):
     scored, _ = score_outputs(read_outputs(path))
     (data,) = split_tasks(scored)
     assert data.n_scales == 1 and data.trials.shape == (1, 1)
-    fitted, skipped = trends_for(data, ["power_law", "broken_power_law"])
+    fitted, skipped = trends_for(data.n_scales, ["power_law", "broken_power_law"])
     assert fitted == ["scale_free"] and skipped == ["power_law", "broken_power_law"]

@@ -10,7 +10,7 @@ from scipy.stats import binom, halfnorm, norm
 
 from mirage_bayes.chance_link import scored_error
 from mirage_bayes.data import TaskData, split_tasks
-from mirage_bayes.fitting import trends_for
+from mirage_bayes.inference import trends_for
 from mirage_bayes.models import TRENDS, build_model, item_log_likelihood, population_quantities
 from mirage_bayes.models.trends import softplus
 from mirage_bayes.scoring import score_outputs
@@ -396,13 +396,16 @@ def test_item_log_likelihood_of_unshared_items_is_per_row():
 )
 def test_trends_for(n_scales, fitted, skipped):
     data = task_data(GPT3_SIZES[:n_scales], np.ones((2, n_scales)), np.zeros((2, n_scales)))
-    assert trends_for(data, ["power_law", "broken_power_law"]) == (fitted, skipped)
+    assert trends_for(data.n_scales, ["power_law", "broken_power_law"]) == (fitted, skipped)
 
 
 def test_trends_for_keeps_scale_free_once_and_first():
     data = task_data(GPT3_SIZES[:3], np.ones((2, 3)), np.zeros((2, 3)))
-    assert trends_for(data, ["power_law", "scale_free"]) == (["scale_free", "power_law"], [])
-    assert trends_for(data, ["broken_power_law"]) == (["scale_free"], ["broken_power_law"])
+    assert trends_for(data.n_scales, ["power_law", "scale_free"]) == (
+        ["scale_free", "power_law"],
+        [],
+    )
+    assert trends_for(data.n_scales, ["broken_power_law"]) == (["scale_free"], ["broken_power_law"])
 
 
 def test_split_tasks_refuses_duplicate_items_from_a_hand_built_frame():

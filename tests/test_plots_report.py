@@ -12,6 +12,7 @@ import pandas as pd
 import pytest
 from matplotlib.figure import Figure
 
+from mirage_bayes.formatting import format_number, format_params
 from mirage_bayes.plots import (
     figure_stems,
     plot_comparison,
@@ -19,7 +20,7 @@ from mirage_bayes.plots import (
     plot_metric,
     save_figures,
 )
-from mirage_bayes.report import format_number, format_params, render_report, split_warnings
+from mirage_bayes.report import render_report, split_warnings
 
 # Headless. pyplot picks its backend lazily, at the first figure, so this still applies here.
 matplotlib.use("Agg")
