@@ -495,3 +495,14 @@ def test_fit_of_helm_runs_equals_fit_of_the_outputs_table(tmp_path: Path):
 @pytest.mark.slow
 def test_fit_of_eee_records_equals_fit_of_the_outputs_table(tmp_path: Path):
     assert b"EleutherAI/pythia-1b" in fits_alike(tmp_path, EEE, EEE_CSV)
+
+
+@pytest.mark.slow
+def test_forecast_reads_what_fit_reads(tmp_path: Path):
+    """forecast goes through the same front door as fit: a HELM run folder is a forecast input."""
+    out = tmp_path / "forecast"
+    argv = ["forecast", str(HELM), "--out", str(out), "--draws", "100", "--tune", "100",
+            "--trends", "power_law", "--quiet"]  # fmt: skip
+    assert main(argv) == 0
+    table = pd.read_csv(out / "forecast.csv")
+    assert set(table["task"]) == {"arith3"} and set(table["trend"]) == {"power_law"}

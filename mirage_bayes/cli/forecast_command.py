@@ -9,8 +9,8 @@ from mirage_bayes.cli.runtime import progress_log, raise_if_interrupted
 from mirage_bayes.destination import claim_destination
 from mirage_bayes.errors import InputError
 from mirage_bayes.forecast import forecast
-from mirage_bayes.io import read_outputs
 from mirage_bayes.scoring import resolve_tokenizer
+from mirage_bayes.sources import read_inputs
 
 __all__ = ["run"]
 
@@ -29,7 +29,8 @@ def run(args: argparse.Namespace) -> int:
             fix="choose power_law and/or broken_power_law",
         )
     claim_destination(args.out, force=args.force, inputs=[args.file], command="forecast")
-    outputs = read_outputs(args.file)
+    # The front door of fit: every input fit reads, forecast reads too.
+    outputs = read_inputs(args.file, params=args.params, tasks=args.tasks)
     log = progress_log(args.quiet)  # also stops the run after a swallowed Ctrl-C
     result = forecast(
         outputs,

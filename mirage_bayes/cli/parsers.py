@@ -154,7 +154,15 @@ def add_forecast(commands) -> None:
         "forecast_diagnostics.csv, forecast.json, figures/forecast_<task>.png, report.html and "
         "report.md.",
     )
-    forecast.add_argument("file", help="outputs table: .csv, .tsv, .parquet or .jsonl")
+    forecast.add_argument(
+        "file",
+        help="what fit reads: an outputs table (.csv, .tsv, .parquet, .jsonl), or "
+        "lm-evaluation-harness, Inspect, HELM or Every Eval Ever logs (a file or folder)",
+    )
+    forecast.add_argument(
+        "--params", default=None, help="model sizes: CSV with columns model,n_params"
+    )
+    forecast.add_argument("--tasks", default=None, help="forecast only these tasks, e.g. arith3")
     forecast.add_argument(
         "--out", default="mirage_forecast", help="output folder (default: mirage_forecast)"
     )
