@@ -48,6 +48,14 @@ class ChoiceTaskData:
         """``(items, scales)``: whether the item was evaluated at the scale."""
         return self.n_choices > 0
 
+    def no_signal(self) -> str | None:
+        """Why the data cannot show scaling, if they cannot: the probability on the correct
+        choice is the same for every item at every size (every option tied, say)."""
+        values = self.log_ce[self.observed]
+        if values.size and np.ptp(values) < 1e-9:
+            return "the probability on the correct choice is the same for every item and size"
+        return None
+
     @property
     def chance(self) -> float:
         """The task's chance level: the mean of ``1/K`` over the evaluated items."""

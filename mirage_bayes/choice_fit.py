@@ -244,9 +244,11 @@ def fit_choices(
         comparisons.append(table)
         late = _late_check(data, seed, log)
         lates[data.task] = late.to_dict()
+        trouble = [t for t in fitted if not diagnostics[(data.task, t)].ok]
         verdicts[data.task] = verdict(
-            data.task, table, data.n_scales, skipped, late.sentence, CHOICE_WORDING
-        )
+            data.task, table, data.n_scales, skipped, late.sentence, CHOICE_WORDING,
+            no_signal=data.no_signal(), trouble=trouble,
+        )  # fmt: skip
     source = outputs.attrs.get("source")
     meta = {
         "kind": "multiple_choice",

@@ -298,7 +298,7 @@ class ChoiceFitResult:
         return save_choice_result(self, directory, force=force, report=report)
 
     def __repr__(self) -> str:
-        return fit_repr("ChoiceFitResult", self.comparisons, self.tasks, self.ok)
+        return fit_repr("ChoiceFitResult", self.verdict_texts, self.tasks, self.ok)
 
     def _repr_html_(self) -> str:
         parts = [f"<h3>mirage-bayes fit: {len(self.tasks)} multiple-choice task(s)</h3>"]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import arviz as az
@@ -128,7 +128,7 @@ CHOICE_WORDING = Wording(
     "the cross-entropy of the correct choice", "multiple-choice grade", "the task"
 )
 
-VERDICT_WORDS = ("smooth", "broken", "undecided", "too few sizes", "not compared")
+VERDICT_WORDS = ("smooth", "broken", "undecided", "too few sizes", "not compared", "no signal")
 """The one-word verdicts, by the LOO comparison of the power law and the broken power law."""
 
 
@@ -146,6 +146,12 @@ def verdict_word(comparison: pd.DataFrame, n_scales: int) -> str:
     return "smooth" if better == "power_law" else "broken"
 
 
+def word_of(verdict_text: str) -> str:
+    """The one-word verdict a paragraph of :func:`verdict` opens with."""
+    head = verdict_text.removeprefix("Verdict: ")
+    return head[: head.index(".")] if head != verdict_text and "." in head else ""
+
+
 def verdict(
     task: str,
     comparison: pd.DataFrame,
@@ -153,15 +159,35 @@ def verdict(
     skipped: list[str],
     late: Callable[[bool], str] | None = None,
     wording: Wording = GENERATION_WORDING,
+    *,
+    no_signal: str | None = None,
+    trouble: Sequence[str] = (),
 ) -> str:
     """One paragraph that opens with the one-word verdict (:func:`verdict_word`) and says which
     trend the data prefer, how firmly, and whether the largest sizes are a late jump (``late``:
     the sentence of the late-jump check given whether the broken law is clearly better,
     :meth:`mirage_bayes.late_check.LateCheck.sentence`).
 
-    A difference counts as clear when it exceeds two standard errors of the difference.
+    A difference counts as clear when it exceeds two standard errors of the difference. What
+    would make the comparison meaningless comes first: data without a scaling signal
+    (``no_signal``, why; the word is then ``no signal``) and fits that failed the sampler
+    checks (``trouble``, their trend names).
     """
-    parts = [f"Verdict: {verdict_word(comparison, n_scales)}."]
+    word = "no signal" if no_signal else verdict_word(comparison, n_scales)
+    parts = [f"Verdict: {word}."]
+    if no_signal:
+        parts.append(
+            f"The data carry no scaling signal: {no_signal}. The trends below are fitted to "
+            "nothing that changes with size, so their comparison says nothing about scaling."
+        )
+    if trouble:
+        names = [t.replace("_", " ") for t in trouble]
+        listed = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+        plural = "s" if len(names) > 1 else ""
+        parts.append(
+            f"The sampler failed its checks for the {listed} fit{plural} (see the "
+            "diagnostics): read the comparison below with care."
+        )
     main = pair(comparison, "power_law", "broken_power_law")
     if main is not None:
         parts.append(preference_sentence(task, main, "power_law", "broken_power_law"))
@@ -241,17 +267,16 @@ def task_entry(
             }
             for row in diagnostics.itertuples()
         },
-        "verdict_word": verdict_word(comparison, n_scales),
+        "verdict_word": word_of(verdict_text) or verdict_word(comparison, n_scales),
         "verdict": verdict_text,
     }
 
 
-def fit_repr(name: str, comparisons: list[pd.DataFrame], tasks: list, ok: bool) -> str:
+def fit_repr(name: str, verdict_texts: dict[str, str], tasks: list, ok: bool) -> str:
     """A short ``repr`` of a fit result: per task its one-word verdict, sizes and items."""
-    tables = {str(t["task"].iloc[0]): t for t in comparisons}
-    words = {d.task: verdict_word(tables[d.task], d.n_scales) for d in tasks if d.task in tables}
+    words = {task: word_of(text) for task, text in verdict_texts.items()}
     shown = [
-        f"{data.task}: {words.get(data.task, 'not compared')} ({data.n_scales} sizes, "
+        f"{data.task}: {words.get(data.task) or 'not compared'} ({data.n_scales} sizes, "
         f"{len(data.items)} items)"
         for data in tasks[:5]
     ]

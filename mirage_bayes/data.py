@@ -127,6 +127,16 @@ class TaskData:
         with np.errstate(invalid="ignore", divide="ignore"):
             return self.errors.sum(0) / tokens
 
+    def no_signal(self) -> str | None:
+        """Why the data cannot show scaling, if they cannot: every evaluated target token
+        reproduced at every size, or none at any."""
+        evaluated = self.trials > 0
+        if not (self.errors[evaluated] > 0).any():
+            return "every target token is reproduced at every size"
+        if (self.errors[evaluated] == self.trials[evaluated]).all():
+            return "no target token is reproduced at any size"
+        return None
+
     def corrected_epsilon(self) -> np.ndarray:
         """Observed per-token error rate per scale with chance matches taken out, in [0, 1].
 

@@ -139,7 +139,11 @@ def fit(
             length=length,
         )  # fmt: skip
         lates[data.task] = late.to_dict()
-        verdicts[data.task] = verdict(data.task, table, data.n_scales, skipped, late.sentence)
+        trouble = [t for t in fitted if not diagnostics[(data.task, t)].ok]
+        verdicts[data.task] = verdict(
+            data.task, table, data.n_scales, skipped, late.sentence,
+            no_signal=data.no_signal(), trouble=trouble,
+        )  # fmt: skip
     meta = {
         "input": outputs.attrs.get("source"),
         "input_sha256": file_sha256(outputs.attrs["source"]) if "source" in outputs.attrs else None,

@@ -362,7 +362,7 @@ class FitResult:
         return save_result(self, directory, force=force, report=report)
 
     def __repr__(self) -> str:
-        return fit_repr("FitResult", self.comparisons, self.tasks, self.ok)
+        return fit_repr("FitResult", self.verdict_texts, self.tasks, self.ok)
 
     def _repr_html_(self) -> str:
         parts = [f"<h3>mirage-bayes fit: {len(self.tasks)} task(s)</h3>"]

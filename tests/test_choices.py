@@ -274,3 +274,14 @@ def test_plot_choice_metrics_rejects_bad_requests(tables):
     with pytest.raises(ValueError, match="one per quantity"):
         fig = plot_choice_metrics(*tables, task="t")
         plot_choice_metrics(*tables, task="t", axes=fig.axes[:1])
+
+
+def test_every_option_tied_is_no_signal():
+    outputs, _ = simulate_choices(n_params=(1e8, 1e9, 1e10), n_items=10, seed=3)
+    assert split_choice_tasks(score_choices(outputs))[0].no_signal() is None
+    tied = outputs.copy()
+    tied["choices_logprobs"] = [[-1.3863] * 4 for _ in range(len(tied))]
+    (data,) = split_choice_tasks(score_choices(tied))
+    assert data.no_signal() == (
+        "the probability on the correct choice is the same for every item and size"
+    )
