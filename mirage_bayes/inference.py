@@ -158,6 +158,12 @@ def run_nuts(model: pm.Model, config: SamplerConfig, seed: int) -> az.InferenceD
                 compute_convergence_checks=False,
                 idata_kwargs={"log_likelihood": False},
             )
+    except ValueError as error:
+        # PyMC catches a Ctrl-C and returns what was drawn; before the first kept draw it then
+        # fails to build a trace. That is an interrupt, not an error of the model.
+        if "Not enough samples" in str(error):
+            raise KeyboardInterrupt from error
+        raise
     finally:
         pymc_logger.setLevel(previous_level)
 

@@ -51,6 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``mirage-bayes`` command."""
     runtime.reset()
+    runtime.children_die_with_us()
     previous = signal.getsignal(signal.SIGINT)
     if previous is signal.default_int_handler:
         try:

@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import logging
+import os
+import signal
 import sys
 import warnings
 from collections.abc import Callable
 
-__all__ = ["on_ctrl_c", "progress_log", "quiet_libraries", "raise_if_interrupted", "reset"]
+__all__ = [
+    "children_die_with_us", "on_ctrl_c", "progress_log", "quiet_libraries",
+    "raise_if_interrupted", "reset",
+]  # fmt: skip
 
 _interrupted = False
+_PR_SET_PDEATHSIG = 1  # linux/prctl.h
+_hooked: list[bool] = []
 
 
 def reset() -> None:
@@ -33,6 +42,28 @@ def raise_if_interrupted() -> None:
     caught on the way (call it before saving)."""
     if _interrupted:
         raise KeyboardInterrupt
+
+
+def _die_with_parent() -> None:
+    """In a forked child: ask Linux to send it SIGKILL when the process that forked it dies."""
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    except (OSError, AttributeError):
+        pass  # without prctl the child outlives a killed parent, as it would anyway
+
+
+def children_die_with_us() -> None:
+    """Make every process this command forks (the sampler's chains) die with it.
+
+    PyMC runs chains in forked processes that wait on pipes whose other end they hold
+    themselves, so a SIGKILL of the command (an out-of-memory kill, ``kill -9``) would leave
+    them running. Linux only, registered once per process.
+    """
+    if _hooked or not sys.platform.startswith("linux"):
+        return
+    _hooked.append(True)
+    os.register_at_fork(after_in_child=_die_with_parent)
 
 
 def progress_log(quiet: bool) -> Callable[[str], None]:
