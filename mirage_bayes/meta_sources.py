@@ -33,10 +33,15 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from mirage_bayes.choices import score_choices
 from mirage_bayes.errors import InputError
 from mirage_bayes.meta_lmeval import lmeval_results_table
+from mirage_bayes.scoring import score_outputs
+from mirage_bayes.sources import read_inputs
 
-__all__ = ["bigbench_bigg_table", "pythia_arithmetic_table", "SOURCES", "load_source"]
+__all__ = [
+    "bigbench_bigg_table", "item_logs_table", "pythia_arithmetic_table", "SOURCES", "load_source",
+]  # fmt: skip
 
 BIGG_ACCURACY = "bigg_t0_task_accuracy_3shot.csv"
 BIGG_METADATA = "bigbench_task_metadata.csv"
@@ -170,18 +175,47 @@ def pythia_arithmetic_table(
     )
 
 
+def item_logs_table(path: str | Path, *, params: str | Path | None = None) -> pd.DataFrame:
+    """Per-item results as ``meta`` rows: whatever ``fit`` reads (an outputs table, lm-eval
+    samples, Inspect logs, HELM run folders, Every Eval Ever records), scored as ``fit`` scores
+    it, and per (task, model) the share of items right: exact match for generations, the
+    multiple-choice grade (chance level the mean of 1/K) for choices. ``n_items`` is the number
+    of items, so ``meta``'s binomial model sees the test-set size."""
+    outputs = read_inputs(path, params=params)
+    choice = outputs.attrs.get("kind") == "multiple_choice"
+    if choice:
+        scored, metric = score_choices(outputs), "mc_grade"
+        scored["guess"] = 1.0 / scored["n_choices"]
+    else:
+        scored, metric = score_outputs(outputs)[0], "exact_match"
+        scored["guess"] = 0.0
+    if "family" not in scored or scored["family"].isna().all():
+        scored["family"] = "logs"
+    grouped = scored.groupby(["family", "task", "model"], sort=False, dropna=False)
+    table = grouped.agg(
+        n_params=("n_params", "first"), score=(metric, "mean"), n_items=(metric, "size"),
+        chance=("guess", "mean"),
+    ).reset_index()  # fmt: skip
+    table["family"] = table["family"].fillna("logs").astype(str)
+    table["metric"] = metric
+    table["kind"] = "proportion"
+    return table[["family", "model", "n_params", "task", "metric", "score", "n_items", "kind",
+                  "chance"]]  # fmt: skip
+
+
 SOURCES = {
     "bigbench-bigg": bigbench_bigg_table,
     "pythia-arithmetic": pythia_arithmetic_table,
     "lm-eval": lmeval_results_table,
+    "logs": item_logs_table,
 }
 
 
 def load_source(name: str, folder: str | Path, *, params: str | Path | None = None) -> pd.DataFrame:
-    """The table of a named source (``bigbench-bigg``, ``pythia-arithmetic`` or ``lm-eval``;
-    ``params``, a ``model,n_params`` table, only for ``lm-eval``)."""
+    """The table of a named source (``bigbench-bigg``, ``pythia-arithmetic``, ``lm-eval`` or
+    ``logs``; ``params``, a ``model,n_params`` table, only for ``lm-eval`` and ``logs``)."""
     if name not in SOURCES:
         raise InputError(f"unknown source {name!r}", fix=f"use one of {', '.join(SOURCES)}")
-    if name == "lm-eval":
-        return lmeval_results_table(folder, params=params)
+    if name in ("lm-eval", "logs"):
+        return SOURCES[name](folder, params=params)
     return SOURCES[name](folder)

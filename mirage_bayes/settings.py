@@ -60,5 +60,5 @@ META_DRAWS = 500
 META_TUNE = 500
 META_CHAINS = 4
 META_RETRIES = 2
-META_SOURCES = ("bigbench-bigg", "pythia-arithmetic", "lm-eval")
+META_SOURCES = ("bigbench-bigg", "pythia-arithmetic", "lm-eval", "logs")
 REPLICATES = ("pool", "mean")

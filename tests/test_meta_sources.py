@@ -12,7 +12,12 @@ import pytest
 from mirage_bayes.cli import main
 from mirage_bayes.errors import InputError
 from mirage_bayes.meta_io import read_meta_table, triplets_from_frame
-from mirage_bayes.meta_sources import bigbench_bigg_table, load_source, pythia_arithmetic_table
+from mirage_bayes.meta_sources import (
+    bigbench_bigg_table,
+    item_logs_table,
+    load_source,
+    pythia_arithmetic_table,
+)
 
 DATA = Path(__file__).resolve().parents[1] / "analyses" / "data"
 BIGG = DATA / "bigbench_bigg"
@@ -121,3 +126,23 @@ def test_lmeval_folder_errors(tmp_path):
     (tmp_path / "results_x.json").write_text("{not json")
     with pytest.raises(InputError, match="is not a JSON results file"):
         load_source("lm-eval", tmp_path)
+
+
+def test_item_logs_become_meta_rows_with_their_test_set_sizes(tmp_path):
+    """What fit reads, counted per task and model: exact match of generations, the grade (and
+    chance level) of multiple choice."""
+    root = Path(__file__).resolve().parents[1]
+    eee = item_logs_table(root / "tests" / "data" / "eee" / "pythia")
+    assert list(eee["metric"].unique()) == ["exact_match"] and (eee["n_items"] == 16).all()
+    assert eee["score"].tolist() == [0.125, 0.1875, 0.8125, 0.9375]
+    assert (eee["chance"] == 0).all() and list(eee["family"].unique()) == ["pythia"]
+    choice = item_logs_table(root / "examples" / "multiple_choice_outputs.csv")
+    assert set(choice["metric"]) == {"mc_grade"} and (choice["chance"] == 0.25).all()
+    assert (choice["n_items"] == 100).all() and len(choice) == 8
+    (triplet,) = triplets_from_frame(choice)
+    assert triplet.kind == "proportion" and triplet.chance == 0.25
+    out = tmp_path / "table.csv"
+    argv = ["meta", str(root / "tests" / "data" / "eee" / "pythia"), "--from", "logs",
+            "--convert", str(out)]  # fmt: skip
+    assert main(argv) == 0
+    assert pd.read_csv(out)["n_items"].tolist() == [16] * 4

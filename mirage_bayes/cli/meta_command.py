@@ -25,8 +25,10 @@ __all__ = ["run"]
 def _table(args: argparse.Namespace):
     options = {"mapping": parse_mapping(args.map) if args.map else None, "x": args.x,
                "pool_families": args.pool_families, "replicates": args.replicates}  # fmt: skip
-    if args.params and args.source != "lm-eval":
-        raise InputError("--params needs --from lm-eval", fix="give sizes in the table instead")
+    if args.params and args.source not in ("lm-eval", "logs"):
+        raise InputError(
+            "--params needs --from lm-eval or --from logs", fix="give sizes in the table instead"
+        )
     if args.source:
         frame = load_source(args.source, args.file, params=args.params)
         assumed = frame.attrs.get("assumed_continuous")

@@ -261,7 +261,8 @@ def add_meta(commands) -> None:
         "file",
         help="results table (.csv, .tsv, .parquet, .jsonl) with family, model, n_params, task, "
         "metric, score [, n_items, stderr, kind, higher_is_better, chance]; with --from, the "
-        "data folder (lm-eval: a folder of results_*.json)",
+        "data folder (lm-eval: a folder of results_*.json; logs: per-item results fit reads, "
+        "scored and counted per task and model)",
     )
     meta.add_argument(
         "--from", dest="source", choices=sorted(META_SOURCES), default=None,
@@ -277,7 +278,8 @@ def add_meta(commands) -> None:
                       help="several rows per model, task and metric (seeds, prompts): pool their "
                       "items (default) or take their mean")  # fmt: skip
     meta.add_argument("--params", default=None, metavar="CSV",
-                      help="with --from lm-eval: model sizes (CSV: model,n_params)")  # fmt: skip
+                      help="with --from lm-eval or logs: model sizes (CSV: model,n_params)",
+                      )  # fmt: skip
     meta.add_argument("--chance-sensitivity", action="store_true",
                       help="also refit at chance 0: does the conclusion change?")  # fmt: skip
     meta.add_argument("--convert", default=None, metavar="CSV",
