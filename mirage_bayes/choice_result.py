@@ -20,6 +20,7 @@ import pandas as pd
 
 from mirage_bayes.choice_report import plot_choice_metrics, render_choice_report
 from mirage_bayes.comparison import fit_repr, task_entry
+from mirage_bayes.figures import png_data_uri
 from mirage_bayes.filenames import task_files
 from mirage_bayes.inference import Diagnostics, sampler_warnings
 from mirage_bayes.models import TRENDS
@@ -306,6 +307,9 @@ class ChoiceFitResult:
             parts.append(
                 f"<h4>{data.task}</h4><p>{html.escape(self.verdict_texts.get(data.task, ''))}</p>"
             )
+        if self.tasks:  # the headline picture of the first task, as a notebook reader expects
+            uri = png_data_uri(self.plot_choice_metrics(self.tasks[0].task))
+            parts.append(f"<img src='{uri}' alt='{html.escape(self.tasks[0].task)}'>")
         parts.append(self.comparison().to_html(index=False, float_format="%.2f"))
         if not self.ok:
             parts.append("<p style='color:#b00'>Sampler warnings: see .diagnostics()</p>")

@@ -10,13 +10,14 @@ formatter for figures, as ``%matplotlib inline`` does, and a returned figure sho
 
 from __future__ import annotations
 
+import base64
 import io
 import sys
 from typing import Any
 
 from matplotlib.figure import Figure
 
-__all__ = ["new_figure"]
+__all__ = ["new_figure", "png_data_uri"]
 
 _registered: list[bool] = []
 
@@ -35,10 +36,15 @@ def _register_display() -> None:
         png.for_type(Figure, _png)
 
 
-def _png(fig: Figure) -> bytes:
+def _png(fig: Figure, dpi: float | None = None) -> bytes:
     buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", bbox_inches="tight")
+    fig.savefig(buffer, format="png", bbox_inches="tight", dpi=dpi)
     return buffer.getvalue()
+
+
+def png_data_uri(fig: Figure, dpi: float = 80) -> str:
+    """The figure as a ``data:image/png;base64,…`` URI, for an HTML page or repr."""
+    return "data:image/png;base64," + base64.b64encode(_png(fig, dpi)).decode("ascii")
 
 
 def new_figure(**kwargs: Any) -> Figure:

@@ -12,6 +12,7 @@ import pandas as pd
 
 from mirage_bayes.comparison import fit_repr
 from mirage_bayes.data import TaskData
+from mirage_bayes.figures import png_data_uri
 from mirage_bayes.inference import Diagnostics, stacked
 from mirage_bayes.models import TRENDS, population_quantities
 from mirage_bayes.models.generation import scored_quantities
@@ -370,6 +371,9 @@ class FitResult:
             parts.append(
                 f"<h4>{data.task}</h4><p>{html.escape(self.verdict_texts.get(data.task, ''))}</p>"
             )
+        if self.tasks:  # the headline picture of the first task, as a notebook reader expects
+            uri = png_data_uri(self.plot_metric(task=self.tasks[0].task))
+            parts.append(f"<img src='{uri}' alt='{html.escape(self.tasks[0].task)}'>")
         parts.append(self.comparison().to_html(index=False, float_format="%.2f"))
         if not self.ok:
             parts.append("<p style='color:#b00'>Sampler warnings: see .diagnostics()</p>")

@@ -113,6 +113,7 @@ def test_repr_is_short_and_the_html_repr_has_the_verdict(power_law_fit):
     assert "8 sizes, 120 items" in text
     page = result._repr_html_()
     assert result.verdicts()["simulated_arithmetic"][:40] in page and "<table" in page
+    assert "<img src='data:image/png;base64," in page  # the accuracy figure, shown inline
 
 
 def test_comparison_has_every_trend(power_law_fit):
