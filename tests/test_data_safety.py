@@ -439,7 +439,7 @@ def test_forecast_and_meta_folders_are_marked_and_guarded(tmp_path, command):
 
     def write(dest, force):
         if command == "forecast":
-            return save_forecast(stub_forecast(), dest, force=force)
+            return save_forecast(stub_forecast(), dest, force=force, report=False)
         return save_meta(stub_meta(), dest, force=force, report=False)
 
     dest = write(tmp_path / "results", False)
