@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import sys
 
 from mirage_bayes.cli.checks import refuse_generation_options
-from mirage_bayes.cli.runtime import progress_log, raise_if_interrupted
+from mirage_bayes.cli.runtime import progress_log, save_and_report
 from mirage_bayes.destination import claim_destination
 from mirage_bayes.errors import EXIT_DIAGNOSTICS, InputError
 from mirage_bayes.fitting import fit
@@ -50,18 +49,9 @@ def run(args: argparse.Namespace) -> int:
         progressbar=not args.quiet,
         log=log,
     )
-    raise_if_interrupted()
-    out = result.save(args.out, force=args.force)
-    for task, text in result.verdicts().items():
-        print(f"{task}: {text}")
-    print(f"results in {out} (report: {out / 'report.html'})")
-    if not result.ok:
-        problems = result.diagnostics().query("not ok")
-        print(
-            f"warning: sampler diagnostics failed for {len(problems)} fit(s); "
-            "see the report's warnings and summary.json",
-            file=sys.stderr,
-        )
-        if args.strict:
-            return EXIT_DIAGNOSTICS
+    _, clean = save_and_report(
+        result, args, fits="fit(s)", where="the report's warnings and summary.json"
+    )
+    if not clean and args.strict:
+        return EXIT_DIAGNOSTICS
     return 0

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import argparse
-import sys
 
-from mirage_bayes.cli.runtime import progress_log, raise_if_interrupted
+from mirage_bayes.cli.runtime import progress_log, save_and_report
 from mirage_bayes.destination import claim_destination
 from mirage_bayes.errors import InputError
 from mirage_bayes.forecast import forecast
@@ -43,16 +42,5 @@ def run(args: argparse.Namespace) -> int:
         seed=args.seed,
         log=log,
     )
-    raise_if_interrupted()
-    out = result.save(args.out, force=args.force)
-    for task, text in result.verdicts().items():
-        print(f"{task}: {text}")
-    print(f"results in {out} (report: {out / 'report.html'})")
-    if not result.ok:
-        problems = result.diagnostics().query("not ok")
-        print(
-            f"warning: sampler diagnostics failed for {len(problems)} refit(s); "
-            "see forecast_diagnostics.csv",
-            file=sys.stderr,
-        )
+    save_and_report(result, args, fits="refit(s)", where="forecast_diagnostics.csv")
     return 0

@@ -10,10 +10,11 @@ import signal
 import sys
 import warnings
 from collections.abc import Callable
+from pathlib import Path
 
 __all__ = [
     "children_die_with_us", "on_ctrl_c", "progress_log", "quiet_libraries",
-    "raise_if_interrupted", "reset",
+    "raise_if_interrupted", "reset", "save_and_report",
 ]  # fmt: skip
 
 _interrupted = False
@@ -76,6 +77,24 @@ def progress_log(quiet: bool) -> Callable[[str], None]:
             print(message, file=sys.stderr, flush=True)
 
     return log
+
+
+def save_and_report(result, args, *, fits: str, where: str) -> tuple[Path, bool]:
+    """Save a fit or forecast result into ``args.out``, print each task's verdict and where the
+    results are, and warn on stderr when sampler diagnostics failed (``fits``: what failed,
+    ``where``: where to read about it). Returns the folder and whether every fit was clean."""
+    raise_if_interrupted()
+    out = result.save(args.out, force=args.force)
+    for task, text in result.verdicts().items():
+        print(f"{task}: {text}")
+    print(f"results in {out} (report: {out / 'report.html'})")
+    if not result.ok:
+        problems = result.diagnostics().query("not ok")
+        print(
+            f"warning: sampler diagnostics failed for {len(problems)} {fits}; see {where}",
+            file=sys.stderr,
+        )
+    return out, bool(result.ok)
 
 
 def quiet_libraries(quiet: bool) -> None:
