@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Callable, Sequence
-from dataclasses import replace
+from functools import partial
 
 import arviz as az
 import numpy as np
@@ -27,6 +27,7 @@ from mirage_bayes.inference import (
     SamplerConfig,
     diagnose,
     run_nuts,
+    sample_until_clean,
     seed_for,
     skipped_note,
     stacked,
@@ -39,7 +40,7 @@ from mirage_bayes.models.choice import (
     item_log_likelihood,
     posterior_predictive_log_ce,
 )
-from mirage_bayes.settings import RETRY_TARGET_ACCEPT, VERSION
+from mirage_bayes.settings import VERSION
 from mirage_bayes.tables import file_sha256
 
 DEFAULT_TRENDS = ("power_law", "broken_power_law")
@@ -81,41 +82,6 @@ def sample_choice_trend(
     return idata
 
 
-def sample_until_clean(
-    data: ChoiceTaskData,
-    trend: str,
-    config: SamplerConfig,
-    log: Callable[[str], None] = lambda _: None,
-) -> tuple[az.InferenceData, Diagnostics, list[str]]:
-    """Fit one trend; refit up to twice while the diagnostics fail, each time with twice the
-    tuning and draws and, after divergences, a higher target acceptance (smaller steps).
-
-    A curve resting at the chance level leaves the skill free above it, and the level of a
-    whole curve moves with the mean item difficulty: both are cured by longer chains, not by a
-    different model. Returns the last fit, its diagnostics and one note per refit.
-    """
-    notes: list[str] = []
-    idata = sample_choice_trend(data, trend, config)
-    diag = diagnose(idata, _sampled(idata, data))
-    for attempt, accept in enumerate(RETRY_TARGET_ACCEPT, start=1):
-        if diag.ok:
-            break
-        retry = replace(
-            config,
-            draws=config.draws * 2**attempt,
-            tune=config.tune * 2**attempt,
-            target_accept=max(config.target_accept, accept if diag.divergences else 0.0),
-        )
-        notes.append(
-            f"{data.task}, {trend}: {'; '.join(diag.problems())}; refitted with "
-            f"{retry.tune} tune + {retry.draws} draws, target_accept {retry.target_accept}"
-        )
-        log(notes[-1])
-        idata = sample_choice_trend(data, trend, retry)
-        diag = diagnose(idata, _sampled(idata, data))
-    return idata, diag, notes
-
-
 def _add_item_groups(idata: az.InferenceData, data: ChoiceTaskData, rng) -> None:
     chains, draws = idata.posterior.sizes["chain"], idata.posterior.sizes["draw"]
     mu = stacked(idata, "mu")
@@ -149,6 +115,10 @@ def _add_item_groups(idata: az.InferenceData, data: ChoiceTaskData, rng) -> None
             item_scale,
         ),
     )
+
+
+def _diagnose(data: ChoiceTaskData, idata: az.InferenceData) -> Diagnostics:
+    return diagnose(idata, _sampled(idata, data))
 
 
 def _sampled(idata: az.InferenceData, data: ChoiceTaskData) -> list[str]:
@@ -232,7 +202,13 @@ def fit_choices(
                 f"[task {number}/{len(tasks)}: {data.task}] sampling {trend} "
                 f"({chains} chains × {tune} tune + {draws} draws)"
             )
-            idata, diag, notes = sample_until_clean(data, trend, config, log)
+            # A curve resting at the chance level leaves the skill free above it, and the
+            # level of a whole curve moves with the mean item difficulty: both are cured by
+            # longer chains, not by a different model, so every failure is refitted longer.
+            idata, diag, notes = sample_until_clean(
+                partial(sample_choice_trend, data, trend), partial(_diagnose, data),
+                config, f"{data.task}, {trend}", log, longer=True,
+            )  # fmt: skip
             refits.extend(notes)
             idatas[data.task][trend] = idata
             diagnostics[(data.task, trend)] = diag

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable, Sequence
+from functools import partial
 
 import arviz as az
 import pandas as pd
@@ -16,6 +17,7 @@ from mirage_bayes.inference import (
     SamplerConfig,
     diagnose,
     sample_trend,
+    sample_until_clean,
     skipped_note,
     trends_for,
 )
@@ -110,6 +112,7 @@ def fit(
     )
     idatas: dict[str, dict[str, az.InferenceData]] = {}
     comparisons, verdicts, warnings_, diagnostics, lates = [], {}, [], {}, {}
+    refits: list[str] = []  # fits rerun after divergences (not silent, not failures)
     for number, data in enumerate(tasks, start=1):
         fitted, skipped = trends_for(data.n_scales, trends)
         for trend in skipped:
@@ -121,9 +124,14 @@ def fit(
                 f"[task {number}/{len(tasks)}: {data.task}] sampling {trend} "
                 f"({chains} chains × {tune} tune + {draws} draws)"
             )
-            idata = sample_trend(data, trend, config)
+            # Divergences bias the draws: refit with smaller steps (same draws) before
+            # reporting them; other shortfalls are reported as they are.
+            idata, diag, notes = sample_until_clean(
+                partial(sample_trend, data, trend), diagnose, config,
+                f"{data.task}, {trend}", log, longer=False,
+            )  # fmt: skip
+            refits.extend(notes)
             idatas[data.task][trend] = idata
-            diag = diagnose(idata)
             diagnostics[(data.task, trend)] = diag
             if not diag.ok:
                 # Reported from the diagnostics table in the report and summary.json.
@@ -162,6 +170,7 @@ def fit(
         },
         "late_check": lates,
         "warnings": warnings_,
+        "refits": refits,
     }
     return FitResult(
         tasks=tasks,

@@ -39,6 +39,7 @@ import html
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -57,7 +58,13 @@ from mirage_bayes.forecast_refit import (
     verdict_length,
 )
 from mirage_bayes.forecast_save import save_forecast
-from mirage_bayes.inference import CompiledSampler, diagnose, stacked
+from mirage_bayes.inference import (
+    CompiledSampler,
+    SamplerConfig,
+    diagnose,
+    sample_until_clean,
+    stacked,
+)
 from mirage_bayes.models import TRENDS
 from mirage_bayes.models.generation import build_model, set_task_data
 from mirage_bayes.result import HDI_PROB
@@ -208,6 +215,14 @@ class ForecastResult:
         raise KeyError(f"no forecasts for task {task!r}; tasks are {[t.task for t in done]}")
 
 
+def _refit(sampler: CompiledSampler, cores: int | None, config: SamplerConfig):
+    """One run of a compiled refit with ``config``'s settings (its seed, draws, target)."""
+    sampler.target_accept = config.target_accept
+    return sampler.sample(
+        draws=config.draws, tune=config.tune, chains=config.chains, seed=config.seed, cores=cores
+    )
+
+
 def forecast(
     outputs: pd.DataFrame,
     *,
@@ -290,6 +305,7 @@ def forecast(
         log(f"warning: {warning}")
     n_refits = sum(data.n_scales - TRENDS[t].min_scales for data in tasks for t in plan[data.task])
     tables, curves, diagnostics, verdicts, done = [], [], [], {}, 0
+    refits: list[str] = []  # refits rerun with smaller steps after divergences
     for number, data in enumerate(tasks, start=1):
         lengths_here = sorted(set(data.lengths) | {int(n) for n in lengths})
         task_diagnostics = []
@@ -305,10 +321,13 @@ def forecast(
                 )
                 set_task_data(model, data, refit_weights(data.n_scales, k))
                 refit_seed = forecast_seed(seed, data.task, trend, k)
-                idata = sampler.sample(
-                    draws=draws, tune=tune, chains=chains, seed=refit_seed, cores=cores
-                )
-                diag = diagnose(idata)
+                config = SamplerConfig(draws=draws, tune=tune, chains=chains, seed=refit_seed,
+                                       target_accept=TARGET_ACCEPT)  # fmt: skip
+                idata, diag, notes = sample_until_clean(
+                    partial(_refit, sampler, cores), diagnose, config,
+                    f"{data.task}, {trend} fitted to {k} sizes", log, longer=False,
+                )  # fmt: skip
+                refits.extend(notes)
                 if not diag.ok:
                     log(
                         f"warning: {data.task}, {trend} fitted to {k} sizes: sampler trouble — "
@@ -347,6 +366,7 @@ def forecast(
         "trends": wanted,
         "lengths": sorted({int(v) for v in lengths}),
         "warnings": warnings_,
+        "refits": refits,
     }
     return ForecastResult(
         tasks=tasks,

@@ -17,7 +17,7 @@ import os
 import time
 import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 import arviz as az
 import numpy as np
@@ -36,7 +36,7 @@ from mirage_bayes.models.generation import (
     pattern_log_likelihood,
     posterior_predictive_errors,
 )
-from mirage_bayes.settings import ESS_BULK_MIN, RHAT_MAX, VERSION
+from mirage_bayes.settings import ESS_BULK_MIN, RETRY_TARGET_ACCEPT, RHAT_MAX, VERSION
 
 # Stan's diagnostics policy (Vehtari et al. 2021): the thresholds behind every warning.
 
@@ -166,6 +166,44 @@ def run_nuts(model: pm.Model, config: SamplerConfig, seed: int) -> az.InferenceD
         raise
     finally:
         pymc_logger.setLevel(previous_level)
+
+
+def sample_until_clean(
+    sample: Callable[[SamplerConfig], az.InferenceData],
+    check: Callable[[az.InferenceData], Diagnostics],
+    config: SamplerConfig,
+    label: str,
+    log: Callable[[str], None],
+    *,
+    longer: bool,
+) -> tuple[az.InferenceData, Diagnostics, list[str]]:
+    """Sample, and refit up to twice while the checks fail: after divergences with a higher
+    target acceptance (smaller steps, :data:`~mirage_bayes.settings.RETRY_TARGET_ACCEPT`); with
+    ``longer``, after any failure, with twice the tuning and draws each time too.
+
+    Returns the last fit, its diagnostics and one note per refit (``label``: task and trend).
+    """
+    notes: list[str] = []
+    idata = sample(config)
+    diag = check(idata)
+    for attempt, accept in enumerate(RETRY_TARGET_ACCEPT, start=1):
+        if diag.ok or not (longer or diag.divergences):
+            break
+        scale = 2**attempt if longer else 1
+        retry = replace(
+            config,
+            draws=config.draws * scale,
+            tune=config.tune * scale,
+            target_accept=max(config.target_accept, accept if diag.divergences else 0.0),
+        )
+        notes.append(
+            f"{label}: {'; '.join(diag.problems())}; refitted with {retry.tune} tune + "
+            f"{retry.draws} draws, target_accept {retry.target_accept}"
+        )
+        log(notes[-1])
+        idata = sample(retry)
+        diag = check(idata)
+    return idata, diag, notes
 
 
 def trends_for(n_scales: int, requested: Sequence[str]) -> tuple[list[str], list[str]]:

@@ -48,6 +48,7 @@ def summary_json(result: FitLike) -> dict:
         "choices": meta.get("choices"),
         # The CLI points here for sampler trouble, so the failed diagnostics are listed too.
         "warnings": [*meta.get("warnings", []), *sampler_warnings(result.diagnostics_by_fit)],
+        "refits": meta.get("refits", []),
         "tasks": tasks,
         "files": task_files(result),
     }
