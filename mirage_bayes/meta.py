@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from tqdm.auto import tqdm
+from tqdm import tqdm  # text bar: tqdm.auto wants ipywidgets in Jupyter and warns without
 
 from mirage_bayes.errors import EXIT_OS_ERROR, InputError
 from mirage_bayes.meta_fit import MetaConfig
