@@ -31,7 +31,6 @@ length; a size with a single item has ``g = 0``.
 
 from __future__ import annotations
 
-import zlib
 from collections.abc import Sequence
 from typing import Any
 
@@ -39,6 +38,7 @@ import numpy as np
 
 from mirage_bayes.alignment import pair_distances
 from mirage_bayes.data import TaskData
+from mirage_bayes.seeds import derive_seed
 
 __all__ = [
     "MAX_CHANCE", "MAX_PAIRS", "chance_match_rates", "chance_note", "chance_summary", "task_seed",
@@ -62,8 +62,10 @@ SENTINEL_ID = -1
 
 
 def task_seed(task: str) -> int:
-    """A seed that depends on the task name only (stable across runs and Python versions)."""
-    return zlib.crc32(task.encode("utf-8"))
+    """A seed that depends on the task name only (stable across runs and Python versions):
+    the package's scheme (:mod:`mirage_bayes.seeds`) under seed 0, so that g does not depend on
+    ``--seed``."""
+    return derive_seed(0, task, "chance")
 
 
 def _set_aside_positional(target: Any, output: Any) -> tuple[Any, int]:

@@ -69,6 +69,7 @@ from mirage_bayes.models import TRENDS
 from mirage_bayes.models.generation import build_model, set_task_data
 from mirage_bayes.result import HDI_PROB
 from mirage_bayes.scoring import score_outputs
+from mirage_bayes.seeds import derive_seed
 from mirage_bayes.tables import file_sha256
 
 DIAGNOSTIC_COLUMNS = [
@@ -84,9 +85,7 @@ def _stderr(message: str) -> None:
 
 def forecast_seed(seed: int, task: str, trend: str, fitted_scales: int) -> int:
     """Seed of one refit: its own stream per (seed, task, trend, k), distinct from ``fit``'s."""
-    words = f"{task}\x00{trend}\x00forecast".encode()
-    state = np.random.SeedSequence([seed, *words, fitted_scales]).generate_state(1)[0]
-    return int(state)
+    return derive_seed(seed, task, trend, "forecast", tail=(fitted_scales,))
 
 
 # --- verdicts --------------------------------------------------------------------------------

@@ -36,6 +36,7 @@ from mirage_bayes.models.generation import (
     pattern_log_likelihood,
     posterior_predictive_errors,
 )
+from mirage_bayes.seeds import derive_seed
 from mirage_bayes.settings import ESS_BULK_MIN, RETRY_TARGET_ACCEPT, RHAT_MAX, VERSION
 
 # Stan's diagnostics policy (Vehtari et al. 2021): the thresholds behind every warning.
@@ -115,9 +116,8 @@ def diagnose(idata: az.InferenceData, var_names: list[str] | None = None) -> Dia
 
 
 def seed_for(config: SamplerConfig, data: TaskData, trend: str) -> int:
-    # One stream per (task, trend) so adding a task does not change another task's draws.
-    words = f"{data.task}\x00{trend}".encode()
-    return int(np.random.SeedSequence([config.seed, *words]).generate_state(1)[0])
+    """The fit's seed: its own stream per (task, trend) (:mod:`mirage_bayes.seeds`)."""
+    return derive_seed(config.seed, data.task, trend)
 
 
 @contextlib.contextmanager

@@ -41,6 +41,7 @@ from mirage_bayes.meta_models import (
     parameter_names,
     pointwise_loglik,
 )
+from mirage_bayes.seeds import seed_sequence
 from mirage_bayes.settings import (
     META_CHAINS,
     META_DRAWS,
@@ -104,8 +105,7 @@ def compiled_model(kind: str, trend: str):
 
 def triplet_seeds(seed: int, key: tuple[str, str, str]) -> np.ndarray:
     """Eight 63-bit seeds for one triplet (fits, replicates, refits)."""
-    words = "\x00".join(key).encode()
-    state = np.random.SeedSequence([seed, *words]).generate_state(8, dtype=np.uint64)
+    state = seed_sequence(seed, key).generate_state(8, dtype=np.uint64)
     return state >> np.uint64(1)
 
 
