@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from mirage_bayes.errors import InputError
+from mirage_bayes.data import item_scale_layout
 
 __all__ = ["ChoiceTaskData", "split_choice_tasks"]
 
@@ -111,24 +111,7 @@ def split_choice_tasks(scored: pd.DataFrame) -> list[ChoiceTaskData]:
 
 
 def _task(task: str, rows: pd.DataFrame, item_ids: bool, source: str) -> ChoiceTaskData:
-    sizes = rows.groupby("model", sort=False)["n_params"].first().sort_values(kind="stable")
-    models = [str(m) for m in sizes.index]
-    scale = pd.Categorical(rows["model"], categories=models).codes
-    if item_ids:
-        duplicated = rows.duplicated(["model", "item"], keep=False)
-        if duplicated.any():
-            first = rows[duplicated].iloc[0]
-            raise InputError(
-                f"model {first['model']!r} has item {first['item']!r} more than once",
-                where=f"{source}, task {task!r}",
-                fix="keep one row per (model, item) or give distinct item ids",
-            )
-        codes, labels = pd.factorize(rows["item"].astype(str), sort=False)
-        items = [str(v) for v in labels]
-    else:
-        # Without ids nothing links items across scales: every row is its own item.
-        codes = np.arange(len(rows))
-        items = [f"{m}#{i}" for i, m in enumerate(rows["model"])]
+    models, n_params, scale, codes, items = item_scale_layout(task, rows, item_ids, source)
     shape = (len(items), len(models))
     matrices = {}
     for column in ("log_ce", "max_wrong_share", "wrong_sum_squares"):
@@ -140,7 +123,7 @@ def _task(task: str, rows: pd.DataFrame, item_ids: bool, source: str) -> ChoiceT
     return ChoiceTaskData(
         task=task,
         models=models,
-        n_params=sizes.to_numpy(np.float64),
+        n_params=n_params,
         items=items,
         n_choices=n_choices,
         item_ids_shared=item_ids,

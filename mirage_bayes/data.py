@@ -187,10 +187,23 @@ def split_tasks(scored: pd.DataFrame) -> list[TaskData]:
     return tasks
 
 
-def _task_data(task: str, rows: pd.DataFrame, item_ids: bool, source: str) -> TaskData:
+def item_scale_layout(
+    task: str, rows: pd.DataFrame, item_ids: bool, source: str
+) -> tuple[list[str], np.ndarray, np.ndarray, np.ndarray, list[str]]:
+    """Where each row of one task goes in an items × sizes matrix, for every kind of data.
+
+    Returns the models ordered by size, their sizes, each row's size and item index, and the
+    item labels. With item ids an item is linked across sizes and may occur once per model;
+    without them every row is its own item.
+
+    Raises
+    ------
+    InputError
+        If a model has the same item twice within the task.
+    """
     sizes = rows.groupby("model", sort=False)["n_params"].first().sort_values(kind="stable")
     models = [str(m) for m in sizes.index]
-    scale_index = pd.Categorical(rows["model"], categories=models).codes
+    scale_codes = pd.Categorical(rows["model"], categories=models).codes
     if item_ids:
         duplicated = rows.duplicated(["model", "item"], keep=False)
         if duplicated.any():
@@ -205,7 +218,14 @@ def _task_data(task: str, rows: pd.DataFrame, item_ids: bool, source: str) -> Ta
     else:
         # Without ids nothing links items across scales: every row is its own item.
         item_codes = np.arange(len(rows))
-        items = [f"{m}#{i}" for m, i in zip(rows["model"], range(len(rows)), strict=True)]
+        items = [f"{m}#{i}" for i, m in enumerate(rows["model"])]
+    return models, sizes.to_numpy(np.float64), scale_codes, item_codes, items
+
+
+def _task_data(task: str, rows: pd.DataFrame, item_ids: bool, source: str) -> TaskData:
+    models, n_params, scale_index, item_codes, items = item_scale_layout(
+        task, rows, item_ids, source
+    )
     trials = np.zeros((len(items), len(models)), dtype=np.int64)
     errors = np.zeros_like(trials)
     chance = np.zeros(trials.shape)
@@ -217,7 +237,7 @@ def _task_data(task: str, rows: pd.DataFrame, item_ids: bool, source: str) -> Ta
     return TaskData(
         task=task,
         models=models,
-        n_params=sizes.to_numpy(np.float64),
+        n_params=n_params,
         items=items,
         trials=trials,
         errors=errors,
