@@ -7,22 +7,19 @@ figures, ``_repr_html_``); the quantities are ``mc_grade``, ``brier`` and ``p_co
 
 from __future__ import annotations
 
-import html
 import json
-from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import arviz as az
 import numpy as np
 import pandas as pd
 
 from mirage_bayes.choice_report import plot_choice_metrics, render_choice_report
-from mirage_bayes.comparison import fit_repr, task_entry
-from mirage_bayes.figures import png_data_uri
+from mirage_bayes.comparison import task_entry
 from mirage_bayes.filenames import task_files
-from mirage_bayes.inference import Diagnostics, sampler_warnings
+from mirage_bayes.fit_base import TrendFits
+from mirage_bayes.inference import sampler_warnings
 from mirage_bayes.models import TRENDS
 from mirage_bayes.models.choice import (
     expected_grade,
@@ -30,7 +27,6 @@ from mirage_bayes.models.choice import (
     grade_thresholds,
     guessing_log_ce,
 )
-from mirage_bayes.plots import plot_comparison
 from mirage_bayes.result import (
     CURVE_DRAWS,
     CURVE_POINTS,
@@ -100,8 +96,7 @@ def _total_spread(post: dict[str, np.ndarray]) -> np.ndarray:
     return np.sqrt(post["sigma_item"] ** 2 + post["sigma_obs"] ** 2)
 
 
-@dataclass
-class ChoiceFitResult:
+class ChoiceFitResult(TrendFits):
     """Posteriors of every multiple-choice task and trend of one :func:`mirage_bayes.fit`.
 
     The interface of :class:`mirage_bayes.result.FitResult`, for grade, Brier score and the
@@ -111,26 +106,9 @@ class ChoiceFitResult:
     :meth:`plot_comparison`. Files: :meth:`save`.
     """
 
-    tasks: list[ChoiceTaskData]
-    idatas: dict[str, dict[str, az.InferenceData]]
-    comparisons: list[pd.DataFrame]
-    verdict_texts: dict[str, str]
-    diagnostics_by_fit: dict[tuple[str, str], Diagnostics]
-    meta: dict = field(default_factory=dict)
+    _TASK_LABEL = "multiple-choice task(s)"
 
     # --- tables --------------------------------------------------------------------------
-
-    def task_names(self) -> list[str]:
-        """Tasks in order of appearance in the input."""
-        return [t.task for t in self.tasks]
-
-    def _task(self, task: str | None) -> ChoiceTaskData:
-        if task is None:
-            return self.tasks[0]
-        for data in self.tasks:
-            if data.task == task:
-                return data
-        raise KeyError(f"no task {task!r}; tasks are {self.task_names()}")
 
     @cached_property
     def _observed(self) -> pd.DataFrame:
@@ -247,29 +225,6 @@ class ChoiceFitResult:
                     )
         return pd.DataFrame(rows)
 
-    def comparison(self) -> pd.DataFrame:
-        """LOO comparison per task (leave one item out): ``task, trend, rank, elpd_loo, se,
-        p_loo, elpd_diff, dse, weight, warning``."""
-        return pd.concat(self.comparisons, ignore_index=True)
-
-    def diagnostics(self) -> pd.DataFrame:
-        """Max r̂, min bulk ESS and divergences of every fit, with ``ok`` against the policy."""
-        rows = [
-            {"task": task, "trend": trend, "max_rhat": d.max_rhat,
-             "min_ess_bulk": d.min_ess_bulk, "divergences": d.divergences, "ok": d.ok}
-            for (task, trend), d in self.diagnostics_by_fit.items()
-        ]  # fmt: skip
-        return pd.DataFrame(rows)
-
-    @property
-    def ok(self) -> bool:
-        """Whether every fit passed the sampler diagnostics."""
-        return all(d.ok for d in self.diagnostics_by_fit.values())
-
-    def verdicts(self) -> dict[str, str]:
-        """Per task, a paragraph saying which trend the data prefer and how firmly."""
-        return dict(self.verdict_texts)
-
     # --- figures ---------------------------------------------------------------------------
 
     def plot_choice_metrics(self, task: str | None = None, *, quantities=None, axes=None):
@@ -285,11 +240,6 @@ class ChoiceFitResult:
         """One of ``mc_grade``, ``brier``, ``p_correct`` against model size."""
         return self.plot_choice_metrics(task, quantities=(quantity,), axes=ax)
 
-    def plot_comparison(self, task: str | None = None, *, ax=None):
-        """ELPD (LOO) of each trend with standard errors."""
-
-        return plot_comparison(self.comparison(), task=self._task(task).task, ax=ax)
-
     # --- files -------------------------------------------------------------------------------
 
     def save(self, directory, *, force: bool = False, report: bool = True) -> Path:
@@ -298,22 +248,9 @@ class ChoiceFitResult:
         all or nothing (as :func:`mirage_bayes.save.save_result`)."""
         return save_choice_result(self, directory, force=force, report=report)
 
-    def __repr__(self) -> str:
-        return fit_repr("ChoiceFitResult", self.verdict_texts, self.tasks, self.ok)
-
-    def _repr_html_(self) -> str:
-        parts = [f"<h3>mirage-bayes fit: {len(self.tasks)} multiple-choice task(s)</h3>"]
-        for data in self.tasks:
-            parts.append(
-                f"<h4>{data.task}</h4><p>{html.escape(self.verdict_texts.get(data.task, ''))}</p>"
-            )
-        if self.tasks:  # the headline picture of the first task, as a notebook reader expects
-            uri = png_data_uri(self.plot_choice_metrics(self.tasks[0].task))
-            parts.append(f"<img src='{uri}' alt='{html.escape(self.tasks[0].task)}'>")
-        parts.append(self.comparison().to_html(index=False, float_format="%.2f"))
-        if not self.ok:
-            parts.append("<p style='color:#b00'>Sampler warnings: see .diagnostics()</p>")
-        return "\n".join(parts)
+    def headline_figure(self, task: str):
+        """Grade and Brier score side by side (:meth:`plot_choice_metrics`)."""
+        return self.plot_choice_metrics(task)
 
 
 def choice_summary_json(result: ChoiceFitResult) -> dict:

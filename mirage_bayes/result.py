@@ -2,21 +2,18 @@
 
 from __future__ import annotations
 
-import html
-from dataclasses import dataclass, field
 from functools import cached_property
 
 import arviz as az
 import numpy as np
 import pandas as pd
 
-from mirage_bayes.comparison import fit_repr
 from mirage_bayes.data import TaskData
-from mirage_bayes.figures import png_data_uri
-from mirage_bayes.inference import Diagnostics, stacked
+from mirage_bayes.fit_base import TrendFits
+from mirage_bayes.inference import stacked
 from mirage_bayes.models import TRENDS, population_quantities
 from mirage_bayes.models.generation import scored_quantities
-from mirage_bayes.plots import plot_comparison, plot_epsilon, plot_metric, plot_resolution
+from mirage_bayes.plots import plot_epsilon, plot_metric, plot_resolution
 from mirage_bayes.resolution import observed_test_sets, p_zero_draws, resolution_table
 from mirage_bayes.save import save_result
 from mirage_bayes.settings import HDI_PROB
@@ -67,8 +64,7 @@ def posterior_dict(idata: az.InferenceData) -> dict[str, np.ndarray]:
     return {name: stacked(idata, name) for name in idata.posterior.data_vars}
 
 
-@dataclass
-class FitResult:
+class FitResult(TrendFits):
     """Posteriors of every task and trend of one :func:`mirage_bayes.fit`.
 
     Tables: :meth:`summary`, :meth:`curves`, :meth:`observed`, :meth:`comparison`,
@@ -77,26 +73,7 @@ class FitResult:
     :meth:`plot_resolution`. Files: :meth:`save`.
     """
 
-    tasks: list[TaskData]
-    idatas: dict[str, dict[str, az.InferenceData]]
-    comparisons: list[pd.DataFrame]
-    verdict_texts: dict[str, str]
-    diagnostics_by_fit: dict[tuple[str, str], Diagnostics]
-    meta: dict = field(default_factory=dict)
-
     # --- tables --------------------------------------------------------------------------
-
-    def task_names(self) -> list[str]:
-        """Tasks in order of appearance in the input."""
-        return [t.task for t in self.tasks]
-
-    def _task(self, task: str | None) -> TaskData:
-        if task is None:
-            return self.tasks[0]
-        for data in self.tasks:
-            if data.task == task:
-                return data
-        raise KeyError(f"no task {task!r}; tasks are {self.task_names()}")
 
     def lengths(self, data: TaskData) -> list[int]:
         """Lengths reported for a task: those in the data plus the requested ones."""
@@ -267,31 +244,6 @@ class FitResult:
         """The summary's quantities on a fine grid of sizes, for the parametric trends."""
         return self._curves.copy()
 
-    def comparison(self) -> pd.DataFrame:
-        """LOO comparison per task: ``task, trend, rank, elpd_loo, p_loo, elpd_diff, dse, weight,
-        warning``."""
-        return pd.concat(self.comparisons, ignore_index=True)
-
-    def diagnostics(self) -> pd.DataFrame:
-        """Max r̂, min bulk ESS and divergences of every fit, with ``ok`` against the policy."""
-        rows = [
-            {
-                "task": task,
-                "trend": trend,
-                "max_rhat": d.max_rhat,
-                "min_ess_bulk": d.min_ess_bulk,
-                "divergences": d.divergences,
-                "ok": d.ok,
-            }
-            for (task, trend), d in self.diagnostics_by_fit.items()
-        ]
-        return pd.DataFrame(rows)
-
-    @property
-    def ok(self) -> bool:
-        """Whether every fit passed the sampler diagnostics."""
-        return all(d.ok for d in self.diagnostics_by_fit.values())
-
     def parameters(self) -> pd.DataFrame:
         """Posterior mean and 94% HDI of σ_item and each trend's parameters on the paper's scale
         (power law: α and log10 c of ``L_CE = (N/c)^α``; broken power law: c0, c1, log10 b,
@@ -319,10 +271,6 @@ class FitResult:
                     )
         return pd.DataFrame(rows)
 
-    def verdicts(self) -> dict[str, str]:
-        """Per task, a paragraph saying which trend the data prefer and how firmly."""
-        return dict(self.verdict_texts)
-
     # --- figures ---------------------------------------------------------------------------
 
     def plot_epsilon(self, task: str | None = None, *, ax=None):
@@ -342,11 +290,6 @@ class FitResult:
             task=task, quantity=quantity, lengths=lengths, ax=ax,
         )  # fmt: skip
 
-    def plot_comparison(self, task: str | None = None, *, ax=None):
-        """ELPD (LOO) of each trend with standard errors."""
-
-        return plot_comparison(self.comparison(), task=self._task(task).task, ax=ax)
-
     def plot_resolution(self, task: str | None = None, *, trend: str = "power_law", ax=None):
         """Observed accuracy, the posterior band of true accuracy and the floors ``1/n``,
         ``1/(n·L)``, on log axes: is an observed zero evidence of no ability?"""
@@ -362,22 +305,9 @@ class FitResult:
 
         return save_result(self, directory, force=force, report=report)
 
-    def __repr__(self) -> str:
-        return fit_repr("FitResult", self.verdict_texts, self.tasks, self.ok)
-
-    def _repr_html_(self) -> str:
-        parts = [f"<h3>mirage-bayes fit: {len(self.tasks)} task(s)</h3>"]
-        for data in self.tasks:
-            parts.append(
-                f"<h4>{data.task}</h4><p>{html.escape(self.verdict_texts.get(data.task, ''))}</p>"
-            )
-        if self.tasks:  # the headline picture of the first task, as a notebook reader expects
-            uri = png_data_uri(self.plot_metric(task=self.tasks[0].task))
-            parts.append(f"<img src='{uri}' alt='{html.escape(self.tasks[0].task)}'>")
-        parts.append(self.comparison().to_html(index=False, float_format="%.2f"))
-        if not self.ok:
-            parts.append("<p style='color:#b00'>Sampler warnings: see .diagnostics()</p>")
-        return "\n".join(parts)
+    def headline_figure(self, task: str):
+        """Exact-match accuracy against size, per length (:meth:`plot_metric`)."""
+        return self.plot_metric(task=task)
 
 
 def chance_matrix(data: TaskData, lengths: list[int]) -> np.ndarray:

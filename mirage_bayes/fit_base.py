@@ -1,0 +1,94 @@
+"""What every fit result holds, and the tables, words and pictures that do not depend on the
+kind of data: :class:`~mirage_bayes.result.FitResult` (generations) and
+:class:`~mirage_bayes.choice_result.ChoiceFitResult` (multiple choice) add their quantities."""
+
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass, field
+from typing import Any
+
+import arviz as az
+import pandas as pd
+
+from mirage_bayes.comparison import fit_repr
+from mirage_bayes.figures import png_data_uri
+from mirage_bayes.inference import Diagnostics
+from mirage_bayes.plots import plot_comparison
+
+__all__ = ["TrendFits"]
+
+
+@dataclass(repr=False)
+class TrendFits:
+    """Posteriors of every task and trend of one fit, with their comparison and verdicts."""
+
+    tasks: list[Any]
+    idatas: dict[str, dict[str, az.InferenceData]]
+    comparisons: list[pd.DataFrame]
+    verdict_texts: dict[str, str]
+    diagnostics_by_fit: dict[tuple[str, str], Diagnostics]
+    meta: dict = field(default_factory=dict)
+
+    # What the HTML repr calls the tasks, e.g. "multiple-choice task(s)".
+    _TASK_LABEL = "task(s)"
+
+    def task_names(self) -> list[str]:
+        """Tasks in order of appearance in the input."""
+        return [t.task for t in self.tasks]
+
+    def _task(self, task: str | None):
+        if task is None:
+            return self.tasks[0]
+        for data in self.tasks:
+            if data.task == task:
+                return data
+        raise KeyError(f"no task {task!r}; tasks are {self.task_names()}")
+
+    def comparison(self) -> pd.DataFrame:
+        """LOO comparison per task (leave one item out): ``task, trend, rank, elpd_loo, se,
+        p_loo, elpd_diff, dse, weight, warning``."""
+        return pd.concat(self.comparisons, ignore_index=True)
+
+    def diagnostics(self) -> pd.DataFrame:
+        """Max r̂, min bulk ESS and divergences of every fit, with ``ok`` against the policy."""
+        rows = [
+            {"task": task, "trend": trend, "max_rhat": d.max_rhat,
+             "min_ess_bulk": d.min_ess_bulk, "divergences": d.divergences, "ok": d.ok}
+            for (task, trend), d in self.diagnostics_by_fit.items()
+        ]  # fmt: skip
+        return pd.DataFrame(rows)
+
+    @property
+    def ok(self) -> bool:
+        """Whether every fit passed the sampler diagnostics."""
+        return all(d.ok for d in self.diagnostics_by_fit.values())
+
+    def verdicts(self) -> dict[str, str]:
+        """Per task, a paragraph that opens with its one-word verdict and says which trend the
+        data prefer and how firmly."""
+        return dict(self.verdict_texts)
+
+    def plot_comparison(self, task: str | None = None, *, ax=None):
+        """ELPD (LOO) of each trend with standard errors."""
+        return plot_comparison(self.comparison(), task=self._task(task).task, ax=ax)
+
+    def headline_figure(self, task: str):
+        """The figure a reader looks at first (the subclass's metric plot)."""
+        raise NotImplementedError
+
+    def __repr__(self) -> str:
+        return fit_repr(type(self).__name__, self.verdict_texts, self.tasks, self.ok)
+
+    def _repr_html_(self) -> str:
+        parts = [f"<h3>mirage-bayes fit: {len(self.tasks)} {self._TASK_LABEL}</h3>"]
+        for data in self.tasks:
+            text = html.escape(self.verdict_texts.get(data.task, ""))
+            parts.append(f"<h4>{html.escape(data.task)}</h4><p>{text}</p>")
+        if self.tasks:  # the headline picture of the first task, as a notebook reader expects
+            uri = png_data_uri(self.headline_figure(self.tasks[0].task))
+            parts.append(f"<img src='{uri}' alt='{html.escape(self.tasks[0].task)}'>")
+        parts.append(self.comparison().to_html(index=False, float_format="%.2f"))
+        if not self.ok:
+            parts.append("<p style='color:#b00'>Sampler warnings: see .diagnostics()</p>")
+        return "\n".join(parts)
