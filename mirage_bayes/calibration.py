@@ -22,7 +22,7 @@ import pymc as pm
 import pytensor.tensor as pt
 from scipy import stats
 
-from mirage_bayes.chance_link import scored_error
+from mirage_bayes.chance_link import CHANCE_SCALE_SD, effective_chance, scored_error
 from mirage_bayes.data import split_tasks
 from mirage_bayes.inference import SamplerConfig, diagnose, sample_trend, stacked
 from mirage_bayes.models import TRENDS, population_quantities
@@ -49,11 +49,15 @@ class Design:
 
 
 def prior_draws(trend: str, design: Design, n_draws: int, seed: int) -> dict[str, np.ndarray]:
-    """Trend parameters, ``mu`` at the design's sizes and ``sigma_item`` drawn from the prior."""
+    """Trend parameters, ``mu`` at the design's sizes and ``sigma_item`` drawn from the prior,
+    and the chance factor ``chance_scale`` where the design has chance rates."""
     n_scales = len(design.n_params)
     with pm.Model(coords={"scale": [f"s{i}" for i in range(n_scales)]}) as model:
         pm.Deterministic("mu", TRENDS[trend].build(pt.as_tensor(design.x), n_scales), dims="scale")
         pm.HalfNormal("sigma_item", 1.0)
+        if design.chance is not None and any(g > 0 for g in design.chance):
+            log_scale = pm.Normal("log_chance_scale", 0.0, CHANCE_SCALE_SD)
+            pm.Deterministic("chance_scale", pt.exp(log_scale))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         prior = pm.sample_prior_predictive(draws=n_draws, model=model, random_seed=seed).prior
@@ -61,17 +65,22 @@ def prior_draws(trend: str, design: Design, n_draws: int, seed: int) -> dict[str
 
 
 def simulate_counts(
-    mu: np.ndarray, sigma: float, design: Design, rng: np.random.Generator
+    mu: np.ndarray,
+    sigma: float,
+    design: Design,
+    rng: np.random.Generator,
+    chance_scale: float = 1.0,
 ) -> pd.DataFrame:
     """Pre-scored per-item outputs drawn from the model itself (items shared across sizes), with
-    the chance term of :mod:`mirage_bayes.chance_link` when the design has chance rates."""
+    the chance term of :mod:`mirage_bayes.chance_link` when the design has chance rates: the
+    table's ``chance`` column holds ``g``, the counts are drawn with ``chance_scale·g``."""
     lengths = np.resize(np.asarray(design.lengths), design.n_items)
     chance = np.resize(np.asarray(design.chance or [0.0], dtype=np.float64), design.n_items)
     difficulty = rng.normal(0.0, sigma, design.n_items)
     rows = []
     for s, size in enumerate(design.n_params):
         eps = epsilon_from_eta(mu[s] + difficulty)
-        errors = rng.binomial(lengths, scored_error(eps, chance))
+        errors = rng.binomial(lengths, scored_error(eps, effective_chance(chance, chance_scale)))
         rows.append(
             pd.DataFrame(
                 {
@@ -119,11 +128,14 @@ def sbc_ranks(
     truths = prior_draws(trend, design, n_simulations, seed)
     names = [p for p in TRENDS[trend].parameters if p != "delta"]
     names = [*(n for n in names if n in truths), "sigma_item"]
+    names += ["chance_scale"] if "chance_scale" in truths else []
     rng = np.random.default_rng(seed)
     rows = []
     for sim in range(n_simulations):
         mu, sigma = truths["mu"][sim], float(truths["sigma_item"][sim])
-        idata, diag = _fit_one(simulate_counts(mu, sigma, design, rng), trend, draws, seed + sim)
+        kappa = float(truths["chance_scale"][sim]) if "chance_scale" in truths else 1.0
+        frame = simulate_counts(mu, sigma, design, rng, kappa)
+        idata, diag = _fit_one(frame, trend, draws, seed + sim)
         every = max(1, idata.posterior.sizes["draw"] * idata.posterior.sizes["chain"] // thin_to)
         post = {n: stacked(idata, n)[::every][:thin_to] for n in [*names, "mu"]}
         true_eps = population_quantities(mu[None], np.array([sigma]), [1])["epsilon"][0]

@@ -194,5 +194,7 @@ def chance_note(data: TaskData, source: str) -> str:
     return (
         f"chance-match rate g = {info['mean']:.3f}{spread}, {SOURCES.get(source, source)}; "
         "taken out of ε: a token not produced still scores as reproduced with probability "
-        "g·ε² (g when every token of the output is wrong)"
+        "κ·g·ε² (κ·g when every token of the output is wrong), where the factor κ, learnt "
+        "from the data, covers chance alignment with an output's own target (e.g. an echoed "
+        "operand) that the null cannot see"
     )

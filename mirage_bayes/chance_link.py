@@ -20,10 +20,40 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["CHANCE_EXPONENT", "chance_exponent", "produced_error", "scored_error"]
+__all__ = [
+    "CHANCE_CAP",
+    "CHANCE_EXPONENT",
+    "CHANCE_SCALE_SD",
+    "chance_exponent",
+    "effective_chance",
+    "produced_error",
+    "scored_error",
+]
 
 CHANCE_EXPONENT = 2.0
 """``m`` of ``g·ε^m``, the chance-match rate of a wrong token in an item with error rate ε."""
+
+
+CHANCE_SCALE_SD = 0.5
+"""Prior standard deviation of ``log κ``, the task's factor on the measured chance rates.
+
+The permutation null pairs outputs with *other* items' targets, so it cannot see an output's
+chance alignment with its own target: an echoed operand shares more digits with its own answer
+(a sum begins with its larger operand's leading digits) than with another item's. Simulated
+outputs with echoes score 1.3–2 times the null rate at short targets; the substitution-only
+rendering scores it exactly. The model therefore multiplies the measured rates by ``κ``,
+``log κ ~ Normal(0, 0.5)``, learnt from the sizes whose outputs are (nearly) all wrong, where
+the scored error rate is ``1 − κ·g``.
+"""
+
+CHANCE_CAP = 0.9
+"""Largest chance-match rate ``κ·g`` the model uses: at 1 a wrong token would always be
+reproduced and ε near 1 would not be identified."""
+
+
+def effective_chance(g: np.ndarray | float, scale: np.ndarray | float = 1.0) -> np.ndarray:
+    """The chance-match rate the model uses: ``min(κ·g, CHANCE_CAP)`` with ``κ = scale``."""
+    return np.minimum(np.asarray(g, dtype=np.float64) * scale, CHANCE_CAP)
 
 
 def chance_exponent(g: np.ndarray | float) -> np.ndarray:

@@ -61,6 +61,7 @@ from mirage_bayes.forecast_save import save_forecast
 from mirage_bayes.inference import (
     CompiledSampler,
     SamplerConfig,
+    chance_scale_of,
     diagnose,
     sample_until_clean,
     stacked,
@@ -342,7 +343,8 @@ def forecast(
                 )  # fmt: skip
                 mu, sigma = stacked(idata, "mu"), stacked(idata, "sigma_item")
                 rng = np.random.default_rng(refit_seed + 1)
-                tables.append(refit_table(data, trend, k, mu, sigma, lengths_here, rng))
+                scale = chance_scale_of(idata)
+                tables.append(refit_table(data, trend, k, mu, sigma, lengths_here, rng, scale))
                 posterior = {name: stacked(idata, name) for name in idata.posterior.data_vars}
                 curves.append(refit_curves(data, trend, k, posterior, lengths_here))
         if plan[data.task]:

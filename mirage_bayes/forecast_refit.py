@@ -13,13 +13,14 @@ import numpy as np
 import pandas as pd
 from scipy.special import logsumexp
 
-from mirage_bayes.chance_link import scored_error
+from mirage_bayes.chance_link import effective_chance, scored_error
 from mirage_bayes.data import TaskData
 from mirage_bayes.models import TRENDS, population_quantities
 from mirage_bayes.models.generation import (
     epsilon_from_eta,
     pattern_log_binom_by_scale,
     quadrature_grid,
+    scale_or_ones,
 )
 from mirage_bayes.models.likelihood import held_out_loglik_draws, sample_item_nodes
 from mirage_bayes.result import hdi
@@ -49,7 +50,11 @@ def verdict_length(data: TaskData) -> int:
 
 
 def held_out_log_density(
-    data: TaskData, mu: np.ndarray, sigma: np.ndarray, fitted_scales: int
+    data: TaskData,
+    mu: np.ndarray,
+    sigma: np.ndarray,
+    fitted_scales: int,
+    chance_scale: np.ndarray | None = None,
 ) -> np.ndarray:
     """``log mean_draws p(y_h | y_fitted, draw)`` for every held-out size ``h``.
 
@@ -61,6 +66,8 @@ def held_out_log_density(
         ``(draws, scales)`` trend values at every size and ``(draws,)`` item spreads.
     fitted_scales
         How many of the smallest sizes were fitted.
+    chance_scale
+        ``(draws,)`` factors ``κ`` on the chance rates (``None``: 1).
     """
     nodes, log_w = quadrature_grid(data.trials.sum(1).max())
     held = np.arange(fitted_scales, data.n_scales)
@@ -68,7 +75,7 @@ def held_out_log_density(
         np.ascontiguousarray(mu, dtype=np.float64), np.asarray(sigma, dtype=np.float64),
         nodes, log_w, data.pattern_errors, data.pattern_trials - data.pattern_errors,
         data.pattern_counts, data.chance_groups, data.pattern_group,
-        refit_weights(data.n_scales, fitted_scales), held,
+        refit_weights(data.n_scales, fitted_scales), held, scale_or_ones(chance_scale, len(mu)),
     )  # fmt: skip
     constants = data.pattern_counts @ pattern_log_binom_by_scale(data)[:, held]
     return logsumexp(per_draw, axis=0) - np.log(len(per_draw)) + constants
@@ -80,6 +87,7 @@ def predictive_test_set(
     sigma: np.ndarray,
     fitted_scales: int,
     rng: np.random.Generator,
+    chance_scale: np.ndarray | None = None,
 ) -> dict[str, np.ndarray]:
     """What the held-out sizes' own test sets would show, per draw.
 
@@ -87,7 +95,8 @@ def predictive_test_set(
     draw, then its errors at each held-out size from the binomial with its number of tokens
     there. Returns ``epsilon`` ``(draws, held)`` (pooled errors / tokens) and
     ``accuracy_<L>`` ``(draws, held)`` (share of the items of length ``L`` without error; NaN
-    where a size has no such item) for every length tested at a held-out size.
+    where a size has no such item) for every length tested at a held-out size. Chance rates
+    are scaled by each draw's ``chance_scale`` (default 1).
     """
     nodes, log_w = quadrature_grid(data.trials.sum(1).max())
     weights = refit_weights(data.n_scales, fitted_scales)
@@ -98,6 +107,7 @@ def predictive_test_set(
     out = {"epsilon": []} | {f"accuracy_{n}": [] for n in lengths}
     mu = np.ascontiguousarray(mu, dtype=np.float64)
     sigma = np.asarray(sigma, dtype=np.float64)
+    scale = scale_or_ones(chance_scale, len(mu))
     # In blocks of draws, so that memory stays bounded on test sets of many items.
     chunk = max(1, PREDICTIVE_VALUES // (len(data.items) * len(held)))
     for start in range(0, len(mu), chunk):
@@ -106,12 +116,13 @@ def predictive_test_set(
             mu[block], sigma[block], nodes, log_w, data.pattern_errors * weights,
             (data.pattern_trials - data.pattern_errors) * weights, data.chance_groups,
             data.pattern_group, data.pattern_of_item.astype(np.int64),
-            rng.random((len(mu[block]), len(data.items))),
+            rng.random((len(mu[block]), len(data.items))), scale[block],
         )  # fmt: skip
         u = sigma[block, None] * nodes[picks]  # (draws, items)
         eta = mu[block][:, None, held] + u[..., None]  # (draws, items, held)
         # Scored as the scorer counts: chance matches included.
-        errors = rng.binomial(trials[None], scored_error(epsilon_from_eta(eta), chance[None]))
+        rates = effective_chance(chance[None], scale[block, None, None])
+        errors = rng.binomial(trials[None], scored_error(epsilon_from_eta(eta), rates))
         out["epsilon"].append(errors.sum(1) / trials.sum(0))
         for n in lengths:
             tested = trials == n  # (items, held)
@@ -147,14 +158,19 @@ def refit_table(
     sigma: np.ndarray,
     lengths: Sequence[int],
     rng: np.random.Generator,
+    chance_scale: np.ndarray | None = None,
 ) -> pd.DataFrame:
-    """The forecast rows (:data:`FORECAST_COLUMNS`) of one refit, for every held-out size."""
+    """The forecast rows (:data:`FORECAST_COLUMNS`) of one refit, for every held-out size.
+
+    ``chance_scale`` holds the refit's draws of ``κ``, the factor on the chance rates (``None``
+    for a model without one).
+    """
     held = np.arange(fitted_scales, data.n_scales)
     models = [data.models[h] for h in held]
     observed = observed_table(data)
-    lpd = held_out_log_density(data, mu, sigma, fitted_scales)
+    lpd = held_out_log_density(data, mu, sigma, fitted_scales, chance_scale)
     population = population_quantities(mu[:, held], sigma, list(lengths))
-    predictive = predictive_test_set(data, mu, sigma, fitted_scales, rng)
+    predictive = predictive_test_set(data, mu, sigma, fitted_scales, rng, chance_scale)
     eps_observed = data.observed_epsilon()[held]
 
     def look(length: int, column: str) -> np.ndarray:

@@ -269,6 +269,11 @@ def stacked(idata: az.InferenceData, name: str) -> np.ndarray:
     return values.reshape(-1, *values.shape[2:])
 
 
+def chance_scale_of(idata: az.InferenceData) -> np.ndarray | None:
+    """Draws of ``chance_scale``, the factor on the chance rates of a task that has them."""
+    return stacked(idata, "chance_scale") if "chance_scale" in idata.posterior else None
+
+
 # NUTS statistics kept by CompiledSampler, under the names pm.sample gives them in ArviZ.
 _NUTS_STATS = {
     "diverging": "diverging", "depth": "tree_depth", "tree_size": "n_steps",
@@ -452,16 +457,17 @@ def _add_item_groups(idata: az.InferenceData, data: TaskData, rng: np.random.Gen
     n_chains = idata.posterior.sizes["chain"]
     n_draws = idata.posterior.sizes["draw"]
     mu, sigma = stacked(idata, "mu"), stacked(idata, "sigma_item")
+    scale = chance_scale_of(idata)
     coords = {"chain": idata.posterior.chain, "draw": idata.posterior.draw}
     per_pattern = n_chains * n_draws * len(data.items) * (data.n_scales + 1) > ITEM_GROUP_LIMIT
     if per_pattern:
         unit, labels = "pattern", np.arange(len(data.pattern_counts))
-        loglik = pattern_log_likelihood(data, mu, sigma)
+        loglik = pattern_log_likelihood(data, mu, sigma, scale)
         observed, trials = data.pattern_errors.astype(np.int64), data.pattern_trials
         extra = {"pattern_count": (("pattern",), data.pattern_counts.astype(np.int64))}
     else:
         unit, labels = "item", data.items
-        loglik = item_log_likelihood(data, mu, sigma)
+        loglik = item_log_likelihood(data, mu, sigma, scale)
         observed, trials, extra = data.errors, data.trials, {}
     idata.add_groups(
         log_likelihood=xr.Dataset(
@@ -469,7 +475,8 @@ def _add_item_groups(idata: az.InferenceData, data: TaskData, rng: np.random.Gen
             coords={**coords, unit: labels},
         )
     )
-    replicates = posterior_predictive_errors(data, mu, sigma, rng, per_pattern=per_pattern)
+    options = {"per_pattern": per_pattern, "chance_scale": scale}
+    replicates = posterior_predictive_errors(data, mu, sigma, rng, **options)
     unit_scale = {unit: labels, "scale": data.models}
     idata.add_groups(
         posterior_predictive=xr.Dataset(

@@ -71,6 +71,7 @@ RESOLUTION_TRENDS = ("power_law", "broken_power_law", "scale_free")  # the smoot
 
 PARAMETER_NAMES = {
     "sigma_item": "σ_item (spread of item difficulty)",
+    "chance_scale": "κ (factor on the measured chance-match rate)",
     "alpha": "α (power-law exponent of the cross-entropy)",
     "log10_c": "log₁₀ c (power-law scale, parameters)",
     "c0": "c₀ (slope before the break)",

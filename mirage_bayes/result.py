@@ -8,9 +8,10 @@ import arviz as az
 import numpy as np
 import pandas as pd
 
+from mirage_bayes.chance_link import effective_chance
 from mirage_bayes.data import TaskData
 from mirage_bayes.fit_base import TrendFits
-from mirage_bayes.inference import stacked
+from mirage_bayes.inference import chance_scale_of, stacked
 from mirage_bayes.models import TRENDS, population_quantities
 from mirage_bayes.models.generation import scored_quantities
 from mirage_bayes.plots import plot_epsilon, plot_metric, plot_resolution
@@ -127,13 +128,16 @@ class FitResult(TrendFits):
             # not in the data), for the p_zero_correct rows.
             sizes, zero_seen = observed_test_sets(data, lengths)
             for trend, idata in self.idatas[data.task].items():
+                scale = chance_scale_of(idata)
+                factor = 1.0 if scale is None else scale[:, None]
                 draws = population_quantities(
                     stacked(idata, "mu"), stacked(idata, "sigma_item"), lengths
                 )
                 eps = draws["epsilon"]
                 as_scored = scored_quantities(
-                    stacked(idata, "mu"), stacked(idata, "sigma_item"), lengths, chance
-                )
+                    stacked(idata, "mu"), stacked(idata, "sigma_item"), lengths, chance,
+                    chance_scale=scale,
+                )  # fmt: skip
                 scored = as_scored["accuracy"]
                 eps_scored_draws = (as_scored["epsilon"] * tokens).sum(-1) / tokens.sum(-1)
                 args = (data.task, trend, data.models, data.n_params)
@@ -147,7 +151,7 @@ class FitResult(TrendFits):
                         rows_for(*args, "accuracy_scored", length, acc_obs, scored[..., j]),
                         rows_for(
                             *args, "chance_token_match", length, chance[:, j],
-                            np.broadcast_to(chance[:, j], eps.shape),
+                            np.broadcast_to(effective_chance(chance[:, j], factor), eps.shape),
                         ),
                         rows_for(
                             *args, "accuracy_independent", length, acc_obs,
@@ -180,8 +184,10 @@ class FitResult(TrendFits):
         errors/tokens), ``accuracy`` (``E_items[(1 − ε_i)^L]``, chance-free),
         ``accuracy_scored`` (``E_items[(1 − r_i)^L]``, the exact-match rate a test set shows,
         chance matches included),
-        ``chance_token_match`` (``g``, the chance-match rate measured from the data or given;
-        a constant, so its interval is the value), ``accuracy_independent`` (the paper's
+        ``chance_token_match`` (``observed`` is ``g``, the chance-match rate measured from the
+        data or given; ``mean`` and HDI are the rate the model used, ``κ·g`` with the task's
+        factor ``κ``, learnt where the data have chance matches), ``accuracy_independent`` (the
+        paper's
         ``(1 − ε̄)^L``),
         ``token_edit_distance`` (``L·ε̄``), ``brier`` (``ε̄²·K/(K − 1)``) or ``p_zero_correct``
         (probability that a test set of the observed size — new items from the item population
@@ -245,7 +251,8 @@ class FitResult(TrendFits):
         return self._curves.copy()
 
     def parameters(self) -> pd.DataFrame:
-        """Posterior mean and 94% HDI of σ_item and each trend's parameters on the paper's scale
+        """Posterior mean and 94% HDI of σ_item, the chance factor κ (``chance_scale``, where the
+        task has chance matches) and each trend's parameters on the paper's scale
         (power law: α and log10 c of ``L_CE = (N/c)^α``; broken power law: c0, c1, log10 b,
         log10 d, f of Caballero et al.)."""
         rows = []
@@ -253,6 +260,8 @@ class FitResult(TrendFits):
             for trend, idata in self.idatas[data.task].items():
                 post = posterior_dict(idata)
                 values = {"sigma_item": post["sigma_item"]}
+                if "chance_scale" in post:
+                    values["chance_scale"] = post["chance_scale"]
                 values.update(
                     TRENDS[trend].natural_parameters(post, data.x_center, data.x_half_range)
                 )

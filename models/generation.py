@@ -5,7 +5,10 @@ For item ``i`` at scale ``s`` with ``T`` target tokens, ``n_errors ~ Binomial(T,
 paper's ``p(token correct) = exp(−L_CE)``, a complementary log-log link. ``g`` is the
 chance-match rate of the item's scale and target length (:mod:`mirage_bayes.chance`), measured
 where nearly every token is wrong; a wrong token among right ones is rarely matched by chance,
-hence the factor ``ε^m`` (:mod:`mirage_bayes.chance_link`). Treating chance matches as
+hence the factor ``ε^m`` (:mod:`mirage_bayes.chance_link`). The measured rates enter scaled by
+a task-level factor ``κ`` (``chance_scale``, ``log κ ~ Normal(0, 0.5)``): the permutation null
+cannot see an output's chance alignment with its own target, such as an echoed operand's digits
+that its answer shares. Treating chance matches as
 independent across the tokens of one output is an approximation (an echoed operand matches
 several tokens at once); ``tests/test_chance.py`` checks the posterior predictive of the scored
 counts against data simulated with real alignments. Item difficulty
@@ -25,7 +28,7 @@ import pymc as pm
 import pytensor.tensor as pt
 from scipy.special import gammaln, logsumexp
 
-from mirage_bayes.chance_link import scored_error
+from mirage_bayes.chance_link import CHANCE_CAP, CHANCE_SCALE_SD, effective_chance, scored_error
 from mirage_bayes.data import TaskData
 from mirage_bayes.models.likelihood import (
     MarginalItemLogLik,
@@ -92,9 +95,26 @@ def build_model(data: TaskData, trend: Trend, *, swappable: bool = False) -> pm.
             )  # fmt: skip
         mu = pm.Deterministic("mu", trend.build(x, data.n_scales), dims="scale")
         sigma = pm.HalfNormal("sigma_item", 1.0)
-        value, _, _ = MarginalItemLogLik()(mu, sigma, *inputs)
+        if has_chance(data):
+            log_scale = pm.Normal("log_chance_scale", 0.0, CHANCE_SCALE_SD)
+            pm.Deterministic("chance_scale", pt.exp(log_scale))
+            *inputs, group = inputs
+            inputs = (*inputs[:-1], pt.minimum(inputs[-1] * pt.exp(log_scale), CHANCE_CAP), group)
+        value, *_ = MarginalItemLogLik()(mu, sigma, *inputs)
         pm.Potential("item_loglik", value)
     return model
+
+
+def has_chance(data: TaskData) -> bool:
+    """Whether the task has chance matches, and so the factor ``chance_scale`` in its model."""
+    return bool(np.any(data.chance_groups > 0))
+
+
+def scale_or_ones(chance_scale: np.ndarray | None, n_draws: int) -> np.ndarray:
+    """Per-draw chance factors ``κ``: ``chance_scale`` as ``(draws,)`` floats, or ones."""
+    if chance_scale is None:
+        return np.ones(n_draws)
+    return np.ascontiguousarray(chance_scale, dtype=np.float64).reshape(n_draws)
 
 
 DATA_NAMES = (
@@ -162,7 +182,9 @@ def epsilon_from_eta(eta: np.ndarray) -> np.ndarray:
     return -np.expm1(-np.exp(eta))
 
 
-def item_log_likelihood(data: TaskData, mu: np.ndarray, sigma: np.ndarray) -> np.ndarray:
+def item_log_likelihood(
+    data: TaskData, mu: np.ndarray, sigma: np.ndarray, chance_scale: np.ndarray | None = None
+) -> np.ndarray:
     """Marginal log-likelihood of every item's data for every draw: ``(draws, items)``.
 
     Parameters
@@ -173,11 +195,15 @@ def item_log_likelihood(data: TaskData, mu: np.ndarray, sigma: np.ndarray) -> np
         ``(draws, scales)`` trend values at the observed scales.
     sigma
         ``(draws,)`` item difficulty standard deviations.
+    chance_scale
+        ``(draws,)`` factors ``κ`` on the chance rates (``None``: 1).
     """
-    return pattern_log_likelihood(data, mu, sigma)[:, data.pattern_of_item]
+    return pattern_log_likelihood(data, mu, sigma, chance_scale)[:, data.pattern_of_item]
 
 
-def pattern_log_likelihood(data: TaskData, mu: np.ndarray, sigma: np.ndarray) -> np.ndarray:
+def pattern_log_likelihood(
+    data: TaskData, mu: np.ndarray, sigma: np.ndarray, chance_scale: np.ndarray | None = None
+) -> np.ndarray:
     """Marginal log-likelihood of one item of every pattern: ``(draws, patterns)``.
 
     Items with the same pattern have the same value, so this is the sufficient form of
@@ -188,6 +214,7 @@ def pattern_log_likelihood(data: TaskData, mu: np.ndarray, sigma: np.ndarray) ->
         np.ascontiguousarray(mu, dtype=np.float64), np.asarray(sigma, dtype=np.float64),
         nodes, log_w, data.pattern_errors, data.pattern_trials - data.pattern_errors,
         data.pattern_log_binom, data.chance_groups, data.pattern_group,
+        scale_or_ones(chance_scale, mu.shape[0]),
     )  # fmt: skip
 
 
@@ -211,7 +238,12 @@ def population_quantities(
 
 
 def scored_quantities(
-    mu: np.ndarray, sigma: np.ndarray, lengths: list[int], chance: np.ndarray, n_nodes: int = 161
+    mu: np.ndarray,
+    sigma: np.ndarray,
+    lengths: list[int],
+    chance: np.ndarray,
+    n_nodes: int = 161,
+    chance_scale: np.ndarray | None = None,
 ) -> dict[str, np.ndarray]:
     """What the scorer counts, chance matches included, averaged over item difficulty.
 
@@ -219,17 +251,17 @@ def scored_quantities(
     Returns ``(draws, scales, lengths)`` arrays: ``accuracy``, ``E_items[(1 − r_i)^L]``, the
     expected share of exact matches a test set shows, and ``epsilon``, ``E_items[r_i]``, the
     share of tokens scored wrong, where ``r = ε·(1 − g·ε^m)`` is the scored error rate
-    (:mod:`mirage_bayes.chance_link`). With ``g = 0`` they are the quantities of
-    :func:`population_quantities`.
+    (:mod:`mirage_bayes.chance_link`), ``g`` scaled by each draw's ``chance_scale`` (``κ``,
+    default 1). With ``g = 0`` they are the quantities of :func:`population_quantities`.
     """
     nodes = np.linspace(-GRID_LIMIT, GRID_LIMIT, n_nodes)
     w = np.exp(-0.5 * nodes**2)
     w /= w.sum()
     eps = epsilon_from_eta(mu[..., None] + sigma[:, None, None] * nodes)  # (draws, scales, nodes)
-    chance = np.asarray(chance, dtype=np.float64)
+    scale = scale_or_ones(chance_scale, mu.shape[0])[:, None, None]
     accuracy, epsilon = [], []
     for j, length in enumerate(lengths):
-        rate = scored_error(eps, chance[None, :, j, None])
+        rate = scored_error(eps, effective_chance(np.asarray(chance)[None, :, j, None], scale))
         with np.errstate(divide="ignore"):  # ε = 1 without chance: log 0, accuracy exactly 0
             accuracy.append(np.exp(float(length) * np.log1p(-rate)) @ w)
         epsilon.append(rate @ w)
@@ -243,17 +275,19 @@ def posterior_predictive_errors(
     rng: np.random.Generator,
     *,
     per_pattern: bool = False,
+    chance_scale: np.ndarray | None = None,
 ) -> np.ndarray:
     """Replicated scored error counts ``(draws, items, scales)`` for the items as observed.
 
     Each item's difficulty is drawn from its conditional posterior given the draw (the grid
     weights times the item's likelihood), so replicates respect what the item showed. A token
     is scored wrong with probability ``ε·(1 − g·ε^m)``, chance matches included, as the scorer
-    would count it. With ``per_pattern`` the replicates are of one item of each pattern:
-    ``(draws, patterns, scales)``.
+    would count it, ``g`` scaled by each draw's ``chance_scale``. With ``per_pattern`` the
+    replicates are of one item of each pattern: ``(draws, patterns, scales)``.
     """
     nodes, log_w = quadrature_grid(data.trials.sum(1).max())
     mu = np.ascontiguousarray(mu, dtype=np.float64)
+    scale = scale_or_ones(chance_scale, mu.shape[0])
     if per_pattern:
         which, trials = np.arange(len(data.pattern_counts)), data.pattern_trials.astype(np.int64)
     else:
@@ -261,9 +295,9 @@ def posterior_predictive_errors(
     picks = sample_item_nodes(
         mu, np.asarray(sigma, dtype=np.float64), nodes, log_w, data.pattern_errors,
         data.pattern_trials - data.pattern_errors, data.chance_groups, data.pattern_group,
-        which, rng.random((mu.shape[0], len(which))),
+        which, rng.random((mu.shape[0], len(which))), scale,
     )  # fmt: skip
     eta = mu[:, None, :] + np.asarray(sigma)[:, None, None] * nodes[picks][..., None]
     chance = data.chance_groups[data.pattern_group[which]]  # (items, scales)
-    rate = scored_error(epsilon_from_eta(eta), chance[None])
+    rate = scored_error(epsilon_from_eta(eta), effective_chance(chance[None], scale[:, None, None]))
     return rng.binomial(trials[None], rate).astype(np.int32)

@@ -26,24 +26,28 @@ from pytensor.gradient import disconnected_type
 from pytensor.graph.basic import Apply
 from pytensor.graph.op import Op
 
-from mirage_bayes.chance_link import CHANCE_EXPONENT
+from mirage_bayes.chance_link import CHANCE_CAP, CHANCE_EXPONENT
 
 LOG2 = 0.6931471805599453
 
 
 @numba.njit(cache=True)
 def _link_tables(mu, sigma, nodes, chance):
-    """Per chance group, scale and node: log P(scored wrong), log P(scored reproduced) and their
-    derivatives in ``η``.
+    """Per chance group, scale and node: log P(scored wrong), log P(scored reproduced), their
+    derivatives in ``η`` and their derivatives in the group's chance rate ``g``.
 
     With ``g = 0``: ``log ε``, ``−λ``, ``λ / expm1(λ)`` and ``−λ``. With ``g > 0`` a token is
-    scored wrong with probability ``ε·(1 − g·ε^m)`` (:mod:`mirage_bayes.chance_link`).
+    scored wrong with probability ``ε·(1 − g·ε^m)`` (:mod:`mirage_bayes.chance_link`). The
+    derivative in ``g`` is taken as 0 where ``g = 0``: such a group has no chance term (a scaled
+    zero stays zero), and the one-sided derivative there overflows where ε is near 1.
     """
     n_groups, n_scales, n_nodes = chance.shape[0], mu.shape[0], nodes.shape[0]
     log_err = np.empty((n_groups, n_scales, n_nodes))
     log_ok = np.empty((n_groups, n_scales, n_nodes))
     dlog_err = np.empty((n_groups, n_scales, n_nodes))
     dlog_ok = np.empty((n_groups, n_scales, n_nodes))
+    derr_dg = np.zeros((n_groups, n_scales, n_nodes))
+    dok_dg = np.zeros((n_groups, n_scales, n_nodes))
     for s in range(n_scales):
         for q in range(n_nodes):
             lam = np.exp(mu[s] + sigma * nodes[q])
@@ -61,7 +65,8 @@ def _link_tables(mu, sigma, nodes, chance):
                     dlog_err[g, s, q] = ratio
                     dlog_ok[g, s, q] = -lam
                     continue
-                m = CHANCE_EXPONENT if c * (CHANCE_EXPONENT + 1.0) <= 1.0 else 1.0 / c - 1.0
+                bounded = c * (CHANCE_EXPONENT + 1.0) <= 1.0
+                m = CHANCE_EXPONENT if bounded else 1.0 / c - 1.0
                 eps = np.exp(log_eps)
                 power = np.exp(m * log_eps)  # ε^m
                 log_err[g, s, q] = log_eps + np.log1p(-c * power)
@@ -74,7 +79,11 @@ def _link_tables(mu, sigma, nodes, chance):
                 log_ok[g, s, q] = ok
                 # d/dη log(1 − ε + g ε^(m+1)) = −(1 − g (m+1) ε^m)·λ e^−λ / (1 − ε + g ε^(m+1))
                 dlog_ok[g, s, q] = -(1.0 - c * (m + 1.0) * power) * lam * np.exp(-lam - ok)
-    return log_err, log_ok, dlog_err, dlog_ok
+                # d(g ε^m)/dg: ε^m, and with m = 1/g − 1 also g ε^m log ε · dm/dg = −ε^m log ε / g.
+                d_power = power if bounded or power == 0.0 else power * (1.0 - log_eps / c)
+                derr_dg[g, s, q] = -d_power / (1.0 - c * power)
+                dok_dg[g, s, q] = eps * d_power * np.exp(-ok)
+    return log_err, log_ok, dlog_err, dlog_ok, derr_dg, dok_dg
 
 
 @numba.njit(cache=True, fastmath=False)
@@ -84,11 +93,11 @@ def marginal_loglik_and_grad(
     """Σ_p n[p]·log Σ_q w[q] Π_s Binomial(k[p,s] | k+c, P(scored wrong | η[s,q], g[G[p], s])),
     and its gradient.
 
-    Returns ``(value, d value / d mu, d value / d sigma)``.
+    Returns ``(value, d value / d mu, d value / d sigma, d value / d chance)``.
     """
     n_scales, n_nodes, n_patterns = mu.shape[0], nodes.shape[0], errors.shape[0]
     n_groups = chance.shape[0]
-    log_err, log_ok, dlog_err, dlog_ok = _link_tables(mu, sigma, nodes, chance)
+    log_err, log_ok, dlog_err, dlog_ok, derr_dg, dok_dg = _link_tables(mu, sigma, nodes, chance)
     # Accumulated d value / d log P(wrong)[G, s, q] and d value / d log P(reproduced)[G, s, q].
     acc_err = np.zeros((n_groups, n_scales, n_nodes))
     acc_ok = np.zeros((n_groups, n_scales, n_nodes))
@@ -121,24 +130,29 @@ def marginal_loglik_and_grad(
                 acc_ok[g, s, q] += r * c
     grad_mu = np.zeros(n_scales)
     grad_sigma = 0.0
+    grad_chance = np.zeros((n_groups, n_scales))
     for s in range(n_scales):
         for q in range(n_nodes):
             d_eta = 0.0
             for g in range(n_groups):
                 d_eta += acc_err[g, s, q] * dlog_err[g, s, q] + acc_ok[g, s, q] * dlog_ok[g, s, q]
+                grad_chance[g, s] += acc_err[g, s, q] * derr_dg[g, s, q]
+                grad_chance[g, s] += acc_ok[g, s, q] * dok_dg[g, s, q]
             grad_mu[s] += d_eta
             grad_sigma += d_eta * nodes[q]
-    return total, grad_mu, grad_sigma
+    return total, grad_mu, grad_sigma, grad_chance
 
 
 class MarginalItemLogLik(Op):
-    """PyTensor Op: the marginal log-likelihood and its gradient in ``mu`` and ``sigma``.
+    """PyTensor Op: the marginal log-likelihood and its gradient in ``mu``, ``sigma`` and
+    ``chance``.
 
     Inputs ``(mu, sigma, nodes, log_w, errors, correct, counts, log_binom, chance, group)``: the
     trend at every scale, the item spread, the grid (nodes and normalised log weights), the
     patterns (``errors`` and ``correct`` are ``patterns × scales``, ``counts`` and ``log_binom``
     per pattern) and the chance-match rates (``chance`` is ``groups × scales``, ``group`` the
-    group of each pattern, as floats). Outputs ``(value, d/dmu, d/dsigma)``. The data are
+    group of each pattern, as floats). Outputs ``(value, d/dmu, d/dsigma, d/dchance)``; the
+    gradient in ``chance`` lets the model scale the measured rates by a parameter. The data are
     inputs rather than attributes so that a compiled function can be given new data
     (``pm.Data`` + ``pm.set_data``) without being rebuilt; the likelihood is linear in the
     per-scale counts, so a scale weighted by ``w`` in ``errors`` and ``correct`` contributes
@@ -163,11 +177,12 @@ class MarginalItemLogLik(Op):
             raise TypeError("mu must be a vector and sigma a scalar")
         if tuple(v.ndim for v in data) != self._DATA_NDIM:
             raise TypeError(f"data inputs must have dimensions {self._DATA_NDIM}")
-        return Apply(self, [mu, sigma, *data], [pt.dscalar(), pt.dvector(), pt.dscalar()])
+        outputs = [pt.dscalar(), pt.dvector(), pt.dscalar(), pt.dmatrix()]
+        return Apply(self, [mu, sigma, *data], outputs)
 
     def perform(self, node, inputs, output_storage):
         mu, sigma, *data, group = inputs
-        value, grad_mu, grad_sigma = marginal_loglik_and_grad(
+        value, grad_mu, grad_sigma, grad_chance = marginal_loglik_and_grad(
             np.ascontiguousarray(mu, dtype=np.float64),
             float(sigma),
             *(np.ascontiguousarray(a, dtype=np.float64) for a in data),
@@ -176,21 +191,25 @@ class MarginalItemLogLik(Op):
         output_storage[0][0] = np.asarray(value)
         output_storage[1][0] = grad_mu
         output_storage[2][0] = np.asarray(grad_sigma)
+        output_storage[3][0] = grad_chance
 
     def connection_pattern(self, node):
-        # The data inputs are constants or pm.Data: nothing is differentiated with respect to them.
-        return [[True, True, True]] * 2 + [[False, False, False]] * 8
+        # The counts and grid are constants or pm.Data; only the chance rates may be scaled by a
+        # parameter, so they are the one data input with a gradient.
+        data = [[False] * 4] * 6
+        return [[True] * 4] * 2 + data + [[True] * 4, [False] * 4]
 
     def L_op(self, inputs, outputs, output_grads):
         g = output_grads[0]
-        return [g * outputs[1], g * outputs[2]] + [disconnected_type() for _ in range(8)]
+        off = [disconnected_type() for _ in range(6)]
+        return [g * outputs[1], g * outputs[2], *off, g * outputs[3], disconnected_type()]
 
 
 @numba.njit(cache=True)
 def _node_loglik(mu, sigma, nodes, log_w, errors, correct, chance, group, out):
     """Fill ``out[p, q]``: log w[q] + log-likelihood of pattern ``p`` at node ``q`` (one draw)."""
     n_scales, n_nodes = mu.shape[0], nodes.shape[0]
-    log_err, log_ok, _, _ = _link_tables(mu, sigma, nodes, chance)
+    log_err, log_ok, _, _, _, _ = _link_tables(mu, sigma, nodes, chance)
     for p in range(errors.shape[0]):
         g = group[p]
         for q in range(n_nodes):
@@ -204,13 +223,25 @@ def _node_loglik(mu, sigma, nodes, log_w, errors, correct, chance, group, out):
 
 
 @numba.njit(cache=True)
-def pattern_loglik_draws(mu, sigma, nodes, log_w, errors, correct, log_binom, chance, group):
-    """Marginal log-likelihood of every pattern for every draw: ``(draws, patterns)``."""
+def _scaled(chance, scale):
+    """``min(κ·g, CHANCE_CAP)``: :func:`mirage_bayes.chance_link.effective_chance` for one draw."""
+    return np.minimum(chance * scale, CHANCE_CAP)
+
+
+@numba.njit(cache=True)
+def pattern_loglik_draws(
+    mu, sigma, nodes, log_w, errors, correct, log_binom, chance, group, chance_scale
+):
+    """Marginal log-likelihood of every pattern for every draw: ``(draws, patterns)``.
+
+    ``chance_scale`` is each draw's factor ``κ`` on the chance rates (ones without one).
+    """
     n_draws, n_patterns, n_nodes = mu.shape[0], errors.shape[0], nodes.shape[0]
     out = np.empty((n_draws, n_patterns))
     per_node = np.empty((n_patterns, n_nodes))
     for d in range(n_draws):
-        _node_loglik(mu[d], sigma[d], nodes, log_w, errors, correct, chance, group, per_node)
+        rates = _scaled(chance, chance_scale[d])
+        _node_loglik(mu[d], sigma[d], nodes, log_w, errors, correct, rates, group, per_node)
         for p in range(n_patterns):
             top = per_node[p].max()
             total = 0.0
@@ -222,18 +253,21 @@ def pattern_loglik_draws(mu, sigma, nodes, log_w, errors, correct, log_binom, ch
 
 @numba.njit(cache=True)
 def sample_item_nodes(
-    mu, sigma, nodes, log_w, errors, correct, chance, group, pattern_of_item, uniforms
-):
+    mu, sigma, nodes, log_w, errors, correct, chance, group, pattern_of_item, uniforms,
+    chance_scale,
+):  # fmt: skip
     """For every draw and item, a grid node drawn from the item's conditional posterior.
 
     ``uniforms`` is ``(draws, items)``; returns node indices of the same shape.
+    ``chance_scale`` is each draw's factor ``κ`` on the chance rates.
     """
     n_draws, n_items = uniforms.shape
     n_patterns, n_nodes = errors.shape[0], nodes.shape[0]
     picks = np.empty((n_draws, n_items), dtype=np.int64)
     per_node = np.empty((n_patterns, n_nodes))
     for d in range(n_draws):
-        _node_loglik(mu[d], sigma[d], nodes, log_w, errors, correct, chance, group, per_node)
+        rates = _scaled(chance, chance_scale[d])
+        _node_loglik(mu[d], sigma[d], nodes, log_w, errors, correct, rates, group, per_node)
         for p in range(n_patterns):
             top = per_node[p].max()
             running = 0.0
@@ -250,7 +284,7 @@ def sample_item_nodes(
 
 @numba.njit(cache=True)
 def held_out_loglik_draws(
-    mu, sigma, nodes, log_w, errors, correct, counts, chance, group, fitted, held_out
+    mu, sigma, nodes, log_w, errors, correct, counts, chance, group, fitted, held_out, chance_scale
 ):
     """Log-likelihood of each held-out scale's data given the fitted scales' data, per draw.
 
@@ -259,6 +293,7 @@ def held_out_loglik_draws(
     its conditional distribution given what the item showed at the fitted scales (``fitted`` is
     a 0/1 weight per scale), i.e. ``log Σ_q w_q L_fit L_h − log Σ_q w_q L_fit`` on the grid.
     Items not evaluated at ``h`` contribute 0; the binomial coefficients are left to the caller.
+    ``chance_scale`` is each draw's factor ``κ`` on the chance rates.
     """
     n_draws, n_patterns, n_nodes = mu.shape[0], errors.shape[0], nodes.shape[0]
     out = np.zeros((n_draws, held_out.shape[0]))
@@ -266,10 +301,11 @@ def held_out_loglik_draws(
     with_h = np.empty(n_nodes)
     fitted_errors, fitted_correct = errors * fitted, correct * fitted
     for d in range(n_draws):
+        rates = _scaled(chance, chance_scale[d])
         _node_loglik(
-            mu[d], sigma[d], nodes, log_w, fitted_errors, fitted_correct, chance, group, base
+            mu[d], sigma[d], nodes, log_w, fitted_errors, fitted_correct, rates, group, base
         )
-        log_err, log_ok, _, _ = _link_tables(mu[d], sigma[d], nodes, chance)
+        log_err, log_ok, _, _, _, _ = _link_tables(mu[d], sigma[d], nodes, rates)
         for p in range(n_patterns):
             g = group[p]
             top = base[p].max()

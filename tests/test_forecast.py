@@ -86,7 +86,11 @@ POINTS = [(-1.2, -0.8, 0.7), (-0.4, -1.5, 0.2), (-2.0, 0.3, 1.3)]
 
 
 def power_law_point(a, beta, sigma):
-    return {"a": np.array(a), "beta": np.array(beta), "sigma_item_log__": np.array(np.log(sigma))}
+    # log_chance_scale = 0: the chance rates as measured (the fixture has chance matches).
+    return {
+        "a": np.array(a), "beta": np.array(beta), "sigma_item_log__": np.array(np.log(sigma)),
+        "log_chance_scale": np.array(0.0),
+    }  # fmt: skip
 
 
 def test_swappable_model_with_unit_weights_is_the_default_model(simulated):
@@ -111,7 +115,7 @@ def test_zero_weights_leave_held_out_scales_out_of_the_likelihood(simulated):
         per_pattern = pattern_loglik_draws(
             mu, np.array([sigma]), nodes, log_w, fitted.pattern_errors,
             fitted.pattern_trials - fitted.pattern_errors, fitted.pattern_log_binom,
-            fitted.chance_groups, fitted.pattern_group,
+            fitted.chance_groups, fitted.pattern_group, np.ones(1),
         )  # fmt: skip
         expected = float(per_pattern[0] @ fitted.pattern_counts)
         got = float(potential(power_law_point(a, beta, sigma)))
@@ -127,6 +131,7 @@ def test_held_out_levels_do_not_enter_the_likelihood(simulated):
     set_task_data(model, simulated, refit_weights(5, 3))
     potential = model.compile_logp(vars=[model["item_loglik"]])
     base = {"a": np.array(-1.0), "tau_log__": np.array(0.0), "sigma_item_log__": np.array(-0.5)}
+    base["log_chance_scale"] = np.array(0.2)
     levels = np.array([-0.5, -0.9, -1.2, -1.5, -1.9])
     value = float(potential({**base, "level": levels}))
     moved_held = levels + np.array([0, 0, 0, 2.0, -3.0])

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pymc as pm
 import pytest
 from scipy.special import expit, logit, logsumexp
 from scipy.stats import binom, halfnorm, norm
 
-from mirage_bayes.chance_link import scored_error
+from mirage_bayes.chance_link import CHANCE_SCALE_SD, scored_error
 from mirage_bayes.data import TaskData, split_tasks
 from mirage_bayes.inference import trends_for
 from mirage_bayes.models import TRENDS, build_model, item_log_likelihood, population_quantities
@@ -126,10 +127,13 @@ def test_pymc_log_density_equals_numpy(simulated):
     model = build_model(simulated, TRENDS["power_law"])
     potential = model.compile_logp(vars=[model["item_loglik"]])
     total = model.compile_logp()
-    for a, beta, sigma in [(-1.2, -0.8, 0.7), (-0.4, -1.5, 0.2), (-2.0, 0.3, 1.3)]:
+    points = [(-1.2, -0.8, 0.7, 0.0), (-0.4, -1.5, 0.2, 0.4), (-2.0, 0.3, 1.3, -0.3)]
+    for a, beta, sigma, log_kappa in points:
         point = {"a": np.array(a), "beta": np.array(beta), "sigma_item_log__": np.log(sigma)}
+        point["log_chance_scale"] = np.array(log_kappa)  # the data have chance matches
         mu = (a + beta * simulated.x)[None, :]
-        expected = item_log_likelihood(simulated, mu, np.array([sigma])).sum()
+        kappa = np.array([np.exp(log_kappa)])
+        expected = item_log_likelihood(simulated, mu, np.array([sigma]), kappa).sum()
         assert float(potential(point)) == pytest.approx(expected, rel=1e-9, abs=1e-6)
         # Priors as documented in models/trends.py, plus the log-transform's Jacobian.
         priors = (
@@ -137,6 +141,7 @@ def test_pymc_log_density_equals_numpy(simulated):
             + norm(-1.0, 1.0).logpdf(beta)
             + halfnorm(scale=1.0).logpdf(sigma)
             + np.log(sigma)
+            + norm(0.0, CHANCE_SCALE_SD).logpdf(log_kappa)
         )
         assert float(total(point)) == pytest.approx(expected + priors, rel=1e-9, abs=1e-6)
 
@@ -436,7 +441,7 @@ def test_compiled_kernel_gradient_matches_finite_differences(simulated):
     )  # fmt: skip
     assert simulated.chance_groups.max() > 0.05  # the chance term is exercised
     mu, sigma = true_eta(simulated) + 0.2, 0.7
-    value, grad_mu, grad_sigma = marginal_loglik_and_grad(mu, sigma, *arrays)
+    value, grad_mu, grad_sigma, _ = marginal_loglik_and_grad(mu, sigma, *arrays)
     reference = item_log_likelihood(simulated, mu[None], np.array([sigma])).sum()
     assert value == pytest.approx(reference, rel=1e-10)
     step = 1e-6
@@ -448,6 +453,58 @@ def test_compiled_kernel_gradient_matches_finite_differences(simulated):
     plus = marginal_loglik_and_grad(mu, sigma + step, *arrays)[0]
     minus = marginal_loglik_and_grad(mu, sigma - step, *arrays)[0]
     assert grad_sigma == pytest.approx((plus - minus) / (2 * step), rel=1e-5, abs=1e-5)
+
+
+@pytest.mark.parametrize("factor", [1.0, 6.0])  # 6: some rates above 1/3, where m = 1/g − 1
+def test_compiled_kernel_gradient_in_the_chance_rates(simulated, factor):
+    """The model scales the chance rates by a parameter, so their gradient must be right too."""
+    from mirage_bayes.models.generation import quadrature_grid
+    from mirage_bayes.models.likelihood import marginal_loglik_and_grad
+
+    nodes, log_w = quadrature_grid(simulated.trials.sum(1).max())
+    chance = np.minimum(simulated.chance_groups * factor, 0.9)
+    assert (chance.max() > 1 / 3) == (factor > 1)
+    head = (nodes, log_w, simulated.pattern_errors)
+    middle = (
+        simulated.pattern_trials - simulated.pattern_errors,
+        simulated.pattern_counts, simulated.pattern_log_binom,
+    )  # fmt: skip
+    mu, sigma = true_eta(simulated) + 0.2, 0.7
+
+    def value(rates):
+        return marginal_loglik_and_grad(mu, sigma, *head, *middle, rates, simulated.pattern_group)
+
+    grad = value(chance)[3]
+    step = 1e-7
+    for g, s in zip(*np.nonzero(chance), strict=True):
+        bump = np.zeros_like(chance)
+        bump[g, s] = step
+        numeric = (value(chance + bump)[0] - value(chance - bump)[0]) / (2 * step)
+        assert grad[g, s] == pytest.approx(numeric, rel=1e-4, abs=1e-4)
+    assert np.all(grad[chance == 0] == 0)
+
+
+def test_chance_scale_is_learnt_from_the_all_wrong_sizes():
+    """Outputs whose all-wrong sizes are matched 1.5 times as often as the measured rate: the
+    model's factor on the rate recovers it, and ε at those sizes stays near 1."""
+    rng = np.random.default_rng(3)
+    eta = np.linspace(2.5, -2.5, 6)
+    n_items, length = 300, 4
+    u = rng.normal(0, 0.4, n_items)
+    eps = -np.expm1(-np.exp(eta[None, :] + u[:, None]))
+    g = np.full((n_items, 6), 0.06)
+    errors = rng.binomial(length, scored_error(eps, 1.5 * g))
+    data = TaskData(
+        task="t", models=[f"m{s}" for s in range(6)], n_params=np.geomspace(1e8, 1e11, 6),
+        items=[f"i{i}" for i in range(n_items)], trials=np.full((n_items, 6), length),
+        errors=errors, item_ids_shared=True, rows=pd.DataFrame(), chance=g,
+    )  # fmt: skip
+    model = build_model(data, TRENDS["power_law"])
+    with model:
+        idata = pm.sample(300, tune=300, chains=2, cores=1, random_seed=1, progressbar=False)
+    kappa = idata.posterior["chance_scale"].values.ravel()
+    assert 1.2 < np.median(kappa) < 1.9
+    assert np.quantile(kappa, 0.03) < 1.5 < np.quantile(kappa, 0.97)
 
 
 def test_posterior_predictive_replicates_follow_the_binomial(simulated):

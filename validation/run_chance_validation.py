@@ -44,7 +44,7 @@ from mirage_bayes.data import split_tasks
 from mirage_bayes.fitting import fit
 from mirage_bayes.forecast import TARGET_ACCEPT
 from mirage_bayes.forecast_refit import refit_table, refit_weights
-from mirage_bayes.inference import CompiledSampler, diagnose, stacked
+from mirage_bayes.inference import CompiledSampler, chance_scale_of, diagnose, stacked
 from mirage_bayes.models import TRENDS, population_quantities
 from mirage_bayes.models.generation import build_model, set_task_data
 from mirage_bayes.scoring import score_outputs
@@ -97,7 +97,7 @@ def leave_future_out(sim: int, seed: int, draws: int) -> list[dict]:
             draws=draws, tune=draws, chains=2, seed=sim, cores=1
         )
     mu, sigma = stacked(idata, "mu"), stacked(idata, "sigma_item")
-    table = refit_table(data, "power_law", k, mu, sigma, data.lengths, rng)
+    table = refit_table(data, "power_law", k, mu, sigma, data.lengths, rng, chance_scale_of(idata))
     rows = table[table["quantity"] == "accuracy_predictive"]
     return [
         {"study": "lfo", "simulation": sim, "n_scales": data.n_scales, "n_items": d["n_items"],
