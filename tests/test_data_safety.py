@@ -454,6 +454,21 @@ def test_forecast_and_meta_folders_are_marked_and_guarded(tmp_path, command):
     assert hidden(tmp_path, "results") == []
 
 
+@pytest.fixture
+def ctrl_c_interrupts():
+    """Ctrl-C raises KeyboardInterrupt, as in a terminal, even when the test run was started in
+    the background (a shell starts background jobs with SIGINT ignored, and so do its children)."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
+
+
+def default_sigint() -> None:
+    """For a child process: Ctrl-C as in a terminal, whatever the test run inherited."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+@pytest.mark.usefixtures("ctrl_c_interrupts")
 @pytest.mark.parametrize("quiet", [True, False])
 def test_ctrl_c_swallowed_by_the_sampler_still_stops_the_run(tmp_path, monkeypatch, capsys, quiet):
     # PyMC catches the KeyboardInterrupt of a Ctrl-C and returns a shortened trace.
@@ -525,7 +540,9 @@ def _alive(pids: list[int]) -> list[int]:
 def _fit_while_sampling(out: Path) -> tuple[subprocess.Popen, list[int]]:
     """A fit of the bundled example, returned once its chains run in child processes."""
     argv = [sys.executable, "-c", RUN_FIT, "fit", str(EXAMPLE), "--out", str(out), "--quiet"]
-    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=default_sigint
+    )
     for _ in range(600):
         children = _children(proc.pid)
         if len(children) >= 2:
