@@ -18,7 +18,7 @@ import pandas as pd
 from mirage_bayes.choice_report import plot_choice_metrics, render_choice_report
 from mirage_bayes.comparison import task_entry
 from mirage_bayes.filenames import task_files
-from mirage_bayes.fit_base import TrendFits
+from mirage_bayes.fit_base import TrendFits, posterior_dict
 from mirage_bayes.inference import sampler_warnings
 from mirage_bayes.models import TRENDS
 from mirage_bayes.models.choice import (
@@ -30,14 +30,11 @@ from mirage_bayes.models.choice import (
 from mirage_bayes.result import (
     CURVE_DRAWS,
     CURVE_POINTS,
-    HDI_PROB,
     SUMMARY_COLUMNS,
-    hdi,
-    posterior_dict,
     rows_for,
 )
 from mirage_bayes.save import staged_folder, write_posteriors
-from mirage_bayes.settings import VERSION
+from mirage_bayes.settings import HDI_PROB, VERSION
 from mirage_bayes.transforms import jeffreys_interval
 
 if TYPE_CHECKING:
@@ -201,29 +198,11 @@ class ChoiceFitResult(TrendFits):
         skill's cross-entropy (power law: α and log10 c of ``L_CE = (N/c)^α``; the correct choice
         gets ``p = c + (1 − c)·exp(−L_CE)`` with ``c`` the chance level, see
         :func:`mirage_bayes.models.choice.guessing_log_ce`)."""
-        rows = []
-        for data in self.tasks:
-            for trend, idata in self.idatas[data.task].items():
-                post = posterior_dict(idata)
-                values = {"sigma_item": post["sigma_item"]} if data.item_effects else {}
-                values["sigma_obs"] = post["sigma_obs"]
-                values.update(
-                    TRENDS[trend].natural_parameters(post, data.x_center, data.x_half_range)
-                )
-                for name, draws in values.items():
-                    finite = draws[np.isfinite(draws)]
-                    low, high = hdi(finite) if finite.size > 1 else (np.nan, np.nan)
-                    rows.append(
-                        {
-                            "task": data.task,
-                            "trend": trend,
-                            "parameter": name,
-                            "mean": float(np.mean(finite)) if finite.size else np.nan,
-                            "hdi_low": float(low),
-                            "hdi_high": float(high),
-                        }
-                    )
-        return pd.DataFrame(rows)
+        return super().parameters()
+
+    def _own_parameters(self, data, post):
+        values = {"sigma_item": post["sigma_item"]} if data.item_effects else {}
+        return values | {"sigma_obs": post["sigma_obs"]}
 
     # --- figures ---------------------------------------------------------------------------
 

@@ -9,14 +9,30 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import arviz as az
+import numpy as np
 import pandas as pd
 
 from mirage_bayes.comparison import fit_repr
 from mirage_bayes.figures import png_data_uri
-from mirage_bayes.inference import Diagnostics
+from mirage_bayes.inference import Diagnostics, stacked
+from mirage_bayes.models import TRENDS
 from mirage_bayes.plots import plot_comparison
+from mirage_bayes.settings import HDI_PROB
 
-__all__ = ["TrendFits"]
+__all__ = ["TrendFits", "hdi", "posterior_dict"]
+
+
+def hdi(samples: np.ndarray) -> np.ndarray:
+    """94% highest-density interval over the first axis (draws): shape ``(*rest, 2)``."""
+    if samples.ndim == 1:
+        return az.hdi(samples, hdi_prob=HDI_PROB)
+    # ArviZ reads a 3+-d array as (chain, draw, *shape): add a chain axis.
+    return az.hdi(samples[None, ...], hdi_prob=HDI_PROB)
+
+
+def posterior_dict(idata: az.InferenceData) -> dict[str, np.ndarray]:
+    """Every posterior variable with chains and draws flattened."""
+    return {name: stacked(idata, name) for name in idata.posterior.data_vars}
 
 
 @dataclass(repr=False)
@@ -68,6 +84,32 @@ class TrendFits:
         """Per task, a paragraph that opens with its one-word verdict and says which trend the
         data prefer and how firmly."""
         return dict(self.verdict_texts)
+
+    def parameters(self) -> pd.DataFrame:
+        """Posterior mean and 94% HDI of the kind's own parameters (:meth:`_own_parameters`)
+        and each trend's parameters on the paper's scale: ``task, trend, parameter, mean,
+        hdi_low, hdi_high``."""
+        rows = []
+        for data in self.tasks:
+            for trend, idata in self.idatas[data.task].items():
+                post = posterior_dict(idata)
+                values = self._own_parameters(data, post)
+                values.update(
+                    TRENDS[trend].natural_parameters(post, data.x_center, data.x_half_range)
+                )
+                for name, draws in values.items():
+                    finite = draws[np.isfinite(draws)]
+                    low, high = hdi(finite) if finite.size > 1 else (np.nan, np.nan)
+                    mean = float(np.mean(finite)) if finite.size else np.nan
+                    rows.append(
+                        {"task": data.task, "trend": trend, "parameter": name, "mean": mean,
+                         "hdi_low": float(low), "hdi_high": float(high)}
+                    )  # fmt: skip
+        return pd.DataFrame(rows)
+
+    def _own_parameters(self, data: Any, post: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """Draws of the parameters a kind of data adds to the trend's (spreads, chance factor)."""
+        raise NotImplementedError
 
     def plot_comparison(self, task: str | None = None, *, ax=None):
         """ELPD (LOO) of each trend with standard errors."""

@@ -68,9 +68,9 @@ from mirage_bayes.inference import (
 )
 from mirage_bayes.models import TRENDS
 from mirage_bayes.models.generation import build_model, set_task_data
-from mirage_bayes.result import HDI_PROB
 from mirage_bayes.scoring import score_outputs
 from mirage_bayes.seeds import derive_seed
+from mirage_bayes.settings import HDI_PROB
 from mirage_bayes.tables import file_sha256
 
 DIAGNOSTIC_COLUMNS = [

@@ -15,6 +15,7 @@ from scipy.special import logsumexp
 
 from mirage_bayes.chance_link import effective_chance, scored_error
 from mirage_bayes.data import TaskData
+from mirage_bayes.fit_base import hdi
 from mirage_bayes.models import TRENDS, population_quantities
 from mirage_bayes.models.generation import (
     epsilon_from_eta,
@@ -23,7 +24,6 @@ from mirage_bayes.models.generation import (
     scale_or_ones,
 )
 from mirage_bayes.models.likelihood import held_out_loglik_draws, sample_item_nodes
-from mirage_bayes.result import hdi
 
 FORECAST_COLUMNS = [
     "task", "trend", "fitted_scales", "model", "n_params", "quantity", "length",

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from functools import cached_property
 
-import arviz as az
 import numpy as np
 import pandas as pd
 
 from mirage_bayes.chance_link import effective_chance
 from mirage_bayes.data import TaskData
-from mirage_bayes.fit_base import TrendFits
+from mirage_bayes.fit_base import TrendFits, hdi, posterior_dict
 from mirage_bayes.inference import chance_scale_of, stacked
 from mirage_bayes.models import TRENDS, population_quantities
 from mirage_bayes.models.generation import scored_quantities
@@ -33,14 +32,6 @@ CURVE_POINTS = 80
 CURVE_DRAWS = 500  # bands on the fine grid are for display: a thinned posterior draws them
 
 
-def hdi(samples: np.ndarray) -> np.ndarray:
-    """94% highest-density interval over the first axis (draws): shape ``(*rest, 2)``."""
-    if samples.ndim == 1:
-        return az.hdi(samples, hdi_prob=HDI_PROB)
-    # ArviZ reads a 3+-d array as (chain, draw, *shape): add a chain axis.
-    return az.hdi(samples[None, ...], hdi_prob=HDI_PROB)
-
-
 def rows_for(task, trend, models, n_params, quantity, length, observed, draws):
     """Summary rows of one quantity: ``draws`` is ``(draws, scales)``."""
     interval = hdi(draws)
@@ -58,11 +49,6 @@ def rows_for(task, trend, models, n_params, quantity, length, observed, draws):
             "hdi_high": interval[:, 1],
         }
     )
-
-
-def posterior_dict(idata: az.InferenceData) -> dict[str, np.ndarray]:
-    """Every posterior variable with chains and draws flattened."""
-    return {name: stacked(idata, name) for name in idata.posterior.data_vars}
 
 
 class FitResult(TrendFits):
@@ -255,30 +241,11 @@ class FitResult(TrendFits):
         task has chance matches) and each trend's parameters on the paper's scale
         (power law: α and log10 c of ``L_CE = (N/c)^α``; broken power law: c0, c1, log10 b,
         log10 d, f of Caballero et al.)."""
-        rows = []
-        for data in self.tasks:
-            for trend, idata in self.idatas[data.task].items():
-                post = posterior_dict(idata)
-                values = {"sigma_item": post["sigma_item"]}
-                if "chance_scale" in post:
-                    values["chance_scale"] = post["chance_scale"]
-                values.update(
-                    TRENDS[trend].natural_parameters(post, data.x_center, data.x_half_range)
-                )
-                for name, draws in values.items():
-                    finite = draws[np.isfinite(draws)]
-                    low, high = hdi(finite) if finite.size > 1 else (np.nan, np.nan)
-                    rows.append(
-                        {
-                            "task": data.task,
-                            "trend": trend,
-                            "parameter": name,
-                            "mean": float(np.mean(finite)) if finite.size else np.nan,
-                            "hdi_low": float(low),
-                            "hdi_high": float(high),
-                        }
-                    )
-        return pd.DataFrame(rows)
+        return super().parameters()
+
+    def _own_parameters(self, data, post):
+        names = ("sigma_item", "chance_scale")
+        return {name: post[name] for name in names if name in post}
 
     # --- figures ---------------------------------------------------------------------------
 
