@@ -21,17 +21,14 @@ import xarray as xr
 from mirage_bayes.choice_data import ChoiceTaskData, split_choice_tasks
 from mirage_bayes.choice_result import ChoiceFitResult
 from mirage_bayes.choices import score_choices, validate_choices
-from mirage_bayes.comparison import CHOICE_WORDING, compare_trends, verdict
+from mirage_bayes.comparison import CHOICE_WORDING
 from mirage_bayes.inference import (
     Diagnostics,
     SamplerConfig,
     diagnose,
     run_nuts,
-    sample_until_clean,
     seed_for,
-    skipped_note,
     stacked,
-    trends_for,
 )
 from mirage_bayes.late_check import LateCheck, late_check_rows
 from mirage_bayes.models import TRENDS
@@ -42,6 +39,7 @@ from mirage_bayes.models.choice import (
 )
 from mirage_bayes.settings import VERSION
 from mirage_bayes.tables import file_sha256
+from mirage_bayes.trend_loop import KindSteps, run_trend_loop
 
 DEFAULT_TRENDS = ("power_law", "broken_power_law")
 
@@ -133,7 +131,7 @@ def _sampled(idata: az.InferenceData, data: ChoiceTaskData) -> list[str]:
     return ["mu", *spreads]
 
 
-def _late_check(data: ChoiceTaskData, seed: int, log: Callable[[str], None]) -> LateCheck:
+def _late_check(data: ChoiceTaskData, log: Callable[[str], None], *, seed: int) -> LateCheck:
     """The late-jump check of a task's multiple-choice grade, chance = mean of 1/choices."""
     log(f"{data.task}: late-jump check of multiple-choice grade")
     chance = data.chance
@@ -188,43 +186,17 @@ def fit_choices(
     config = SamplerConfig(
         draws=draws, tune=tune, chains=chains, seed=seed, progressbar=progressbar
     )
-    idatas: dict[str, dict[str, az.InferenceData]] = {}
-    comparisons, verdicts, warnings_, diagnostics, lates = [], {}, [], {}, {}
-    refits: list[str] = []  # fits rerun longer after failed diagnostics (not silent, not failures)
-    for number, data in enumerate(tasks, start=1):
-        fitted, skipped = trends_for(data.n_scales, trends)
-        for trend in skipped:
-            warnings_.append(skipped_note(data.task, trend, data.n_scales))
-            log(f"warning: {warnings_[-1]}")
-        idatas[data.task] = {}
-        for trend in fitted:
-            log(
-                f"[task {number}/{len(tasks)}: {data.task}] sampling {trend} "
-                f"({chains} chains × {tune} tune + {draws} draws)"
-            )
-            # A curve resting at the chance level leaves the skill free above it, and the
-            # level of a whole curve moves with the mean item difficulty: both are cured by
-            # longer chains, not by a different model, so every failure is refitted longer.
-            idata, diag, notes = sample_until_clean(
-                partial(sample_choice_trend, data, trend), partial(_diagnose, data),
-                config, f"{data.task}, {trend}", log, longer=True,
-            )  # fmt: skip
-            refits.extend(notes)
-            idatas[data.task][trend] = idata
-            diagnostics[(data.task, trend)] = diag
-            if not diag.ok:
-                log(
-                    f"warning: {data.task}, {trend}: sampler trouble — {'; '.join(diag.problems())}"
-                )
-        table = compare_trends(data.task, idatas[data.task])
-        comparisons.append(table)
-        late = _late_check(data, seed, log)
-        lates[data.task] = late.to_dict()
-        trouble = [t for t in fitted if not diagnostics[(data.task, t)].ok]
-        verdicts[data.task] = verdict(
-            data.task, table, data.n_scales, skipped, late.sentence, CHOICE_WORDING,
-            no_signal=data.no_signal(), trouble=trouble,
-        )  # fmt: skip
+    # A curve resting at the chance level leaves the skill free above it, and the level of a
+    # whole curve moves with the mean item difficulty: both are cured by longer chains, not by
+    # a different model, so every failure is refitted longer.
+    steps = KindSteps(
+        sample=sample_choice_trend,
+        diagnose=_diagnose,
+        late_check=partial(_late_check, seed=seed),
+        longer=True,
+        wording=CHOICE_WORDING,
+    )
+    loop = run_trend_loop(tasks, trends, config, steps, log)
     source = outputs.attrs.get("source")
     meta = {
         "kind": "multiple_choice",
@@ -236,15 +208,15 @@ def fit_choices(
         "chains": chains,
         "choices": sorted({int(k) for t in tasks for k in np.unique(t.n_choices[t.observed])}),
         "trends": list(trends),
-        "late_check": lates,
-        "warnings": warnings_,
-        "refits": refits,
+        "late_check": loop.late_checks,
+        "warnings": loop.warnings,
+        "refits": loop.refits,
     }
     return ChoiceFitResult(
         tasks=tasks,
-        idatas=idatas,
-        comparisons=comparisons,
-        verdict_texts=verdicts,
-        diagnostics_by_fit=diagnostics,
+        idatas=loop.idatas,
+        comparisons=loop.comparisons,
+        verdict_texts=loop.verdicts,
+        diagnostics_by_fit=loop.diagnostics,
         meta=meta,
     )

@@ -6,28 +6,30 @@ import sys
 from collections.abc import Callable, Sequence
 from functools import partial
 
-import arviz as az
 import pandas as pd
 
 from mirage_bayes.chance import chance_note, chance_summary
 from mirage_bayes.choice_fit import fit_choices
-from mirage_bayes.comparison import compare_trends, verdict
-from mirage_bayes.data import split_tasks
-from mirage_bayes.inference import (
-    SamplerConfig,
-    diagnose,
-    sample_trend,
-    sample_until_clean,
-    skipped_note,
-    trends_for,
-)
-from mirage_bayes.late_check import headline_length, late_check_rows
+from mirage_bayes.data import TaskData, split_tasks
+from mirage_bayes.inference import SamplerConfig, diagnose, sample_trend
+from mirage_bayes.late_check import LateCheck, headline_length, late_check_rows
 from mirage_bayes.models import TRENDS
 from mirage_bayes.result import FitResult
 from mirage_bayes.scoring import score_outputs
 from mirage_bayes.tables import file_sha256
+from mirage_bayes.trend_loop import KindSteps, run_trend_loop
 
 DEFAULT_TRENDS = ("power_law", "broken_power_law")
+
+
+def _late_check(data: TaskData, log: Callable[[str], None], *, seed: int) -> LateCheck:
+    """The late-jump check of the exact-match curve of the task's headline target length."""
+    length = headline_length(data.rows, data.models)
+    log(f"{data.task}: late-jump check of exact-match accuracy (L = {length})")
+    return late_check_rows(
+        data.task, data.rows, data.models, data.n_params, "exact_match", seed=seed,
+        length=length,
+    )  # fmt: skip
 
 
 def _stderr(message: str) -> None:
@@ -110,48 +112,12 @@ def fit(
     config = SamplerConfig(
         draws=draws, tune=tune, chains=chains, seed=seed, progressbar=progressbar
     )
-    idatas: dict[str, dict[str, az.InferenceData]] = {}
-    comparisons, verdicts, warnings_, diagnostics, lates = [], {}, [], {}, {}
-    refits: list[str] = []  # fits rerun after divergences (not silent, not failures)
-    for number, data in enumerate(tasks, start=1):
-        fitted, skipped = trends_for(data.n_scales, trends)
-        for trend in skipped:
-            warnings_.append(skipped_note(data.task, trend, data.n_scales))
-            log(f"warning: {warnings_[-1]}")
-        idatas[data.task] = {}
-        for trend in fitted:
-            log(
-                f"[task {number}/{len(tasks)}: {data.task}] sampling {trend} "
-                f"({chains} chains × {tune} tune + {draws} draws)"
-            )
-            # Divergences bias the draws: refit with smaller steps (same draws) before
-            # reporting them; other shortfalls are reported as they are.
-            idata, diag, notes = sample_until_clean(
-                partial(sample_trend, data, trend), diagnose, config,
-                f"{data.task}, {trend}", log, longer=False,
-            )  # fmt: skip
-            refits.extend(notes)
-            idatas[data.task][trend] = idata
-            diagnostics[(data.task, trend)] = diag
-            if not diag.ok:
-                # Reported from the diagnostics table in the report and summary.json.
-                log(
-                    f"warning: {data.task}, {trend}: sampler trouble — {'; '.join(diag.problems())}"
-                )
-        table = compare_trends(data.task, idatas[data.task])
-        comparisons.append(table)
-        length = headline_length(data.rows, data.models)
-        log(f"{data.task}: late-jump check of exact-match accuracy (L = {length})")
-        late = late_check_rows(
-            data.task, data.rows, data.models, data.n_params, "exact_match", seed=seed,
-            length=length,
-        )  # fmt: skip
-        lates[data.task] = late.to_dict()
-        trouble = [t for t in fitted if not diagnostics[(data.task, t)].ok]
-        verdicts[data.task] = verdict(
-            data.task, table, data.n_scales, skipped, late.sentence,
-            no_signal=data.no_signal(), trouble=trouble,
-        )  # fmt: skip
+    steps = KindSteps(
+        sample=sample_trend,
+        diagnose=lambda _data, idata: diagnose(idata),
+        late_check=partial(_late_check, seed=seed),
+    )
+    loop = run_trend_loop(tasks, trends, config, steps, log)
     meta = {
         "input": outputs.attrs.get("source"),
         "input_sha256": file_sha256(outputs.attrs["source"]) if "source" in outputs.attrs else None,
@@ -168,15 +134,15 @@ def fit(
             | {"note": chance_note(t, chance_sources[t.task])}
             for t in tasks
         },
-        "late_check": lates,
-        "warnings": warnings_,
-        "refits": refits,
+        "late_check": loop.late_checks,
+        "warnings": loop.warnings,
+        "refits": loop.refits,
     }
     return FitResult(
         tasks=tasks,
-        idatas=idatas,
-        comparisons=comparisons,
-        verdict_texts=verdicts,
-        diagnostics_by_fit=diagnostics,
+        idatas=loop.idatas,
+        comparisons=loop.comparisons,
+        verdict_texts=loop.verdicts,
+        diagnostics_by_fit=loop.diagnostics,
         meta=meta,
     )
