@@ -10,13 +10,13 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from mirage_bayes.data import item_scale_layout
+from mirage_bayes.data import SizeAxis, item_scale_layout
 
 __all__ = ["ChoiceTaskData", "split_choice_tasks"]
 
 
 @dataclass
-class ChoiceTaskData:
+class ChoiceTaskData(SizeAxis):
     """One multiple-choice task as ``items × scales`` matrices (NaN where not evaluated).
 
     Attributes
@@ -62,36 +62,9 @@ class ChoiceTaskData:
         return float(np.mean(1.0 / self.n_choices[self.observed]))
 
     @property
-    def n_scales(self) -> int:
-        """Number of distinct model sizes."""
-        return len(self.models)
-
-    @property
     def item_effects(self) -> bool:
         """Whether item effects are identifiable: some item is seen at two or more scales."""
         return bool(self.item_ids_shared and (self.observed.sum(1) > 1).any())
-
-    @property
-    def x_center(self) -> float:
-        """Midpoint of the observed log-size range (as :class:`~mirage_bayes.data.TaskData`)."""
-        log_n = np.log(self.n_params)
-        return float((log_n.min() + log_n.max()) / 2)
-
-    @property
-    def x_half_range(self) -> float:
-        """Half the observed log-size range (1 when there is a single scale)."""
-        log_n = np.log(self.n_params)
-        half = float((log_n.max() - log_n.min()) / 2)
-        return half if half > 0 else 1.0
-
-    def standardize(self, n_params: np.ndarray | float) -> np.ndarray:
-        """Map parameter counts to the standardized log scale (observed range → [-1, 1])."""
-        return (np.log(n_params) - self.x_center) / self.x_half_range
-
-    @property
-    def x(self) -> np.ndarray:
-        """Standardized log size of each scale."""
-        return self.standardize(self.n_params)
 
 
 def split_choice_tasks(scored: pd.DataFrame) -> list[ChoiceTaskData]:

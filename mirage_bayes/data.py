@@ -19,8 +19,49 @@ from mirage_bayes.chance_link import produced_error
 from mirage_bayes.errors import InputError
 
 
+class SizeAxis:
+    """The model-size axis of a task: its sizes and their standardized log scale.
+
+    Shared by :class:`TaskData` and :class:`~mirage_bayes.choice_data.ChoiceTaskData`, which
+    hold ``models`` (names) and ``n_params`` (parameter counts) per scale.
+    """
+
+    models: list[str]
+    n_params: np.ndarray
+
+    @property
+    def n_scales(self) -> int:
+        """Number of distinct model sizes."""
+        return len(self.models)
+
+    @property
+    def log_n(self) -> np.ndarray:
+        """Natural log of the parameter counts."""
+        return np.log(self.n_params)
+
+    @property
+    def x_center(self) -> float:
+        """Midpoint of the observed log-size range: the origin of the standardized scale."""
+        return float((self.log_n.min() + self.log_n.max()) / 2)
+
+    @property
+    def x_half_range(self) -> float:
+        """Half the observed log-size range (1 when there is a single scale)."""
+        half = float((self.log_n.max() - self.log_n.min()) / 2)
+        return half if half > 0 else 1.0
+
+    def standardize(self, n_params: np.ndarray | float) -> np.ndarray:
+        """Map parameter counts to the standardized log scale (observed range → [-1, 1])."""
+        return (np.log(n_params) - self.x_center) / self.x_half_range
+
+    @property
+    def x(self) -> np.ndarray:
+        """Standardized log size of each scale."""
+        return self.standardize(self.n_params)
+
+
 @dataclass
-class TaskData:
+class TaskData(SizeAxis):
     """Everything the models and reports need to know about one task.
 
     Attributes
@@ -85,36 +126,6 @@ class TaskData:
         # log C(T, k), summed over scales: constant in the parameters, but needed for the
         # pointwise log-likelihood that LOO compares across trends.
         self.pattern_log_binom = (gammaln(t + 1) - gammaln(k + 1) - gammaln(t - k + 1)).sum(1)
-
-    @property
-    def n_scales(self) -> int:
-        """Number of distinct model sizes."""
-        return len(self.models)
-
-    @property
-    def log_n(self) -> np.ndarray:
-        """Natural log of the parameter counts."""
-        return np.log(self.n_params)
-
-    @property
-    def x_center(self) -> float:
-        """Midpoint of the observed log-size range: the origin of the standardized scale."""
-        return float((self.log_n.min() + self.log_n.max()) / 2)
-
-    @property
-    def x_half_range(self) -> float:
-        """Half the observed log-size range (1 when there is a single scale)."""
-        half = float((self.log_n.max() - self.log_n.min()) / 2)
-        return half if half > 0 else 1.0
-
-    def standardize(self, n_params: np.ndarray | float) -> np.ndarray:
-        """Map parameter counts to the standardized log scale (observed range → [-1, 1])."""
-        return (np.log(n_params) - self.x_center) / self.x_half_range
-
-    @property
-    def x(self) -> np.ndarray:
-        """Standardized log size of each scale."""
-        return self.standardize(self.n_params)
 
     @property
     def lengths(self) -> list[int]:
