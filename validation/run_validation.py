@@ -1,7 +1,7 @@
 """Run the statistical validation studies and write ``validation/results/*.csv`` and tables.
 
     python validation/run_validation.py sbc --simulations 200
-    python validation/run_validation.py sbc --simulations 100 --trends power_law --chance
+    python validation/run_validation.py sbc --simulations 60 --trends power_law --chance
     python validation/run_validation.py coverage --simulations 20
     python validation/run_validation.py selection --simulations 10
 
