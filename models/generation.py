@@ -95,12 +95,12 @@ def build_model(data: TaskData, trend: Trend, *, swappable: bool = False) -> pm.
             )  # fmt: skip
         mu = pm.Deterministic("mu", trend.build(x, data.n_scales), dims="scale")
         sigma = pm.HalfNormal("sigma_item", 1.0)
+        *counts, chance, group = inputs
         if has_chance(data):
             log_scale = pm.Normal("log_chance_scale", 0.0, CHANCE_SCALE_SD)
-            pm.Deterministic("chance_scale", pt.exp(log_scale))
-            *inputs, group = inputs
-            inputs = (*inputs[:-1], pt.minimum(inputs[-1] * pt.exp(log_scale), CHANCE_CAP), group)
-        value, *_ = MarginalItemLogLik()(mu, sigma, *inputs)
+            scale = pm.Deterministic("chance_scale", pt.exp(log_scale))
+            chance = pt.minimum(chance * scale, CHANCE_CAP)
+        value, *_ = MarginalItemLogLik()(mu, sigma, *counts, chance, group)
         pm.Potential("item_loglik", value)
     return model
 

@@ -32,9 +32,10 @@ LOG2 = 0.6931471805599453
 
 
 @numba.njit(cache=True)
-def _link_tables(mu, sigma, nodes, chance):
+def _link_tables(mu, sigma, nodes, chance, chance_grad):
     """Per chance group, scale and node: log P(scored wrong), log P(scored reproduced), their
-    derivatives in ``η`` and their derivatives in the group's chance rate ``g``.
+    derivatives in ``η`` and, with ``chance_grad``, their derivatives in the group's chance rate
+    ``g`` (without it those two tables are empty: the draw-by-draw functions need no gradient).
 
     With ``g = 0``: ``log ε``, ``−λ``, ``λ / expm1(λ)`` and ``−λ``. With ``g > 0`` a token is
     scored wrong with probability ``ε·(1 − g·ε^m)`` (:mod:`mirage_bayes.chance_link`). The
@@ -46,8 +47,9 @@ def _link_tables(mu, sigma, nodes, chance):
     log_ok = np.empty((n_groups, n_scales, n_nodes))
     dlog_err = np.empty((n_groups, n_scales, n_nodes))
     dlog_ok = np.empty((n_groups, n_scales, n_nodes))
-    derr_dg = np.zeros((n_groups, n_scales, n_nodes))
-    dok_dg = np.zeros((n_groups, n_scales, n_nodes))
+    shape_dg = (n_groups, n_scales, n_nodes) if chance_grad else (0, 0, 0)
+    derr_dg = np.zeros(shape_dg)
+    dok_dg = np.zeros(shape_dg)
     for s in range(n_scales):
         for q in range(n_nodes):
             lam = np.exp(mu[s] + sigma * nodes[q])
@@ -79,6 +81,8 @@ def _link_tables(mu, sigma, nodes, chance):
                 log_ok[g, s, q] = ok
                 # d/dη log(1 − ε + g ε^(m+1)) = −(1 − g (m+1) ε^m)·λ e^−λ / (1 − ε + g ε^(m+1))
                 dlog_ok[g, s, q] = -(1.0 - c * (m + 1.0) * power) * lam * np.exp(-lam - ok)
+                if not chance_grad:
+                    continue
                 # d(g ε^m)/dg: ε^m, and with m = 1/g − 1 also g ε^m log ε · dm/dg = −ε^m log ε / g.
                 d_power = power if bounded or power == 0.0 else power * (1.0 - log_eps / c)
                 derr_dg[g, s, q] = -d_power / (1.0 - c * power)
@@ -97,7 +101,8 @@ def marginal_loglik_and_grad(
     """
     n_scales, n_nodes, n_patterns = mu.shape[0], nodes.shape[0], errors.shape[0]
     n_groups = chance.shape[0]
-    log_err, log_ok, dlog_err, dlog_ok, derr_dg, dok_dg = _link_tables(mu, sigma, nodes, chance)
+    tables = _link_tables(mu, sigma, nodes, chance, True)
+    log_err, log_ok, dlog_err, dlog_ok, derr_dg, dok_dg = tables
     # Accumulated d value / d log P(wrong)[G, s, q] and d value / d log P(reproduced)[G, s, q].
     acc_err = np.zeros((n_groups, n_scales, n_nodes))
     acc_ok = np.zeros((n_groups, n_scales, n_nodes))
@@ -136,8 +141,9 @@ def marginal_loglik_and_grad(
             d_eta = 0.0
             for g in range(n_groups):
                 d_eta += acc_err[g, s, q] * dlog_err[g, s, q] + acc_ok[g, s, q] * dlog_ok[g, s, q]
-                grad_chance[g, s] += acc_err[g, s, q] * derr_dg[g, s, q]
-                grad_chance[g, s] += acc_ok[g, s, q] * dok_dg[g, s, q]
+                if chance[g, s] > 0.0:  # 0 elsewhere (see _link_tables)
+                    grad_chance[g, s] += acc_err[g, s, q] * derr_dg[g, s, q]
+                    grad_chance[g, s] += acc_ok[g, s, q] * dok_dg[g, s, q]
             grad_mu[s] += d_eta
             grad_sigma += d_eta * nodes[q]
     return total, grad_mu, grad_sigma, grad_chance
@@ -209,7 +215,7 @@ class MarginalItemLogLik(Op):
 def _node_loglik(mu, sigma, nodes, log_w, errors, correct, chance, group, out):
     """Fill ``out[p, q]``: log w[q] + log-likelihood of pattern ``p`` at node ``q`` (one draw)."""
     n_scales, n_nodes = mu.shape[0], nodes.shape[0]
-    log_err, log_ok, _, _, _, _ = _link_tables(mu, sigma, nodes, chance)
+    log_err, log_ok, _, _, _, _ = _link_tables(mu, sigma, nodes, chance, False)
     for p in range(errors.shape[0]):
         g = group[p]
         for q in range(n_nodes):
@@ -305,7 +311,7 @@ def held_out_loglik_draws(
         _node_loglik(
             mu[d], sigma[d], nodes, log_w, fitted_errors, fitted_correct, rates, group, base
         )
-        log_err, log_ok, _, _, _, _ = _link_tables(mu[d], sigma[d], nodes, rates)
+        log_err, log_ok, _, _, _, _ = _link_tables(mu[d], sigma[d], nodes, rates, False)
         for p in range(n_patterns):
             g = group[p]
             top = base[p].max()
