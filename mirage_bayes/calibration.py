@@ -22,11 +22,11 @@ import pymc as pm
 import pytensor.tensor as pt
 from scipy import stats
 
-from mirage_bayes.chance_link import CHANCE_SCALE_SD, effective_chance, scored_error
+from mirage_bayes.chance_link import effective_chance, scored_error
 from mirage_bayes.data import split_tasks
 from mirage_bayes.inference import SamplerConfig, diagnose, sample_trend, stacked
 from mirage_bayes.models import TRENDS, population_quantities
-from mirage_bayes.models.generation import epsilon_from_eta
+from mirage_bayes.models.generation import chance_scale_prior, epsilon_from_eta
 from mirage_bayes.scoring import score_outputs
 from mirage_bayes.simulate import model_name
 
@@ -56,8 +56,7 @@ def prior_draws(trend: str, design: Design, n_draws: int, seed: int) -> dict[str
         pm.Deterministic("mu", TRENDS[trend].build(pt.as_tensor(design.x), n_scales), dims="scale")
         pm.HalfNormal("sigma_item", 1.0)
         if design.chance is not None and any(g > 0 for g in design.chance):
-            log_scale = pm.Normal("log_chance_scale", 0.0, CHANCE_SCALE_SD)
-            pm.Deterministic("chance_scale", pt.exp(log_scale))
+            chance_scale_prior()  # as the fitted model has it
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         prior = pm.sample_prior_predictive(draws=n_draws, model=model, random_seed=seed).prior

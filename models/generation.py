@@ -97,12 +97,17 @@ def build_model(data: TaskData, trend: Trend, *, swappable: bool = False) -> pm.
         sigma = pm.HalfNormal("sigma_item", 1.0)
         *counts, chance, group = inputs
         if has_chance(data):
-            log_scale = pm.Normal("log_chance_scale", 0.0, CHANCE_SCALE_SD)
-            scale = pm.Deterministic("chance_scale", pt.exp(log_scale))
-            chance = pt.minimum(chance * scale, CHANCE_CAP)
+            chance = pt.minimum(chance * chance_scale_prior(), CHANCE_CAP)
         value, *_ = MarginalItemLogLik()(mu, sigma, *counts, chance, group)
         pm.Potential("item_loglik", value)
     return model
+
+
+def chance_scale_prior() -> pt.TensorVariable:
+    """Add the factor ``κ`` on the chance rates to the model in context and return it:
+    ``log_chance_scale ~ Normal(0, CHANCE_SCALE_SD)``, ``chance_scale = exp(log_chance_scale)``."""
+    log_scale = pm.Normal("log_chance_scale", 0.0, CHANCE_SCALE_SD)
+    return pm.Deterministic("chance_scale", pt.exp(log_scale))
 
 
 def has_chance(data: TaskData) -> bool:

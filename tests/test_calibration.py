@@ -14,6 +14,14 @@ def test_prior_draws_have_the_design_shape():
     assert np.all(draws["sigma_item"] > 0)
 
 
+def test_prior_draws_include_the_chance_factor_only_with_chance_rates():
+    assert "chance_scale" not in prior_draws("power_law", SMALL, 10, seed=1)
+    design = Design(n_params=SMALL.n_params, n_items=40, lengths=(2, 4), chance=(0.0, 0.1))
+    kappa = prior_draws("power_law", design, 2000, seed=1)["chance_scale"]
+    assert kappa.shape == (2000,)
+    assert np.std(np.log(kappa)) == pytest.approx(0.5, rel=0.1)  # log κ ~ Normal(0, 0.5)
+
+
 def test_uniformity_flags_piled_up_ranks():
     import pandas as pd
 
