@@ -79,7 +79,7 @@ def time_fit(out: Path, compiledir: Path, draws: int, tune: int) -> float:
 
 
 def time_scoring(n_pairs: int) -> float:
-    from mirage_bayes.scoring import score_outputs
+    from mirage_bayes.inputs.scoring import score_outputs
 
     rng = np.random.default_rng(0)
     targets = rng.integers(0, 10**8, n_pairs).astype(str)

@@ -5,9 +5,9 @@ sizes and broken power law to the 5…7 smallest, 8 refits — done two ways, si
 run because the machine is shared and absolute times drift:
 
 (a) per refit, build the weighted model afresh and call ``pm.sample`` with the settings of
-    ``mirage_bayes.inference.sample_trend`` (jitter+adapt_full, target_accept 0.9), which
+    ``mirage_bayes.fitting.inference.sample_trend`` (jitter+adapt_full, target_accept 0.9), which
     compiles the log density and its helper functions each time;
-(b) per trend, build the model and a :class:`~mirage_bayes.inference.CompiledSampler` once;
+(b) per trend, build the model and a :class:`~mirage_bayes.fitting.inference.CompiledSampler` once;
     per refit, swap the likelihood weights (``set_task_data``) and sample.
 
 Both use the same seeds, so they must give the same draws; the script checks that. A warm-up
@@ -31,10 +31,10 @@ import numpy as np
 import pymc as pm
 
 import mirage_bayes as mb
-from mirage_bayes.data import split_tasks
-from mirage_bayes.forecast import FORECAST_TRENDS, forecast_seed
-from mirage_bayes.forecast_refit import refit_weights
-from mirage_bayes.inference import CompiledSampler
+from mirage_bayes.fitting.data import split_tasks
+from mirage_bayes.fitting.inference import CompiledSampler
+from mirage_bayes.forecast.refit import refit_weights
+from mirage_bayes.forecast.run import FORECAST_TRENDS, forecast_seed
 from mirage_bayes.models import TRENDS, build_model
 from mirage_bayes.models.generation import set_task_data
 

@@ -18,7 +18,7 @@ import pytensor.tensor as pt
 from pymc.blocking import DictToArrayBijection
 
 import mirage_bayes as mb
-from mirage_bayes.data import split_tasks
+from mirage_bayes.fitting.data import split_tasks
 from mirage_bayes.models import TRENDS, build_model
 from mirage_bayes.models.generation import quadrature_grid
 

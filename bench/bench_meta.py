@@ -30,10 +30,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from mirage_bayes.emergence import emergence_score, proportion_resolution
-from mirage_bayes.meta_fit import MetaConfig, compiled_model, model_data, sample_posterior
-from mirage_bayes.meta_io import triplets_from_frame
-from mirage_bayes.meta_simulate import simulate_triplets
+from mirage_bayes.meta.emergence import emergence_score, proportion_resolution
+from mirage_bayes.meta.fit import MetaConfig, compiled_model, model_data, sample_posterior
+from mirage_bayes.meta.io import triplets_from_frame
+from mirage_bayes.simulate.meta import simulate_triplets
 
 
 def table(n: int, seed: int = 0) -> pd.DataFrame:

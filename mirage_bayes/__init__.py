@@ -10,35 +10,25 @@ The public names are loaded on first use (PEP 562), so that importing the packag
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
-
+from mirage_bayes import lazy, legacy
 from mirage_bayes.settings import VERSION as __version__
 
 # Public name -> the module that defines it.
 _EXPORTS = {
-    "ChoiceFitResult": "mirage_bayes.choice_result",
-    "FitResult": "mirage_bayes.result",
+    "ChoiceFitResult": "mirage_bayes.fitting.choice_result",
+    "FitResult": "mirage_bayes.fitting.result",
     "InputError": "mirage_bayes.errors",
-    "fit": "mirage_bayes.fitting",
-    "read_outputs": "mirage_bayes.io",
-    "score_choices": "mirage_bayes.choices",
-    "score_outputs": "mirage_bayes.scoring",
-    "simulate_choices": "mirage_bayes.choice_simulate",
-    "simulate_outputs": "mirage_bayes.simulate",
-    "validate_choices": "mirage_bayes.choices",
+    "fit": "mirage_bayes.fitting.generation",
+    "read_outputs": "mirage_bayes.inputs.io",
+    "score_choices": "mirage_bayes.inputs.choices",
+    "score_outputs": "mirage_bayes.inputs.scoring",
+    "simulate_choices": "mirage_bayes.simulate.choices",
+    "simulate_outputs": "mirage_bayes.simulate.generation",
+    "validate_choices": "mirage_bayes.inputs.choices",
 }
 
 __all__ = ["__version__", *sorted(_EXPORTS)]
 
 
-def __getattr__(name: str) -> Any:
-    if name in _EXPORTS:
-        value = getattr(importlib.import_module(_EXPORTS[name]), name)
-        globals()[name] = value  # later look-ups skip this function
-        return value
-    raise AttributeError(f"module 'mirage_bayes' has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *_EXPORTS})
+__getattr__, __dir__ = lazy.exports(globals(), _EXPORTS)
+legacy.install()

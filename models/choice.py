@@ -50,18 +50,14 @@ probabilities over the observed thresholds and ``E[q]``, ``E[(1 − q)²]`` by q
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import numpy as np
 import pymc as pm
 import pytensor.tensor as pt
 from scipy.special import ndtr
 
 from mirage_bayes.models.generation import GRID_LIMIT
+from mirage_bayes.models.protocols import ChoiceData
 from mirage_bayes.models.trends import Trend
-
-if TYPE_CHECKING:
-    from mirage_bayes.choice_data import ChoiceTaskData
 
 LOG_2PI = float(np.log(2 * np.pi))
 
@@ -94,14 +90,14 @@ def _item_loglik(log, n, s1, s2, var_item, var_obs):
     return -0.5 * (n * LOG_2PI + (n - 1) * log(var_obs) + log(total) + quad)
 
 
-def _sufficient(data: ChoiceTaskData) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def _sufficient(data: ChoiceData) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Mask, masked observations, and per item their count and sum of squares."""
     mask = data.observed.astype(np.float64)
     y = np.where(data.observed, data.log_ce, 0.0)
     return mask, y, mask.sum(1), (y**2).sum(1)
 
 
-def _pattern_statistics(data: ChoiceTaskData) -> dict[str, np.ndarray]:
+def _pattern_statistics(data: ChoiceData) -> dict[str, np.ndarray]:
     """What the summed log-likelihood needs, per scale and per pattern of observed scales.
 
     Items evaluated at the same scales (usually all items) share ``n`` and ``Σ_s μ_s``, so the
@@ -140,7 +136,7 @@ def total_log_likelihood(stats: dict[str, np.ndarray], mu, var_item, var_obs):
     return -0.5 * (log_det.sum() + s2 / var_obs - (var_item / var_obs) * (s1_sq / total).sum())
 
 
-def build_choice_model(data: ChoiceTaskData, trend: Trend) -> pm.Model:
+def build_choice_model(data: ChoiceData, trend: Trend) -> pm.Model:
     """The PyMC model of one multiple-choice task under one trend.
 
     Parameters
@@ -169,7 +165,7 @@ def build_choice_model(data: ChoiceTaskData, trend: Trend) -> pm.Model:
 # --- NumPy counterparts, evaluated on posterior draws after sampling --------------------------
 
 
-def _residual_sums(data: ChoiceTaskData, mu: np.ndarray):
+def _residual_sums(data: ChoiceData, mu: np.ndarray):
     """``n``, ``s1``, ``s2`` per item for every draw: shapes ``(items, 1)``, ``(items, draws)``."""
     mask, y, n, y2 = _sufficient(data)
     mu_t = np.asarray(mu, dtype=np.float64).T  # (scales, draws)
@@ -179,7 +175,7 @@ def _residual_sums(data: ChoiceTaskData, mu: np.ndarray):
 
 
 def item_log_likelihood(
-    data: ChoiceTaskData, mu: np.ndarray, sigma_item: np.ndarray, sigma_obs: np.ndarray
+    data: ChoiceData, mu: np.ndarray, sigma_item: np.ndarray, sigma_obs: np.ndarray
 ) -> np.ndarray:
     """Marginal log-likelihood of every item's observations for every draw: ``(draws, items)``.
 
@@ -199,7 +195,7 @@ def item_log_likelihood(
 
 
 def item_effect_posterior(
-    data: ChoiceTaskData, mu: np.ndarray, sigma_item: np.ndarray, sigma_obs: np.ndarray
+    data: ChoiceData, mu: np.ndarray, sigma_item: np.ndarray, sigma_obs: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
     """Mean and variance of each item's effect ``u_i`` given the draw: ``(draws, items)`` each.
 
@@ -214,7 +210,7 @@ def item_effect_posterior(
 
 
 def posterior_predictive_log_ce(
-    data: ChoiceTaskData,
+    data: ChoiceData,
     mu: np.ndarray,
     sigma_item: np.ndarray,
     sigma_obs: np.ndarray,

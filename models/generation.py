@@ -3,11 +3,11 @@
 For item ``i`` at scale ``s`` with ``T`` target tokens, ``n_errors ~ Binomial(T, r_si)`` with
 ``r = ε·(1 − g·ε^m)``, ``η_si = log L_CE = μ(x_s) + u_i`` and ``ε = 1 − exp(−exp(η))`` — the
 paper's ``p(token correct) = exp(−L_CE)``, a complementary log-log link. ``g`` is the
-chance-match rate of the item's scale and target length (:mod:`mirage_bayes.chance`), measured
-where nearly every token is wrong; a wrong token among right ones is rarely matched by chance,
-hence the factor ``ε^m`` (:mod:`mirage_bayes.chance_link`). The measured rates enter scaled by
-a task-level factor ``κ`` (``chance_scale``, ``log κ ~ Normal(0, 0.5)``): the permutation null
-cannot see an output's chance alignment with its own target, such as an echoed operand's digits
+chance-match rate of the item's scale and target length (:mod:`mirage_bayes.inputs.chance`),
+measured where nearly every token is wrong; a wrong token among right ones is rarely matched by
+chance, hence the factor ``ε^m`` (:mod:`mirage_bayes.models.chance_link`). The measured rates enter
+scaled by a task-level factor ``κ`` (``chance_scale``, ``log κ ~ Normal(0, 0.5)``): the permutation
+null cannot see an output's chance alignment with its own target, such as an echoed operand's digits
 that its answer shares. Treating chance matches as
 independent across the tokens of one output is an approximation (an echoed operand matches
 several tokens at once); ``tests/test_chance.py`` checks the posterior predictive of the scored
@@ -28,13 +28,18 @@ import pymc as pm
 import pytensor.tensor as pt
 from scipy.special import gammaln, logsumexp
 
-from mirage_bayes.chance_link import CHANCE_CAP, CHANCE_SCALE_SD, effective_chance, scored_error
-from mirage_bayes.data import TaskData
+from mirage_bayes.models.chance_link import (
+    CHANCE_CAP,
+    CHANCE_SCALE_SD,
+    effective_chance,
+    scored_error,
+)
 from mirage_bayes.models.likelihood import (
     MarginalItemLogLik,
     pattern_loglik_draws,
     sample_item_nodes,
 )
+from mirage_bayes.models.protocols import GenerationData
 from mirage_bayes.models.trends import Trend
 
 GRID_LIMIT = 5.5  # integrate item difficulty over ±5.5 standard deviations (mass beyond: 4e-8)
@@ -58,7 +63,7 @@ def quadrature_grid(max_trials_per_item: float) -> tuple[np.ndarray, np.ndarray]
     return nodes, log_w
 
 
-def build_model(data: TaskData, trend: Trend, *, swappable: bool = False) -> pm.Model:
+def build_model(data: GenerationData, trend: Trend, *, swappable: bool = False) -> pm.Model:
     """The PyMC model of one task under one trend.
 
     Parameters
@@ -110,7 +115,7 @@ def chance_scale_prior() -> pt.TensorVariable:
     return pm.Deterministic("chance_scale", pt.exp(log_scale))
 
 
-def has_chance(data: TaskData) -> bool:
+def has_chance(data: GenerationData) -> bool:
     """Whether the task has chance matches, and so the factor ``chance_scale`` in its model."""
     return bool(np.any(data.chance_groups > 0))
 
@@ -130,7 +135,7 @@ DATA_NAMES = (
 """The ``pm.Data`` containers of a swappable model (:func:`build_model`)."""
 
 
-def pattern_log_binom_by_scale(data: TaskData) -> np.ndarray:
+def pattern_log_binom_by_scale(data: GenerationData) -> np.ndarray:
     """``log C(T, k)`` of every pattern at every scale: ``(patterns, scales)``.
 
     Summed over scales it is ``data.pattern_log_binom``; kept per scale so that a scale's
@@ -140,7 +145,7 @@ def pattern_log_binom_by_scale(data: TaskData) -> np.ndarray:
     return gammaln(t + 1) - gammaln(k + 1) - gammaln(t - k + 1)
 
 
-def model_data(data: TaskData, weights: np.ndarray | None = None) -> dict[str, np.ndarray]:
+def model_data(data: GenerationData, weights: np.ndarray | None = None) -> dict[str, np.ndarray]:
     """Values of the containers of a swappable model for ``data`` and per-scale ``weights``.
 
     ``weights`` (default all 1) multiplies each scale's log-likelihood; 0 leaves the scale out.
@@ -165,7 +170,7 @@ def model_data(data: TaskData, weights: np.ndarray | None = None) -> dict[str, n
     }
 
 
-def set_task_data(model: pm.Model, data: TaskData, weights: np.ndarray | None = None) -> None:
+def set_task_data(model: pm.Model, data: GenerationData, weights: np.ndarray | None = None) -> None:
     """Give a swappable model (``build_model(..., swappable=True)``) new data and weights.
 
     The new task must have as many scales as the model (the trend's parameters are per model,
@@ -188,7 +193,7 @@ def epsilon_from_eta(eta: np.ndarray) -> np.ndarray:
 
 
 def item_log_likelihood(
-    data: TaskData, mu: np.ndarray, sigma: np.ndarray, chance_scale: np.ndarray | None = None
+    data: GenerationData, mu: np.ndarray, sigma: np.ndarray, chance_scale: np.ndarray | None = None
 ) -> np.ndarray:
     """Marginal log-likelihood of every item's data for every draw: ``(draws, items)``.
 
@@ -207,7 +212,7 @@ def item_log_likelihood(
 
 
 def pattern_log_likelihood(
-    data: TaskData, mu: np.ndarray, sigma: np.ndarray, chance_scale: np.ndarray | None = None
+    data: GenerationData, mu: np.ndarray, sigma: np.ndarray, chance_scale: np.ndarray | None = None
 ) -> np.ndarray:
     """Marginal log-likelihood of one item of every pattern: ``(draws, patterns)``.
 
@@ -256,7 +261,7 @@ def scored_quantities(
     Returns ``(draws, scales, lengths)`` arrays: ``accuracy``, ``E_items[(1 − r_i)^L]``, the
     expected share of exact matches a test set shows, and ``epsilon``, ``E_items[r_i]``, the
     share of tokens scored wrong, where ``r = ε·(1 − g·ε^m)`` is the scored error rate
-    (:mod:`mirage_bayes.chance_link`), ``g`` scaled by each draw's ``chance_scale`` (``κ``,
+    (:mod:`mirage_bayes.models.chance_link`), ``g`` scaled by each draw's ``chance_scale`` (``κ``,
     default 1). With ``g = 0`` they are the quantities of :func:`population_quantities`.
     """
     nodes = np.linspace(-GRID_LIMIT, GRID_LIMIT, n_nodes)
@@ -274,7 +279,7 @@ def scored_quantities(
 
 
 def posterior_predictive_errors(
-    data: TaskData,
+    data: GenerationData,
     mu: np.ndarray,
     sigma: np.ndarray,
     rng: np.random.Generator,

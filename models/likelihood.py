@@ -9,12 +9,12 @@ Notation: ``η[s, q] = μ[s] + σ·z[q]`` on scale ``s`` and grid node ``q``; ``
 per-token cross-entropy; ``log ε = log(1 − exp(−λ))`` and ``log(1 − ε) = −λ``. Pattern ``p`` has
 ``k[p, s]`` errors and ``c[p, s]`` correct tokens at scale ``s`` and occurs ``n[p]`` times.
 
-Chance matches (:mod:`mirage_bayes.chance`): a token the model did not produce is still counted as
-reproduced now and then, so a token is scored wrong with probability ``ε·(1 − g·ε^m)`` and
-reproduced with ``1 − ε·(1 − g·ε^m)`` (:mod:`mirage_bayes.chance_link`). ``g`` depends on the scale
-and the target length, so each pattern belongs to a *chance group* ``G[p]`` with rate ``g[G, s]``
-(one group of zeros when there are no chance matches, and then the formulas reduce to the ones above
-exactly).
+Chance matches (:mod:`mirage_bayes.inputs.chance`): a token the model did not produce is still
+counted as reproduced now and then, so a token is scored wrong with probability ``ε·(1 − g·ε^m)``
+and reproduced with ``1 − ε·(1 − g·ε^m)`` (:mod:`mirage_bayes.models.chance_link`). ``g`` depends on
+the scale and the target length, so each pattern belongs to a *chance group* ``G[p]`` with rate
+``g[G, s]`` (one group of zeros when there are no chance matches, and then the formulas reduce to
+the ones above exactly).
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from pytensor.gradient import disconnected_type
 from pytensor.graph.basic import Apply
 from pytensor.graph.op import Op
 
-from mirage_bayes.chance_link import CHANCE_CAP, CHANCE_EXPONENT
+from mirage_bayes.models.chance_link import CHANCE_CAP, CHANCE_EXPONENT
 
 LOG2 = 0.6931471805599453
 
@@ -38,7 +38,7 @@ def _link_tables(mu, sigma, nodes, chance, chance_grad):
     ``g`` (without it those two tables are empty: the draw-by-draw functions need no gradient).
 
     With ``g = 0``: ``log ε``, ``−λ``, ``λ / expm1(λ)`` and ``−λ``. With ``g > 0`` a token is
-    scored wrong with probability ``ε·(1 − g·ε^m)`` (:mod:`mirage_bayes.chance_link`). The
+    scored wrong with probability ``ε·(1 − g·ε^m)`` (:mod:`mirage_bayes.models.chance_link`). The
     derivative in ``g`` is taken as 0 where ``g = 0``: such a group has no chance term (a scaled
     zero stays zero), and the one-sided derivative there overflows where ε is near 1.
     """
@@ -230,7 +230,8 @@ def _node_loglik(mu, sigma, nodes, log_w, errors, correct, chance, group, out):
 
 @numba.njit(cache=True)
 def _scaled(chance, scale):
-    """``min(κ·g, CHANCE_CAP)``: :func:`mirage_bayes.chance_link.effective_chance` for one draw."""
+    """``min(κ·g, CHANCE_CAP)``: :func:`mirage_bayes.models.chance_link.effective_chance` for one
+    draw."""
     return np.minimum(chance * scale, CHANCE_CAP)
 
 

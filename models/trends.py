@@ -16,8 +16,8 @@ unbroken line; it sets the change of slope ``delta``), the break location
 ``f ~ LogNormal(log 0.3, 0.5)`` (width of the transition, in half-ranges; kinks much sharper
 than the spacing between observed scales cannot be told apart and only make the posterior
 hard to sample).
-:func:`mirage_bayes.priors.prior_predictive_epsilon` checks that together these cover ε from near
-0 to near 1 without piling up at either edge.
+:func:`mirage_bayes.fitting.priors.prior_predictive_epsilon` checks that together these cover ε
+from near 0 to near 1 without piling up at either edge.
 """
 
 from __future__ import annotations

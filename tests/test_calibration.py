@@ -3,7 +3,13 @@
 import numpy as np
 import pytest
 
-from mirage_bayes.calibration import Design, coverage_run, prior_draws, sbc_ranks, uniformity
+from mirage_bayes.simulate.calibration import (
+    Design,
+    coverage_run,
+    prior_draws,
+    sbc_ranks,
+    uniformity,
+)
 
 SMALL = Design(n_params=(1e8, 1e9, 1e10, 1e11), n_items=40, lengths=(2, 4))
 

@@ -2,8 +2,8 @@
 not read a smooth law as broken when wrong outputs share tokens with the target by chance.
 
 The data here are simulated by a generator written for these tests (not
-:mod:`mirage_bayes.simulate`): two-digit multiplication, a wrong digit is any other digit,
-digits are dropped and inserted where the model went wrong.
+:mod:`mirage_bayes.simulate.generation`): two-digit multiplication, a wrong digit is any other
+digit, digits are dropped and inserted where the model went wrong.
 """
 
 from __future__ import annotations
@@ -15,10 +15,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mirage_bayes.chance import MAX_PAIRS, chance_match_rates
-from mirage_bayes.data import split_tasks
+from mirage_bayes.fitting.data import split_tasks
+from mirage_bayes.inputs.chance import MAX_PAIRS, chance_match_rates
+from mirage_bayes.inputs.scoring import score_outputs
 from mirage_bayes.models.generation import epsilon_from_eta, posterior_predictive_errors
-from mirage_bayes.scoring import score_outputs
 
 DIGITS = "0123456789"
 SIZES = np.geomspace(1e8, 1.75e11, 6)
@@ -174,7 +174,7 @@ def test_predicted_scored_errors_match_outputs_with_real_alignments():
 
 @pytest.mark.slow
 def test_smooth_law_with_chance_matches_is_not_called_broken():
-    from mirage_bayes.fitting import fit
+    from mirage_bayes.fitting.generation import fit
 
     logging.getLogger("pymc").setLevel(logging.ERROR)
     table, truth = multiplication_outputs(0)

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from mirage_bayes.chance_link import (
+from mirage_bayes.models.chance_link import (
     CHANCE_EXPONENT,
     chance_exponent,
     produced_error,

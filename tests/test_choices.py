@@ -10,12 +10,12 @@ from matplotlib.figure import Figure
 from scipy.special import log_softmax, softmax
 from scipy.stats import multivariate_normal
 
-from mirage_bayes.choice_data import split_choice_tasks
-from mirage_bayes.choice_report import plot_choice_metrics
-from mirage_bayes.choice_result import expected_metrics
-from mirage_bayes.choice_simulate import choice_truth, simulate_choices, write_example
-from mirage_bayes.choices import choice_metrics, score_choices
-from mirage_bayes.io import read_outputs
+from mirage_bayes.fitting.choice_data import split_choice_tasks
+from mirage_bayes.fitting.choice_result import expected_metrics
+from mirage_bayes.fitting.theory import mc_grade
+from mirage_bayes.fitting.transforms import brier_score
+from mirage_bayes.inputs.choices import choice_metrics, score_choices
+from mirage_bayes.inputs.io import read_outputs
 from mirage_bayes.models.choice import (
     _pattern_statistics,
     expected_grade,
@@ -25,8 +25,8 @@ from mirage_bayes.models.choice import (
     item_log_likelihood,
     total_log_likelihood,
 )
-from mirage_bayes.theory import mc_grade
-from mirage_bayes.transforms import brier_score
+from mirage_bayes.output.choice_report import plot_choice_metrics
+from mirage_bayes.simulate.choices import choice_truth, simulate_choices, write_example
 
 # --- metrics ----------------------------------------------------------------------------------
 

@@ -9,13 +9,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mirage_bayes.choice_result import ChoiceFitResult
-from mirage_bayes.choice_simulate import simulate_choices, write_choice_table
-from mirage_bayes.choices import score_choices
 from mirage_bayes.cli import main
-from mirage_bayes.fitting import fit
-from mirage_bayes.meta_classify import CLASSES
-from mirage_bayes.result import SUMMARY_COLUMNS
+from mirage_bayes.fitting.choice_result import ChoiceFitResult
+from mirage_bayes.fitting.generation import fit
+from mirage_bayes.fitting.result import SUMMARY_COLUMNS
+from mirage_bayes.inputs.choices import score_choices
+from mirage_bayes.meta.classify import CLASSES
+from mirage_bayes.simulate.choices import simulate_choices, write_choice_table
 
 pytestmark = pytest.mark.slow
 

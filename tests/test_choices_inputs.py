@@ -14,10 +14,10 @@ import pandas as pd
 import pymc  # noqa: F401  (imported up front so its import-time logging is not seen as CLI output)
 import pytest
 
-from mirage_bayes.choices import PROB_FLOOR, validate_choices
 from mirage_bayes.cli import main
 from mirage_bayes.errors import InputError
-from mirage_bayes.io import read_outputs
+from mirage_bayes.inputs.choices import PROB_FLOOR, validate_choices
+from mirage_bayes.inputs.io import read_outputs
 
 HEADER = ("task", "model", "n_params", "item", "answer", "choices_logprobs")
 GOOD = [

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from mirage_bayes.comparison import VERDICT_WORDS, verdict, word_of
-from mirage_bayes.data import TaskData
+from mirage_bayes.fitting.comparison import VERDICT_WORDS, verdict, word_of
+from mirage_bayes.fitting.data import TaskData
 
 
 def task_data(n_params, trials, errors) -> TaskData:

@@ -26,10 +26,11 @@ import pymc  # noqa: F401  (imported up front so its import-time logging is not 
 import pytest
 
 import mirage_bayes.cli.fit_command
-import mirage_bayes.destination as destination
+import mirage_bayes.output.destination as destination
 from mirage_bayes import __version__
 from mirage_bayes.cli import main
-from mirage_bayes.destination import (
+from mirage_bayes.errors import InputError
+from mirage_bayes.output.destination import (
     MARKER,
     check_destination,
     claim_destination,
@@ -37,7 +38,6 @@ from mirage_bayes.destination import (
     release_all,
     staged_folder,
 )
-from mirage_bayes.errors import InputError
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "arithmetic_outputs.csv"
 
@@ -390,7 +390,7 @@ def test_a_killed_save_is_cleaned_up_by_the_next_run(tmp_path):
     dest = tmp_path / "results"
     script = (
         "import os, signal, sys\n"
-        "from mirage_bayes.destination import staged_folder\n"
+        "from mirage_bayes.output.destination import staged_folder\n"
         "with staged_folder(sys.argv[1], force=False) as staging:\n"
         "    (staging / 'summary.csv').write_text('half')\n"
         "    os.kill(os.getpid(), signal.SIGKILL)\n"
@@ -433,8 +433,8 @@ def stub_meta():
 
 @pytest.mark.parametrize("command", ["forecast", "meta"])
 def test_forecast_and_meta_folders_are_marked_and_guarded(tmp_path, command):
-    from mirage_bayes.forecast_save import save_forecast
-    from mirage_bayes.meta_report import save_meta
+    from mirage_bayes.forecast.save import save_forecast
+    from mirage_bayes.meta.report import save_meta
 
     def write(dest, force):
         if command == "forecast":

@@ -6,10 +6,10 @@ import arviz as az
 import numpy as np
 import pytest
 
-from mirage_bayes import inference
-from mirage_bayes.comparison import compare_trends
-from mirage_bayes.data import split_tasks
-from mirage_bayes.edge_regimes import (
+from mirage_bayes.fitting import inference
+from mirage_bayes.fitting.comparison import compare_trends
+from mirage_bayes.fitting.data import split_tasks
+from mirage_bayes.simulate.edge_regimes import (
     many_items,
     one_item,
     one_token,

@@ -25,13 +25,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import mirage_bayes.destination as destination
-import mirage_bayes.save as save
+import mirage_bayes.output.destination as destination
+import mirage_bayes.output.save as save
 from mirage_bayes.cli import build_parser, main
 from mirage_bayes.errors import InputError
-from mirage_bayes.filenames import MAX_STEM, file_stems, netcdf_name
-from mirage_bayes.inference import Diagnostics, sampler_warnings
-from mirage_bayes.io import read_outputs
+from mirage_bayes.fitting.inference import Diagnostics, sampler_warnings
+from mirage_bayes.inputs.io import read_outputs
+from mirage_bayes.output.filenames import MAX_STEM, file_stems, netcdf_name
 
 HEADER = "task,model,n_params,item,target,output"
 GOOD = ["arith,small,1e8,1,42,41", "arith,small,1e8,2,7,7", "arith,big,1e9,1,42,42"]
@@ -182,7 +182,7 @@ def fake_result(tasks: list[str], diagnostics: dict | None = None) -> SimpleName
 
 
 def test_summary_json_records_file_names_and_sampler_warnings(monkeypatch):
-    monkeypatch.setattr("mirage_bayes.save.floors_by_task", lambda observed: {})
+    monkeypatch.setattr("mirage_bayes.output.save.floors_by_task", lambda observed: {})
     bad = Diagnostics(max_rhat=1.2, min_ess_bulk=50.0, divergences=3)
     result = fake_result(["math/add", "math_add"], {("math_add", "power_law"): bad})
     summary = save.summary_json(result)
@@ -482,7 +482,7 @@ def test_os_failure_without_errno_is_still_one_line():
 
 
 def test_tsv_row_count_is_checked_against_the_line_count():
-    from mirage_bayes.tables import _check_line_count
+    from mirage_bayes.inputs.tables import _check_line_count
 
     _check_line_count("a\tb\n1\t2\n\n3\t4\r\n", 3, "o.tsv")  # a blank line is a row (dropped later)
     with pytest.raises(InputError, match="read 2 data rows from 3 lines"):

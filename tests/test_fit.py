@@ -9,12 +9,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mirage_bayes.chance_link import scored_error
-from mirage_bayes.comparison import pair
 from mirage_bayes.errors import InputError
-from mirage_bayes.fitting import fit
-from mirage_bayes.result import SUMMARY_COLUMNS
-from mirage_bayes.simulate import GPT3_SIZES, simulate_outputs
+from mirage_bayes.fitting.comparison import pair
+from mirage_bayes.fitting.generation import fit
+from mirage_bayes.fitting.result import SUMMARY_COLUMNS
+from mirage_bayes.models.chance_link import scored_error
+from mirage_bayes.simulate.generation import GPT3_SIZES, simulate_outputs
 
 pytestmark = pytest.mark.slow
 

@@ -16,24 +16,24 @@ from pytensor.compile.function.types import FunctionMaker
 from scipy.special import logsumexp
 from scipy.stats import binom, norm
 
-from mirage_bayes.chance_link import scored_error
 from mirage_bayes.cli import main
-from mirage_bayes.data import TaskData, split_tasks
 from mirage_bayes.errors import InputError
-from mirage_bayes.forecast import DIAGNOSTIC_COLUMNS, forecast, forecast_seed, verdict
-from mirage_bayes.forecast_plot import plot_forecast
-from mirage_bayes.forecast_refit import (
+from mirage_bayes.fitting.data import TaskData, split_tasks
+from mirage_bayes.fitting.inference import CompiledSampler
+from mirage_bayes.forecast.plot import plot_forecast
+from mirage_bayes.forecast.refit import (
     FORECAST_COLUMNS,
     held_out_log_density,
     predictive_test_set,
     refit_weights,
 )
-from mirage_bayes.inference import CompiledSampler
+from mirage_bayes.forecast.run import DIAGNOSTIC_COLUMNS, forecast, forecast_seed, verdict
+from mirage_bayes.inputs.scoring import score_outputs
 from mirage_bayes.models import TRENDS, build_model
+from mirage_bayes.models.chance_link import scored_error
 from mirage_bayes.models.generation import epsilon_from_eta, quadrature_grid, set_task_data
 from mirage_bayes.models.likelihood import pattern_loglik_draws
-from mirage_bayes.scoring import score_outputs
-from mirage_bayes.simulate import GPT3_SIZES, log_cross_entropy, simulate_outputs
+from mirage_bayes.simulate.generation import GPT3_SIZES, log_cross_entropy, simulate_outputs
 
 C_TRUE, ALPHA_TRUE = 3.0e8, -0.6
 TINY = {"draws": 30, "tune": 30, "chains": 2, "cores": 1}

@@ -22,8 +22,8 @@ import pytest
 
 from mirage_bayes.cli import main
 from mirage_bayes.errors import InputError
-from mirage_bayes.io import read_outputs
-from mirage_bayes.sources import read_inputs
+from mirage_bayes.inputs.io import read_outputs
+from mirage_bayes.inputs.sources import read_inputs
 
 DATA = Path(__file__).parent / "data"
 LMEVAL_CSV = DATA / "lmeval" / "pythia_outputs.csv"

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from mirage_bayes.errors import InputError
-from mirage_bayes.io import read_outputs
+from mirage_bayes.inputs.io import read_outputs
 
 HEADER = "task,model,n_params,item,target,output"
 GOOD_ROWS = [

@@ -9,11 +9,11 @@ import pandas as pd
 import pytest
 from scipy.special import ndtr
 
-from mirage_bayes.comparison import verdict
-from mirage_bayes.data import split_tasks
-from mirage_bayes.io import read_outputs
-from mirage_bayes.late_check import LateCheck, headline_length, late_check, late_check_rows
-from mirage_bayes.scoring import score_outputs
+from mirage_bayes.fitting.comparison import verdict
+from mirage_bayes.fitting.data import split_tasks
+from mirage_bayes.fitting.late_check import LateCheck, headline_length, late_check, late_check_rows
+from mirage_bayes.inputs.io import read_outputs
+from mirage_bayes.inputs.scoring import score_outputs
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "arithmetic_outputs.csv"
 

@@ -17,8 +17,8 @@ import pytest
 
 from mirage_bayes.cli import main
 from mirage_bayes.errors import InputError
-from mirage_bayes.io import read_outputs
-from mirage_bayes.sources import parse_mapping, read_inputs
+from mirage_bayes.inputs.io import read_outputs
+from mirage_bayes.inputs.sources import parse_mapping, read_inputs
 
 DATA = Path(__file__).parent / "data" / "lmeval"
 LOGS = DATA / "pythia"

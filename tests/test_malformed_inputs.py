@@ -19,10 +19,10 @@ import pymc  # noqa: F401  (imported up front so its import-time logging is not 
 import pytest
 
 from mirage_bayes.cli import main
-from mirage_bayes.data import split_tasks
-from mirage_bayes.inference import trends_for
-from mirage_bayes.io import read_outputs
-from mirage_bayes.scoring import score_outputs
+from mirage_bayes.fitting.data import split_tasks
+from mirage_bayes.fitting.inference import trends_for
+from mirage_bayes.inputs.io import read_outputs
+from mirage_bayes.inputs.scoring import score_outputs
 
 HEADER = "task,model,n_params,item,target,output"
 ROWS = ["arith,small,1e8,1,42,41", "arith,small,1e8,2,7,7", "arith,big,1e9,1,42,42"]

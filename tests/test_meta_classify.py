@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from mirage_bayes.meta_classify import (
+from mirage_bayes.meta.classify import (
     LATE_ALPHA,
     MIN_SIZES_LATE,
     classify,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from mirage_bayes.emergence import (
+from mirage_bayes.meta.emergence import (
     bh_qvalues,
     continuous_resolution,
     count_summary,

@@ -8,15 +8,15 @@ import pandas as pd
 import pytest
 
 from mirage_bayes.cli import main
-from mirage_bayes.emergence import emergence_score
 from mirage_bayes.errors import InputError
-from mirage_bayes.meta_io import (
+from mirage_bayes.meta.emergence import emergence_score
+from mirage_bayes.meta.io import (
     chance_above_data,
     metric_kind,
     read_meta_table,
     triplets_from_frame,
 )
-from mirage_bayes.meta_table import parse_mapping
+from mirage_bayes.meta.table import parse_mapping
 
 
 def _frame() -> pd.DataFrame:

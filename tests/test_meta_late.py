@@ -11,9 +11,9 @@ import pandas as pd
 import pytest
 
 from mirage_bayes.cli import main
-from mirage_bayes.meta import analyse
-from mirage_bayes.meta_fit import MetaConfig
-from mirage_bayes.meta_io import triplets_from_frame
+from mirage_bayes.meta.fit import MetaConfig
+from mirage_bayes.meta.io import triplets_from_frame
+from mirage_bayes.meta.run import analyse
 
 pytestmark = pytest.mark.slow
 

@@ -12,14 +12,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mirage_bayes import meta as meta_module
 from mirage_bayes.cli import main
 from mirage_bayes.errors import InputError
-from mirage_bayes.meta import CSV_COLUMNS, analyse
-from mirage_bayes.meta_fit import COMPILE_COUNT, MetaConfig
-from mirage_bayes.meta_io import triplets_from_frame
-from mirage_bayes.meta_simulate import simulate_triplets
-from mirage_bayes.meta_triplet import fit_triplet
+from mirage_bayes.meta import run as meta_module
+from mirage_bayes.meta.fit import COMPILE_COUNT, MetaConfig
+from mirage_bayes.meta.io import triplets_from_frame
+from mirage_bayes.meta.run import CSV_COLUMNS, analyse
+from mirage_bayes.meta.triplet import fit_triplet
+from mirage_bayes.simulate.meta import simulate_triplets
 
 pytestmark = pytest.mark.slow
 

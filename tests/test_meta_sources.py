@@ -11,8 +11,8 @@ import pytest
 
 from mirage_bayes.cli import main
 from mirage_bayes.errors import InputError
-from mirage_bayes.meta_io import read_meta_table, triplets_from_frame
-from mirage_bayes.meta_sources import (
+from mirage_bayes.meta.io import read_meta_table, triplets_from_frame
+from mirage_bayes.meta.sources import (
     bigbench_bigg_table,
     item_logs_table,
     load_source,

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from mirage_bayes.errors import InputError
-from mirage_bayes.model_sizes import (
+from mirage_bayes.inputs.model_sizes import (
     MODEL_SIZES,
     canonical_name,
     family_of,

@@ -9,20 +9,20 @@ import pytest
 from scipy.special import expit, logit, logsumexp
 from scipy.stats import binom, halfnorm, norm
 
-from mirage_bayes.chance_link import CHANCE_SCALE_SD, scored_error
-from mirage_bayes.data import TaskData, split_tasks
-from mirage_bayes.inference import trends_for
+from mirage_bayes.fitting.data import TaskData, split_tasks
+from mirage_bayes.fitting.inference import trends_for
+from mirage_bayes.fitting.transforms import (
+    accuracy_independent,
+)
+from mirage_bayes.inputs.scoring import score_outputs
 from mirage_bayes.models import TRENDS, build_model, item_log_likelihood, population_quantities
+from mirage_bayes.models.chance_link import CHANCE_SCALE_SD, scored_error
 from mirage_bayes.models.trends import softplus
-from mirage_bayes.scoring import score_outputs
-from mirage_bayes.simulate import (
+from mirage_bayes.simulate.generation import (
     GPT3_SIZES,
     Break,
     log_cross_entropy,
     simulate_outputs,
-)
-from mirage_bayes.transforms import (
-    accuracy_independent,
 )
 
 C_TRUE, ALPHA_TRUE = 3.0e8, -0.6

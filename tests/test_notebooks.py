@@ -47,7 +47,7 @@ def test_stored_notebooks_show_their_figures(path):
 def test_a_returned_figure_displays_as_a_picture_in_a_fresh_kernel(tmp_path):
     """No ``%matplotlib inline``, no ``pyplot``: the figure still shows, as ArviZ's do."""
     cell = nbformat.v4.new_code_cell(
-        "from mirage_bayes.theory import plot_mirage_model\nplot_mirage_model()"
+        "from mirage_bayes.fitting.theory import plot_mirage_model\nplot_mirage_model()"
     )
     notebook = nbformat.v4.new_notebook(cells=[cell])
     client = nbclient.NotebookClient(

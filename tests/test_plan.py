@@ -19,7 +19,7 @@ from mirage_bayes.cli import main
 from mirage_bayes.cli.plan_command import write_plan
 from mirage_bayes.errors import InputError
 from mirage_bayes.models.generation import epsilon_from_eta, population_quantities
-from mirage_bayes.plan import (
+from mirage_bayes.plan.design import (
     MAX_ITEMS,
     PLAN_COLUMNS,
     beta_hdi,

@@ -12,15 +12,15 @@ import pandas as pd
 import pytest
 from matplotlib.figure import Figure
 
-from mirage_bayes.formatting import format_number, format_params
-from mirage_bayes.plots import (
+from mirage_bayes.output.formatting import format_number, format_params
+from mirage_bayes.output.plots import (
     figure_stems,
     plot_comparison,
     plot_epsilon,
     plot_metric,
     save_figures,
 )
-from mirage_bayes.report import render_report, split_warnings
+from mirage_bayes.output.report import render_report, split_warnings
 
 # Headless. pyplot picks its backend lazily, at the first figure, so this still applies here.
 matplotlib.use("Agg")

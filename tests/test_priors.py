@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from mirage_bayes.priors import prior_predictive_epsilon
+from mirage_bayes.fitting.priors import prior_predictive_epsilon
 
 
 @pytest.mark.parametrize("trend", ["scale_free", "power_law", "broken_power_law"])

@@ -16,10 +16,9 @@ import pandas as pd
 import pytest
 from scipy.stats import norm
 
-from mirage_bayes.data import split_tasks
-from mirage_bayes.inference import Diagnostics
-from mirage_bayes.models.generation import epsilon_from_eta, population_quantities
-from mirage_bayes.resolution import (
+from mirage_bayes.fitting.data import split_tasks
+from mirage_bayes.fitting.inference import Diagnostics
+from mirage_bayes.fitting.resolution import (
     RESOLUTION_COLUMNS,
     floors_by_task,
     observed_test_sets,
@@ -31,9 +30,10 @@ from mirage_bayes.resolution import (
     predictive_count_quantile,
     resolution_floors,
 )
-from mirage_bayes.result import FitResult
-from mirage_bayes.scoring import score_outputs
-from mirage_bayes.simulate import GPT3_SIZES, log_cross_entropy, simulate_outputs
+from mirage_bayes.fitting.result import FitResult
+from mirage_bayes.inputs.scoring import score_outputs
+from mirage_bayes.models.generation import epsilon_from_eta, population_quantities
+from mirage_bayes.simulate.generation import GPT3_SIZES, log_cross_entropy, simulate_outputs
 
 matplotlib.use("Agg")
 
@@ -49,7 +49,7 @@ def _accuracy(mu: float, sigma: float, length: int) -> float:
 def _simulate_zero_counts(mu, sigma, length, n_items, n_sets, rng) -> np.ndarray:
     """Whether each of ``n_sets`` simulated test sets of new items had no exact match.
 
-    The generative model of :mod:`mirage_bayes.simulate`, written out independently: item
+    The generative model of :mod:`mirage_bayes.simulate.generation`, written out independently: item
     difficulty ``u ~ N(0, σ)``, each token wrong with probability ``1 − exp(−exp(μ + u))``.
     """
     u = rng.normal(0.0, sigma, (n_sets, n_items))
@@ -280,7 +280,7 @@ def test_report_section_and_summary_json(truth_fit, tmp_path):
 
 @pytest.mark.slow
 def test_fit_of_a_smooth_law_puts_high_p_zero_where_small_models_score_zero():
-    from mirage_bayes.fitting import fit
+    from mirage_bayes.fitting.generation import fit
 
     outputs, _ = simulate_outputs(
         n_params=GPT3_SIZES, n_items=60, lengths=(8,), c=C_TRUE, alpha=ALPHA_TRUE,
@@ -306,7 +306,7 @@ def test_fit_of_a_smooth_law_puts_high_p_zero_where_small_models_score_zero():
     assert np.abs(p_zero - (1 - accuracy) ** 60).max() < 0.25
     # Planned from the posterior: test sets simulated the way the plan reads them (a posterior
     # draw, then n new items from the population) show ≥ 1 correct in about 95% of cases...
-    from mirage_bayes.inference import stacked
+    from mirage_bayes.fitting.inference import stacked
 
     idata = result.idatas[data.task]["power_law"]
     mu, sigma = stacked(idata, "mu"), stacked(idata, "sigma_item")

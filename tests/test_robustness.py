@@ -25,12 +25,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import mirage_bayes.save
+import mirage_bayes.output.save
 from mirage_bayes import fit, simulate_outputs
 from mirage_bayes.cli import main
 from mirage_bayes.errors import InputError
-from mirage_bayes.io import read_outputs
-from mirage_bayes.scoring import score_outputs
+from mirage_bayes.inputs.io import read_outputs
+from mirage_bayes.inputs.scoring import score_outputs
 
 COLUMNS = "task model n_params item family target output n_tokens n_errors".split()
 # Derandomized: the same 150 files on every run, so that the count of files that make it to
@@ -335,7 +335,7 @@ def test_a_successful_save_leaves_only_the_destination(tiny_result, tmp_path):
 def test_failure_while_saving_leaves_nothing(tiny_result, tmp_path, monkeypatch, error, where):
     boom = Boom(error)
     if where == "report":
-        monkeypatch.setattr(mirage_bayes.save, "render_report", boom)
+        monkeypatch.setattr(mirage_bayes.output.save, "render_report", boom)
     else:
         real = az.InferenceData.to_netcdf
 
@@ -360,7 +360,7 @@ def test_force_keeps_old_results_when_saving_fails(tiny_result, tmp_path, monkey
     dest = tmp_path / "results"
     before = old_results(dest)
     boom = Boom(error)
-    monkeypatch.setattr(mirage_bayes.save, "render_report", boom)
+    monkeypatch.setattr(mirage_bayes.output.save, "render_report", boom)
     with pytest.raises(error):
         tiny_result.save(dest, force=True)
     assert boom.calls
@@ -399,7 +399,7 @@ def test_cli_interrupted_while_saving(tiny_result, tmp_path, monkeypatch, capsys
     data.write_text("model,n_params,target,output\nm,1e9,42,41\n")
     monkeypatch.setattr("mirage_bayes.cli.fit_command.fit", lambda *args, **kwargs: tiny_result)
     boom = Boom(KeyboardInterrupt)
-    monkeypatch.setattr(mirage_bayes.save, "render_report", boom)
+    monkeypatch.setattr(mirage_bayes.output.save, "render_report", boom)
     out = tmp_path / "results"
     before = old_results(out) if force else None
     code = main(["fit", str(data), "--out", str(out), "--quiet", *(["--force"] if force else [])])

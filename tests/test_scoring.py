@@ -8,9 +8,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mirage_bayes import scoring
 from mirage_bayes.errors import InputError
-from mirage_bayes.scoring import resolve_tokenizer, score_outputs, tokenize
+from mirage_bayes.inputs import scoring
+from mirage_bayes.inputs.scoring import resolve_tokenizer, score_outputs, tokenize
 
 
 def frame(targets, outputs, task="t", **attrs) -> pd.DataFrame:

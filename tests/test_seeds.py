@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from mirage_bayes.chance import task_seed
-from mirage_bayes.forecast import forecast_seed
-from mirage_bayes.inference import SamplerConfig, seed_for
-from mirage_bayes.meta_fit import triplet_seeds
+from mirage_bayes.fitting.inference import SamplerConfig, seed_for
+from mirage_bayes.forecast.run import forecast_seed
+from mirage_bayes.inputs.chance import task_seed
+from mirage_bayes.meta.fit import triplet_seeds
 from mirage_bayes.seeds import derive_seed, seed_sequence
 
 

@@ -11,9 +11,15 @@ import pytest
 from rapidfuzz.distance import LCSseq
 
 from mirage_bayes.cli import main
+from mirage_bayes.fitting.transforms import (
+    accuracy_independent,
+    brier_score,
+    jeffreys_interval,
+    token_edit_distance,
+)
+from mirage_bayes.inputs.scoring import score_outputs
 from mirage_bayes.models import population_quantities
-from mirage_bayes.scoring import score_outputs
-from mirage_bayes.simulate import (
+from mirage_bayes.simulate.generation import (
     GPT3_SIZES,
     Break,
     _Noise,
@@ -21,12 +27,6 @@ from mirage_bayes.simulate import (
     log_cross_entropy,
     population_truth,
     simulate_outputs,
-)
-from mirage_bayes.transforms import (
-    accuracy_independent,
-    brier_score,
-    jeffreys_interval,
-    token_edit_distance,
 )
 
 C_TRUE, ALPHA_TRUE = 3.0e8, -0.6

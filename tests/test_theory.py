@@ -3,7 +3,7 @@
 import numpy as np
 from matplotlib.figure import Figure
 
-from mirage_bayes.theory import flat_fraction, mc_grade, metric_curves, plot_mirage_model
+from mirage_bayes.fitting.theory import flat_fraction, mc_grade, metric_curves, plot_mirage_model
 
 GRID = np.geomspace(1.25e8, 1.75e11, 200)
 

@@ -5,12 +5,12 @@
 
 With ``--by-epsilon``: the share of tokens scored wrong at error rates ε from 0.1 to 1, against
 the two shapes of the chance term, ``ε·(1 − g)`` (a constant rate) and ``ε·(1 − g·ε²)``
-(:mod:`mirage_bayes.chance_link`), with ``g`` the permutation null of each cell.
+(:mod:`mirage_bayes.models.chance_link`), with ``g`` the permutation null of each cell.
 
-Outputs come from :func:`mirage_bayes.simulate.simulate_outputs` at a size where no digit is
-produced, rendered by substitution only (a wrong digit is any other digit) and with the default
-rendering (insertions, deletions, echoed operands, empty outputs). For each target length the
-table gives the share of target digits reproduced by the longest common subsequence (L − LCS
+Outputs come from :func:`mirage_bayes.simulate.generation.simulate_outputs` at a size where no
+digit is produced, rendered by substitution only (a wrong digit is any other digit) and with the
+default rendering (insertions, deletions, echoed operands, empty outputs). For each target length
+the table gives the share of target digits reproduced by the longest common subsequence (L − LCS
 errors) and by the alignment the scorer uses (substitutions + deletions of the cheapest script),
 and the chance-match rate g that the permutation null measures from the same outputs.
 """
@@ -23,8 +23,8 @@ import numpy as np
 import pandas as pd
 from rapidfuzz.distance import Indel
 
-from mirage_bayes.scoring import score_outputs
-from mirage_bayes.simulate import simulate_outputs
+from mirage_bayes.inputs.scoring import score_outputs
+from mirage_bayes.simulate.generation import simulate_outputs
 
 LENGTHS = (1, 2, 3, 4, 5, 6, 8)
 QUIET = {"insert_rate": 0.0, "delete_rate": 0.0, "echo_rate": 0.0, "empty_rate": 0.0}

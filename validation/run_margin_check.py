@@ -24,9 +24,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from mirage_bayes.choice_fit import fit_choices
-from mirage_bayes.comparison import pair
-from mirage_bayes.simulate import GPT3_SIZES, model_name
+from mirage_bayes.fitting.choice import fit_choices
+from mirage_bayes.fitting.comparison import pair
+from mirage_bayes.simulate.generation import GPT3_SIZES, model_name
 
 RESULTS = Path(__file__).parent / "results"
 

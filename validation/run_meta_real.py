@@ -20,10 +20,10 @@ import argparse
 import json
 from pathlib import Path
 
-from mirage_bayes.meta import analyse
-from mirage_bayes.meta_fit import MetaConfig
-from mirage_bayes.meta_io import triplets_from_frame
-from mirage_bayes.meta_sources import load_source
+from mirage_bayes.meta.fit import MetaConfig
+from mirage_bayes.meta.io import triplets_from_frame
+from mirage_bayes.meta.run import analyse
+from mirage_bayes.meta.sources import load_source
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "validation" / "results"

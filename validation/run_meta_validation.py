@@ -34,12 +34,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from mirage_bayes.emergence import count_summary
-from mirage_bayes.meta import analyse
-from mirage_bayes.meta_classify import MIN_SIZES_LATE
-from mirage_bayes.meta_fit import MetaConfig
-from mirage_bayes.meta_io import triplets_from_frame
-from mirage_bayes.meta_simulate import simulate_triplets
+from mirage_bayes.meta.classify import MIN_SIZES_LATE
+from mirage_bayes.meta.emergence import count_summary
+from mirage_bayes.meta.fit import MetaConfig
+from mirage_bayes.meta.io import triplets_from_frame
+from mirage_bayes.meta.run import analyse
+from mirage_bayes.simulate.meta import simulate_triplets
 
 RESULTS = Path(__file__).resolve().parent / "results"
 # (label, shape, sizes, items, chance, triplets, group)

@@ -18,16 +18,16 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from mirage_bayes.calibration import (
+from mirage_bayes.fitting.comparison import pair
+from mirage_bayes.fitting.generation import fit
+from mirage_bayes.simulate.calibration import (
     Design,
     coverage_run,
     sbc_ranks,
     simulate_counts,
     uniformity,
 )
-from mirage_bayes.comparison import pair
-from mirage_bayes.fitting import fit
-from mirage_bayes.simulate import Break, log_cross_entropy
+from mirage_bayes.simulate.generation import Break, log_cross_entropy
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -162,7 +162,7 @@ def run_selection(args: argparse.Namespace) -> None:
 
 
 def run_edge(args: argparse.Namespace) -> None:
-    from mirage_bayes.edge_regimes import CASES, run_case
+    from mirage_bayes.simulate.edge_regimes import CASES, run_case
 
     rows = []
     for name, make in CASES.items():

@@ -17,8 +17,8 @@ import sys
 
 from mirage_bayes.cli import parsers, runtime
 from mirage_bayes.cli.checks import NEGATIVE_NUMBERS, os_failure
-from mirage_bayes.destination import release_all
 from mirage_bayes.errors import EXIT_BAD_INPUT, EXIT_OS_ERROR, InputError, one_line
+from mirage_bayes.output.destination import release_all
 from mirage_bayes.settings import VERSION
 
 __all__ = ["build_parser", "main"]

@@ -6,11 +6,11 @@ import argparse
 
 from mirage_bayes.cli.checks import refuse_generation_options
 from mirage_bayes.cli.runtime import progress_log, save_and_report
-from mirage_bayes.destination import claim_destination
 from mirage_bayes.errors import EXIT_DIAGNOSTICS, InputError
-from mirage_bayes.fitting import fit
-from mirage_bayes.scoring import resolve_tokenizer
-from mirage_bayes.sources import read_inputs
+from mirage_bayes.fitting.generation import fit
+from mirage_bayes.inputs.scoring import resolve_tokenizer
+from mirage_bayes.inputs.sources import read_inputs
+from mirage_bayes.output.destination import claim_destination
 
 __all__ = ["run"]
 

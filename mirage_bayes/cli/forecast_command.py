@@ -5,11 +5,11 @@ from __future__ import annotations
 import argparse
 
 from mirage_bayes.cli.runtime import progress_log, save_and_report
-from mirage_bayes.destination import claim_destination
 from mirage_bayes.errors import InputError
-from mirage_bayes.forecast import forecast
-from mirage_bayes.scoring import resolve_tokenizer
-from mirage_bayes.sources import read_inputs
+from mirage_bayes.forecast.run import forecast
+from mirage_bayes.inputs.scoring import resolve_tokenizer
+from mirage_bayes.inputs.sources import read_inputs
+from mirage_bayes.output.destination import claim_destination
 
 __all__ = ["run"]
 

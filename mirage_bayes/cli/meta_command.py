@@ -1,5 +1,5 @@
 """``mirage-bayes meta``: read or convert the table, analyse every triplet, save the report
-(the work is in :mod:`mirage_bayes.meta`)."""
+(the work is in :mod:`mirage_bayes.meta.run`)."""
 
 from __future__ import annotations
 
@@ -10,14 +10,14 @@ from pathlib import Path
 
 from mirage_bayes.cli.checks import probe_folder
 from mirage_bayes.cli.runtime import progress_log, raise_if_interrupted
-from mirage_bayes.destination import claim_destination
 from mirage_bayes.errors import EXIT_DIAGNOSTICS, InputError
-from mirage_bayes.meta import analyse
-from mirage_bayes.meta_fit import MetaConfig
-from mirage_bayes.meta_io import read_meta_table, triplets_from_frame
-from mirage_bayes.meta_report import save_meta, verdict
-from mirage_bayes.meta_sources import load_source
-from mirage_bayes.meta_table import parse_mapping
+from mirage_bayes.meta.fit import MetaConfig
+from mirage_bayes.meta.io import read_meta_table, triplets_from_frame
+from mirage_bayes.meta.report import save_meta, verdict
+from mirage_bayes.meta.run import analyse
+from mirage_bayes.meta.sources import load_source
+from mirage_bayes.meta.table import parse_mapping
+from mirage_bayes.output.destination import claim_destination
 
 __all__ = ["run"]
 

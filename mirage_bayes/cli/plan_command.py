@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from mirage_bayes.errors import InputError
-from mirage_bayes.plan import (
+from mirage_bayes.plan.design import (
     PLAN_COLUMNS,
     format_plan,
     plan_from_epsilon,

@@ -9,7 +9,7 @@ import numpy as np
 
 from mirage_bayes.cli.checks import probe_folder, write_tables
 from mirage_bayes.errors import InputError
-from mirage_bayes.simulate import GPT3_SIZES, Break, simulate_outputs
+from mirage_bayes.simulate.generation import GPT3_SIZES, Break, simulate_outputs
 
 __all__ = ["run"]
 

@@ -1,0 +1,148 @@
+"""``fit``: scored outputs → posteriors of every identifiable trend, for every task."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Sequence
+from functools import partial
+
+import pandas as pd
+
+from mirage_bayes.fitting.choice import fit_choices
+from mirage_bayes.fitting.data import TaskData, split_tasks
+from mirage_bayes.fitting.inference import SamplerConfig, diagnose, sample_trend
+from mirage_bayes.fitting.late_check import LateCheck, headline_length, late_check_rows
+from mirage_bayes.fitting.result import FitResult
+from mirage_bayes.fitting.trend_loop import KindSteps, run_trend_loop
+from mirage_bayes.inputs.chance import chance_note, chance_summary
+from mirage_bayes.inputs.scoring import score_outputs
+from mirage_bayes.inputs.tables import file_sha256
+from mirage_bayes.models import TRENDS
+
+DEFAULT_TRENDS = ("power_law", "broken_power_law")
+
+
+def _late_check(data: TaskData, log: Callable[[str], None], *, seed: int) -> LateCheck:
+    """The late-jump check of the exact-match curve of the task's headline target length."""
+    length = headline_length(data.rows, data.models)
+    log(f"{data.task}: late-jump check of exact-match accuracy (L = {length})")
+    return late_check_rows(
+        data.task, data.rows, data.models, data.n_params, "exact_match", seed=seed,
+        length=length,
+    )  # fmt: skip
+
+
+def _stderr(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def fit(
+    outputs: pd.DataFrame,
+    *,
+    trends: Sequence[str] = DEFAULT_TRENDS,
+    lengths: Sequence[int] = (),
+    choices: int = 2,
+    tokenizer: str = "auto",
+    draws: int = 1000,
+    tune: int = 1000,
+    chains: int = 2,
+    seed: int = 0,
+    progressbar: bool = True,
+    log: Callable[[str], None] | None = _stderr,
+    chance: float | None = None,
+) -> FitResult:
+    """Infer the per-token error rate of every model size and compare trends in scale.
+
+    Parameters
+    ----------
+    outputs
+        Per-item outputs from :func:`mirage_bayes.read_outputs` (scored or not).
+    trends
+        Trends to fit besides the ``scale_free`` reference: ``power_law``, ``broken_power_law``.
+    lengths
+        Target lengths (tokens) at which to report accuracy and edit distance, in addition to
+        those present in the data.
+    choices
+        ``K`` of the K-way choice behind the Brier transform.
+    tokenizer
+        ``auto``, ``char``, ``whitespace`` or ``regex:PATTERN`` (ignored for pre-scored input).
+    draws, tune, chains, seed
+        NUTS settings; the same seed gives the same draws.
+    progressbar
+        Show PyMC's progress bar.
+    log
+        Receives one line per step (default: standard error); ``None`` for silence.
+    chance
+        Chance-match rate ``g`` for every task, size and length, in ``[0, 1)``; by default
+        measured from the outputs (:mod:`mirage_bayes.inputs.chance`), or for pre-scored input taken
+        from a ``chance`` column, else 0.
+
+    Returns
+    -------
+    FitResult
+        A :class:`~mirage_bayes.fitting.choice_result.ChoiceFitResult` for a multiple-choice table
+        (``attrs["kind"] == "multiple_choice"`` or a ``choices_logprobs``/``choices_probs``
+        column), fitted by :func:`mirage_bayes.fitting.choice.fit_choices`; ``lengths``,
+        ``choices`` and ``tokenizer`` do not apply there.
+    """
+    if outputs.attrs.get("kind") == "multiple_choice" or {
+        "choices_logprobs", "choices_probs"
+    } & set(outputs.columns):  # fmt: skip
+        return fit_choices(
+            outputs, trends=trends, draws=draws, tune=tune, chains=chains, seed=seed,
+            progressbar=progressbar, log=log,
+        )  # fmt: skip
+    unknown = [t for t in trends if t not in TRENDS]
+    if unknown:
+        raise ValueError(f"unknown trend(s) {unknown}; choose from {sorted(TRENDS)}")
+    if choices < 2:
+        raise ValueError("choices must be at least 2")
+    if seed < 0:
+        raise ValueError("seed must be a non-negative integer")
+    log = log or (lambda _message: None)
+    scored = outputs if "exact_match" in outputs else None
+    tokenizers: dict[str, str] = {}
+    if scored is None:
+        scored, tokenizers = score_outputs(outputs, tokenizer, chance=chance)
+    tasks = split_tasks(scored)
+    chance_sources = dict(scored.attrs.get("chance", {}))
+    for data in tasks:
+        chance_sources.setdefault(data.task, "column" if "chance" in scored else "none")
+        log(f"{data.task}: {chance_note(data, chance_sources[data.task])}")
+    config = SamplerConfig(
+        draws=draws, tune=tune, chains=chains, seed=seed, progressbar=progressbar
+    )
+    steps = KindSteps(
+        sample=sample_trend,
+        diagnose=lambda _data, idata: diagnose(idata),
+        late_check=partial(_late_check, seed=seed),
+    )
+    loop = run_trend_loop(tasks, trends, config, steps, log)
+    meta = {
+        "input": outputs.attrs.get("source"),
+        "input_sha256": file_sha256(outputs.attrs["source"]) if "source" in outputs.attrs else None,
+        "tokenizers": tokenizers or {t.task: "prescored" for t in tasks},
+        "seed": seed,
+        "draws": draws,
+        "tune": tune,
+        "chains": chains,
+        "choices": choices,
+        "trends": list(trends),
+        "lengths": sorted({int(v) for v in lengths}),
+        "chance": {
+            t.task: chance_summary(t, chance_sources[t.task])
+            | {"note": chance_note(t, chance_sources[t.task])}
+            for t in tasks
+        },
+        "late_check": loop.late_checks,
+        "warnings": loop.warnings,
+        "refits": loop.refits,
+    }
+    return FitResult(
+        tasks=tasks,
+        idatas=loop.idatas,
+        comparisons=loop.comparisons,
+        verdict_texts=loop.verdicts,
+        diagnostics_by_fit=loop.diagnostics,
+        meta=meta,
+    )

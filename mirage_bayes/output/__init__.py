@@ -1,0 +1,2 @@
+"""Writing results: the staged, all-or-nothing result folder and its loader, the ``fit`` report
+(one for each kind of data), figures and number formatting."""
