@@ -8,7 +8,6 @@ The report reuses the generation report's Jinja environment, number formatting a
 from __future__ import annotations
 
 import base64
-import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -30,17 +29,11 @@ from mirage_bayes.output.plots import (
 )
 from mirage_bayes.output.protocols import FitLike
 from mirage_bayes.output.report import (
-    ESS_BULK_MIN,
-    RHAT_MAX,
-    comparison_table,
-    diagnostic_warnings,
-    diagnostics_table,
-    meta_rows,
     ordered_trends,
-    parameter_table,
     split_warnings,
     table_block,
-    template_environment,
+    task_section_head,
+    write_fit_report,
 )
 
 __all__ = ["plot_choice_metrics", "render_choice_report"]
@@ -249,13 +242,15 @@ def render_choice_report(
         of_diagnostics = diagnostics[diagnostics["task"] == task]
         sections.append(
             {
-                "name": str(task),
-                "anchor": f"task-{stems[task]}",
-                "verdict": result.verdict_texts.get(task, "No verdict was produced for this task."),
-                "warnings": per_task_warnings[task] + diagnostic_warnings(of_diagnostics),
-                "comparison": comparison_table(comparison[comparison["task"] == task]),
-                "diagnostics": diagnostics_table(of_diagnostics),
-                "parameters": parameter_table(parameters[parameters["task"] == task]),
+                **task_section_head(
+                    task,
+                    stems[task],
+                    result.verdict_texts.get(task),
+                    per_task_warnings[task],
+                    comparison[comparison["task"] == task],
+                    of_diagnostics,
+                    parameters[parameters["task"] == task],
+                ),  # fmt: skip
                 "by_scale": [
                     {
                         "title": LABELS[q].capitalize() + " by scale",
@@ -266,17 +261,7 @@ def render_choice_report(
                 "figures": _figure_entries(task, stems[task], figures[task], directory),
             }
         )
-    context = {
-        "title": "mirage-bayes report: multiple-choice tasks",
-        "meta": meta_rows(meta),
-        "general_warnings": general,
-        "tasks": sections,
-        "rhat_max": RHAT_MAX,
-        "ess_min": ESS_BULK_MIN,
-    }
-    env = template_environment()
-    paths = directory / "report.md", directory / "report.html"
-    for path in paths:
-        text = env.get_template(f"choice_{path.name}.j2").render(context)
-        path.write_text(re.sub(r"\n{3,}", "\n\n", text), encoding="utf-8")
-    return paths
+    return write_fit_report(
+        directory, sections, title="mirage-bayes report: multiple-choice tasks", meta=meta,
+        general_warnings=general, kind="choice_",
+    )  # fmt: skip

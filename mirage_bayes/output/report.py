@@ -29,7 +29,7 @@ from mirage_bayes.output.plots import (
 )
 from mirage_bayes.settings import DEFAULT_MAX_ITEMS, ESS_BULK_MIN, RHAT_MAX
 
-__all__ = ["render_report"]
+__all__ = ["render_report", "task_section_head", "write_fit_report"]
 
 
 FIGURES = {  # kind: (title, one-sentence caption)
@@ -418,14 +418,16 @@ def render_report(
         eps = of["summary"][of["summary"]["quantity"] == "epsilon"]
         sections.append(
             {
-                "name": str(task),
-                "anchor": f"task-{stems[task]}",
-                "verdict": verdicts.get(task, "No verdict was produced for this task."),
+                **task_section_head(
+                    task,
+                    stems[task],
+                    verdicts.get(task),
+                    per_task_warnings[task],
+                    of["comparison"],
+                    of["diagnostics"],
+                    of["parameters"],
+                ),  # fmt: skip
                 "chance": (meta.get("chance") or {}).get(task, {}).get("note"),
-                "warnings": per_task_warnings[task] + diagnostic_warnings(of["diagnostics"]),
-                "comparison": comparison_table(of["comparison"]),
-                "diagnostics": diagnostics_table(of["diagnostics"]),
-                "parameters": parameter_table(of["parameters"]),
                 "epsilon": _epsilon_table(eps, of["observed"]),
                 "figures": _figure_entries(task, stems[task], figures.get(task, []), directory),
                 "resolution": None
@@ -433,10 +435,48 @@ def render_report(
                 else _resolution_section(resolution, curves, task, stems[task], directory),
             }
         )
+    return write_fit_report(
+        directory, sections, title="mirage-bayes report", meta=meta, general_warnings=general
+    )
+
+
+def task_section_head(
+    task: str,
+    stem: str,
+    verdict: str | None,
+    warnings: list[str],
+    comparison: pd.DataFrame,
+    diagnostics: pd.DataFrame,
+    parameters: pd.DataFrame,
+) -> dict[str, Any]:
+    """What every kind of data's report shows of one task (the blocks of ``fit_report.*.j2``
+    outside ``task_notes`` and ``task_sections``), from that task's rows of the fit's tables."""
+    return {
+        "name": str(task),
+        "anchor": f"task-{stem}",
+        "verdict": verdict or "No verdict was produced for this task.",
+        "warnings": warnings + diagnostic_warnings(diagnostics),
+        "comparison": comparison_table(comparison),
+        "diagnostics": diagnostics_table(diagnostics),
+        "parameters": parameter_table(parameters),
+    }
+
+
+def write_fit_report(
+    directory: Path,
+    sections: list[dict[str, Any]],
+    *,
+    title: str,
+    meta: Mapping[str, Any],
+    general_warnings: list[str],
+    kind: str = "",
+) -> tuple[Path, Path]:
+    """Render ``report.md`` and ``report.html`` from the task sections, with the templates of
+    ``kind`` (``""``: generation outputs, ``"choice_"``: multiple choice)."""
     context = {
-        "title": "mirage-bayes report",
+        "title": title,
         "meta": meta_rows(meta),
-        "general_warnings": general,
+        "general_warnings": general_warnings,
         "tasks": sections,
         "rhat_max": RHAT_MAX,
         "ess_min": ESS_BULK_MIN,
@@ -444,7 +484,7 @@ def render_report(
     env = template_environment()
     paths = directory / "report.md", directory / "report.html"
     for path in paths:
-        text = env.get_template(f"{path.name}.j2").render(context)
+        text = env.get_template(f"{kind}{path.name}.j2").render(context)
         # Optional blocks leave runs of blank lines; one is enough in either format.
         path.write_text(re.sub(r"\n{3,}", "\n\n", text), encoding="utf-8")
     return paths
