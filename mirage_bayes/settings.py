@@ -29,8 +29,8 @@ __all__ = [
 
 VERSION = "0.1.0"
 
-# Every trend of mirage_bayes.models.TRENDS (tests/test_models.py checks that they agree), and
-# those compared by default; scale_free is always fitted as the reference.
+# Every trend of mirage_bayes.models.TRENDS (tests/models/test_models.py checks that they agree),
+# and those compared by default; scale_free is always fitted as the reference.
 TREND_NAMES = ("scale_free", "power_law", "broken_power_law")
 DEFAULT_TRENDS = ("power_law", "broken_power_law")
 

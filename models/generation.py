@@ -10,8 +10,8 @@ scaled by a task-level factor ``κ`` (``chance_scale``, ``log κ ~ Normal(0, 0.5
 null cannot see an output's chance alignment with its own target, such as an echoed operand's digits
 that its answer shares. Treating chance matches as
 independent across the tokens of one output is an approximation (an echoed operand matches
-several tokens at once); ``tests/test_chance.py`` checks the posterior predictive of the scored
-counts against data simulated with real alignments. Item difficulty
+several tokens at once); ``tests/inputs/test_chance.py`` checks the posterior predictive of the
+scored counts against data simulated with real alignments. Item difficulty
 ``u_i ~ Normal(0, σ_item)`` is shared across scales when item ids match.
 
 Instead of sampling one ``u_i`` per item, each item's likelihood is integrated over ``u`` on a
@@ -53,7 +53,7 @@ def quadrature_grid(max_trials_per_item: float) -> tuple[np.ndarray, np.ndarray]
     integrates. An item's likelihood in ``z = u / sigma`` is at least ``1 / (sigma·sqrt(0.65·T))``
     wide (0.65 bounds the Fisher information of one token on the cloglog scale), so a spacing of
     ``0.9/sqrt(T)`` keeps the per-item error below 1e-3 up to ``sigma = 2`` (a value its prior
-    exceeds with probability 0.045); ``tests/test_models.py`` checks this on a fine grid.
+    exceeds with probability 0.045); ``tests/models/test_models.py`` checks this on a fine grid.
     """
     spacing = min(0.35, 0.9 / np.sqrt(max(max_trials_per_item, 1.0)))
     n_nodes = min(int(np.ceil(2 * GRID_LIMIT / spacing)) + 1, 801)

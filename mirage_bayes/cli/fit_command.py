@@ -21,7 +21,7 @@ def run(args: argparse.Namespace) -> int:
         raise InputError("--choices must be at least 2", fix="give the number of options K")
     try:
         # Checked before reading the table: pre-scored input skips scoring, so a bad spec went
-        # unnoticed there (found by tests/test_malformed_inputs.py).
+        # unnoticed there (found by tests/inputs/test_malformed_inputs.py).
         resolve_tokenizer(args.tokenizer, ())
     except InputError as error:
         error.where = "--tokenizer"

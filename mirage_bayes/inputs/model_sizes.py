@@ -3,7 +3,7 @@
 Every count here is computed from the model's published architecture (the ``config.json`` of its
 Hugging Face repository: layers, width, vocabulary, positions, tied or untied output layer) with
 the parameter formula of its architecture, so that each number can be traced and re-derived. The
-formulas are checked in ``tests/test_model_sizes.py`` against every exact count the model
+formulas are checked in ``tests/inputs/test_model_sizes.py`` against every exact count the model
 developers publish: the Pythia model card's table of total and non-embedding parameters
 (all ten sizes) and the BLOOM model cards; and against the counts Hugging Face Transformers
 reports for GPT-2, OPT and Llama 2 checkpoints.

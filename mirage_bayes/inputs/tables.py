@@ -87,7 +87,8 @@ def _decode(path: Path, where: str) -> str:
     data = path.read_bytes()
     if (nul := data.find(b"\x00")) >= 0:
         # No text table holds a NUL byte; pandas would keep it inside a cell, and UTF-16 without
-        # a byte-order mark even decodes as "valid" UTF-8 (found by tests/test_malformed_inputs).
+        # a byte-order mark even decodes as "valid" UTF-8 (found by
+        # tests/inputs/test_malformed_inputs).
         line = data.count(b"\n", 0, nul) + 1
         what = f"line {line} (byte offset {nul}) contains a NUL byte"
         fix = "save the table as UTF-8 text (this looks like UTF-16 or a binary file)"
@@ -144,7 +145,8 @@ def _read_csv(path: Path, shown: str, sep: str, columns: Collection[str]) -> Tab
     blank = (frame.apply(lambda col: col.str.strip()) == "").all(axis=1).to_numpy()
     # pandas silently pads a row with too few fields with "" and takes a first data row with one
     # field too many as an index, shifting every value one column: both gave a wrong fit
-    # (found by tests/test_malformed_inputs). Padded rows end in "", so only then is it recounted.
+    # (found by tests/inputs/test_malformed_inputs). Padded rows end in "", so only then is it
+    # recounted.
     if not isinstance(frame.index, pd.RangeIndex) or ((frame.iloc[:, -1] == "") & ~blank).any():
         _check_widths(text, sep, shown)
         frame = frame.reset_index(drop=True)

@@ -298,6 +298,11 @@ def release_destination(directory: str | Path, *, prune: bool = True) -> None:
             _rmdir_quietly(folder)
 
 
+def claimed() -> list[Path]:
+    """The destinations this process holds a claim on."""
+    return list(_CLAIMS)
+
+
 def release_all() -> None:
     """End every claim this process holds (the CLI calls this when a command ends)."""
     for target in list(_CLAIMS):
@@ -393,7 +398,7 @@ def _swap(staging: Path, target: Path) -> None:
             staging.rename(target)  # over an empty folder too: POSIX allows it
         except BaseException:
             # Stopped between the two renames, the old results sat hidden and the destination
-            # was gone (found by tests/test_robustness.py): put them back.
+            # was gone (found by tests/inputs/test_robustness.py): put them back.
             if old is not None and not target.exists():
                 os.rename(old, target)
             raise

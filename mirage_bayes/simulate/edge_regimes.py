@@ -4,7 +4,7 @@ Each case is a pre-scored outputs table (``n_tokens``, ``n_errors``) built from 
 with the extremes forced in; ``run_case`` fits it and reports what a user would need to know:
 time, peak memory, whether any summary value is missing, and the sampler diagnostics. Used by
 ``validation/run_validation.py edge`` (the full table, 10⁶ items included) and by
-``tests/test_edge_regimes.py`` (the small cases).
+``tests/simulate/test_edge_regimes.py`` (the small cases).
 """
 
 from __future__ import annotations

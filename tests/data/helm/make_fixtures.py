@@ -1,4 +1,4 @@
-"""Write the HELM fixtures of ``tests/test_importers.py`` (run from the repository root).
+"""Write the HELM fixtures of ``tests/inputs/test_importers.py`` (run from the repository root).
 
 The four Pythia models and the ``arith3_gen`` answers of the lm-evaluation-harness fixture
 (``tests/data/lmeval/pythia_outputs.csv``, questions from its samples files), written as the run

@@ -1,4 +1,5 @@
-"""Write the lm-evaluation-harness fixtures of ``tests/test_lmeval.py`` (run from the repo root).
+"""Write the lm-evaluation-harness fixtures of ``tests/inputs/test_lmeval.py`` (run from the repo
+root).
 
 Four Pythia models evaluated on two small tasks, one ``lm_eval --log_samples`` run per model,
 laid out the way lm-evaluation-harness's ``EvaluationTracker`` writes them

@@ -4,8 +4,6 @@ predictive density, verdicts, and one end-to-end run of ``mirage-bayes forecast`
 from __future__ import annotations
 
 import json
-import logging
-import warnings
 
 import numpy as np
 import pandas as pd
@@ -16,9 +14,8 @@ from pytensor.compile.function.types import FunctionMaker
 from scipy.special import logsumexp
 from scipy.stats import binom, norm
 
-from mirage_bayes.cli import main
 from mirage_bayes.errors import InputError
-from mirage_bayes.fitting.data import TaskData, split_tasks
+from mirage_bayes.fitting.data import TaskData
 from mirage_bayes.fitting.inference import CompiledSampler
 from mirage_bayes.forecast.plot import plot_forecast
 from mirage_bayes.forecast.refit import (
@@ -28,12 +25,13 @@ from mirage_bayes.forecast.refit import (
     refit_weights,
 )
 from mirage_bayes.forecast.run import DIAGNOSTIC_COLUMNS, forecast, forecast_seed, verdict
-from mirage_bayes.inputs.scoring import score_outputs
 from mirage_bayes.models import TRENDS, build_model
 from mirage_bayes.models.chance_link import scored_error
 from mirage_bayes.models.generation import epsilon_from_eta, quadrature_grid, set_task_data
 from mirage_bayes.models.likelihood import pattern_loglik_draws
 from mirage_bayes.simulate.generation import GPT3_SIZES, log_cross_entropy, simulate_outputs
+
+from support import run_main, simulated_task
 
 C_TRUE, ALPHA_TRUE = 3.0e8, -0.6
 TINY = {"draws": 30, "tune": 30, "chains": 2, "cores": 1}
@@ -57,18 +55,10 @@ def task_data(n_params, trials, errors, chance=None) -> TaskData:
 @pytest.fixture(scope="module")
 def simulated() -> TaskData:
     """50 items shared by 5 GPT-3 sizes, scored from simulated generations."""
-    outputs, _ = simulate_outputs(n_items=50, n_params=GPT3_SIZES[:5], seed=2)
-    scored, _ = score_outputs(outputs)
-    (data,) = split_tasks(scored)
-    return data
+    return simulated_task(n_items=50, seed=2)
 
 
-@pytest.fixture(autouse=True)
-def _quiet():
-    logging.getLogger("pymc").setLevel(logging.ERROR)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        yield
+pytestmark = pytest.mark.usefixtures("quiet_sampler")
 
 
 def subset(data: TaskData, scales: slice) -> TaskData:
@@ -331,13 +321,6 @@ def test_plot_forecast_returns_a_figure(simulated):
 # --------------------------------------------------------------------------------------------
 # Input errors
 # --------------------------------------------------------------------------------------------
-
-
-def run_main(argv) -> int:
-    try:
-        return main([str(a) for a in argv])
-    except SystemExit as stop:
-        return stop.code if isinstance(stop.code, int) else 1
 
 
 def test_too_few_sizes_is_an_input_error(tmp_path, capsys):

@@ -14,10 +14,11 @@ import pandas as pd
 import pymc  # noqa: F401  (imported up front so its import-time logging is not seen as CLI output)
 import pytest
 
-from mirage_bayes.cli import main
 from mirage_bayes.errors import InputError
 from mirage_bayes.inputs.choices import PROB_FLOOR, validate_choices
 from mirage_bayes.inputs.io import read_outputs
+
+from support import run_main
 
 HEADER = ("task", "model", "n_params", "item", "answer", "choices_logprobs")
 GOOD = [
@@ -123,13 +124,6 @@ CASES = [
              choices_logprobs=[[-1.0, -2.0, -3.0], [-1.0, -2.0]]),
      ("row index 1", "answer 3 is out of range for 2 choices")),
 ]  # fmt: skip
-
-
-def run_main(argv: list[str]) -> int:
-    try:
-        return main(argv)
-    except SystemExit as stop:
-        return stop.code if isinstance(stop.code, int) else 1
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c[0] for c in CASES])

@@ -1,4 +1,5 @@
-"""Reading Inspect logs, HELM run folders and Every Eval Ever records into a fit.
+"""Reading HELM run folders and Every Eval Ever records into a fit (Inspect logs:
+``test_inspect_logs.py``).
 
 Each format gives the same table, and the same ``summary.csv`` byte for byte, as the equivalent
 outputs table. The Inspect logs are built here with inspect_ai's own classes and written with
@@ -9,23 +10,20 @@ carry the ``arith3_gen`` answers of the lm-evaluation-harness fixture.
 
 from __future__ import annotations
 
-import csv
 import json
 import shutil
-import sys
 from collections.abc import Callable
 from pathlib import Path
-from types import ModuleType
 
 import pandas as pd
 import pytest
 
 from mirage_bayes.cli import main
-from mirage_bayes.errors import InputError
 from mirage_bayes.inputs.io import read_outputs
 from mirage_bayes.inputs.sources import read_inputs
 
-DATA = Path(__file__).parent / "data"
+from support import DATA, expect_input_error
+
 LMEVAL_CSV = DATA / "lmeval" / "pythia_outputs.csv"
 HELM, HELM_CSV, HELM_PRESCORED = (DATA / "helm" / n for n in
                                   ("pythia", "helm_outputs.csv", "helm_prescored.csv"))  # fmt: skip
@@ -38,16 +36,6 @@ FIT = ["--draws", "100", "--tune", "100", "--chains", "2", "--seed", "3", "--qui
 # --------------------------------------------------------------------------------------------
 # Helpers
 # --------------------------------------------------------------------------------------------
-
-
-def expect_error(*facts: str, **kwargs) -> str:
-    with pytest.raises(InputError) as info:
-        read_inputs(**kwargs)
-    message = info.value.message
-    assert "\n" not in message and "—" in message, message
-    for fact in facts:
-        assert fact in message, (fact, message)
-    return message
 
 
 def edit_json(path: Path, change: Callable[[object], object | None]) -> None:
@@ -70,127 +58,6 @@ def fits_alike(tmp_path: Path, logs: Path, table: Path) -> bytes:
     summary = (log_out / "summary.csv").read_bytes()
     assert summary == (table_out / "summary.csv").read_bytes()
     return summary
-
-
-# --------------------------------------------------------------------------------------------
-# Inspect
-# --------------------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def inspect_api() -> tuple[ModuleType, ModuleType]:
-    return pytest.importorskip("inspect_ai.log"), pytest.importorskip("inspect_ai.model")
-
-
-def eval_log(api: tuple[ModuleType, ModuleType], model: str, samples: list[tuple], **kw):
-    """An EvalLog of task arith3_gen: samples are (id, target, completion[, epoch])."""
-    log_api, model_api = api
-    spec = log_api.EvalSpec(created="2024-05-14T10:31:22+00:00", task=kw.get("task", "arith3_gen"),
-                            dataset=log_api.EvalDataset(name="arith3"), model=model,
-                            config=log_api.EvalConfig())  # fmt: skip
-    built = [
-        log_api.EvalSample(id=s[0], epoch=s[3] if len(s) > 3 else 1, input="Q", target=s[1],
-                           output=model_api.ModelOutput.from_content(model=model, content=s[2]))
-        for s in samples
-    ]  # fmt: skip
-    return log_api.EvalLog(eval=spec, status=kw.get("status", "success"), samples=built)
-
-
-@pytest.fixture
-def inspect_logs(tmp_path: Path, inspect_api) -> tuple[Path, Path]:
-    """One log per Pythia model (the first as .json, the others .eval) and the equivalent table."""
-    folder = tmp_path / "logs"
-    folder.mkdir()
-    with LMEVAL_CSV.open(newline="", encoding="utf-8") as handle:
-        rows = list(csv.DictReader(handle))
-    for number, model in enumerate(dict.fromkeys(r["model"] for r in rows)):
-        samples = [(int(r["item"]), r["target"], r["output"]) for r in rows if r["model"] == model]
-        log = eval_log(inspect_api, f"hf/{model}", samples)
-        suffix = ".json" if number == 0 else ".eval"
-        name = f"2024-05-14T10-31-22_arith3-gen_{number}{suffix}"
-        inspect_api[0].write_eval_log(log, folder / name)
-    table = pd.read_csv(LMEVAL_CSV, dtype=str, keep_default_na=False)
-    table["model"] = "hf/" + table["model"]
-    expected = tmp_path / "inspect_outputs.csv"
-    table.to_csv(expected, index=False)
-    return folder, expected
-
-
-def test_inspect_logs_equal_the_equivalent_outputs_table(inspect_logs):
-    folder, expected = inspect_logs
-    got = read_inputs(folder)
-    table = read_outputs(expected)
-    pd.testing.assert_frame_equal(got, table)
-    assert got.attrs == {**table.attrs, "kind": "generation", "source": str(folder)}
-    files = sorted(folder.iterdir())
-    assert {p.suffix for p in files} == {".eval", ".json"}
-    pd.testing.assert_frame_equal(read_inputs(files), table)
-
-
-def test_inspect_epochs_are_refused_unless_there_is_one(tmp_path: Path, inspect_api):
-    samples = [(0, "885", "883", 1), (0, "885", "885", 2), (1, "635", "635", 1)]
-    path = tmp_path / "two_epochs.eval"
-    inspect_api[0].write_eval_log(eval_log(inspect_api, "hf/EleutherAI/pythia-70m", samples), path)
-    expect_error("sample 0 appears 2 times", "repeated attempts are not yet supported",
-                 "--epochs 1", "s.epoch == 1", paths=path)  # fmt: skip
-    one = [(0, "885", "883", 2), (1, "635", "635", 2)]  # one epoch, whatever its number
-    inspect_api[0].write_eval_log(eval_log(inspect_api, "hf/EleutherAI/pythia-70m", one), path)
-    assert read_inputs(path)["output"].tolist() == ["883", "635"]
-
-
-def test_inspect_sizes_tasks_and_targets(tmp_path: Path, inspect_api):
-    samples = [(0, ["885"], "883"), ("b", "635", "635")]  # a target given as a list of one
-    path = tmp_path / "log.eval"
-    inspect_api[0].write_eval_log(eval_log(inspect_api, "openai/acme-x", samples), path)
-    expect_error("'openai/acme-x'", "--params sizes.csv", paths=path)
-    sizes = tmp_path / "sizes.csv"
-    sizes.write_text("model,n_params\nacme-x,3e9\n")
-    got = read_inputs(path, params=sizes, tasks="arith3_gen")
-    assert got["target"].tolist() == ["885", "635"] and got["n_params"].tolist() == [3e9, 3e9]
-    expect_error("no task(s) gsm8k; the logs hold arith3_gen", paths=path, params=sizes,
-                 tasks="gsm8k")  # fmt: skip
-
-
-def bad_inspect_logs(api) -> dict[str, tuple[object, list[str]]]:
-    model = "hf/EleutherAI/pythia-70m"
-    failed = eval_log(api, model, [(0, "885", "883")])
-    failed.samples[0].error = api[0].EvalError(message="rate limit", traceback="",
-                                               traceback_ansi="")  # fmt: skip
-    return {
-        "empty": (eval_log(api, model, []), ["holds no samples"]),
-        "no_target": (eval_log(api, model, [(0, "8", "3"), (1, "", "4")]), ["sample 1", "no tar"]),
-        "two_targets": (eval_log(api, model, [(0, ["8", "eight"], "8")]), ["sample 0", "2 answ"]),
-        "unfinished": (eval_log(api, model, [(0, "8", "3")], status="error"), ["status 'error'"]),
-        "sample_error": (failed, ["sample 0", "ended with an error", "rate limit"]),
-    }
-
-
-@pytest.mark.parametrize("case", ["empty", "no_target", "two_targets", "unfinished",
-                                  "sample_error"])  # fmt: skip
-def test_unusable_inspect_logs_are_one_line(tmp_path: Path, inspect_api, case):
-    log, facts = bad_inspect_logs(inspect_api)[case]
-    path = tmp_path / f"{case}.eval"
-    inspect_api[0].write_eval_log(log, path)
-    expect_error(str(path), *facts, paths=path)
-
-
-def test_missing_or_corrupt_inspect_files(tmp_path: Path, inspect_api, capsys):
-    expect_error("nope.eval", "file not found", paths=tmp_path / "nope.eval")
-    expect_error("nope.json", "file not found", paths=tmp_path / "nope.json")
-    corrupt = tmp_path / "corrupt.eval"
-    corrupt.write_bytes(b"PK not really a zip")
-    expect_error("corrupt.eval", "is not a readable Inspect log", paths=corrupt)
-    code = main(["fit", str(corrupt), "--out", str(tmp_path / "out"), "--quiet"])
-    lines = capsys.readouterr().err.splitlines()
-    assert code == 2 and len(lines) == 1 and lines[0].startswith("mirage-bayes: error: ")
-    assert not (tmp_path / "out").exists()
-
-
-def test_without_inspect_ai_the_error_says_how_to_install_it(tmp_path: Path, monkeypatch):
-    path = tmp_path / "log.eval"
-    path.write_bytes(b"any bytes: the package is asked for before the file is read")
-    monkeypatch.setitem(sys.modules, "inspect_ai.log", None)  # import inspect_ai.log fails
-    expect_error("needs the inspect_ai package", 'pip install "mirage-bayes[inspect]"', paths=path)
 
 
 # --------------------------------------------------------------------------------------------
@@ -262,7 +129,7 @@ def test_helm_task_is_the_run_name_without_the_model(tmp_path: Path):
         edit_json(folder / "run_spec.json", lambda d, n=name: d.update(name=n))
     tasks = set(read_inputs(root)["task"])
     assert tasks == {"mmlu:subject=anatomy,method=generation"}
-    expect_error("no task(s) arith3; the logs hold mmlu:subject=anatomy,method=generation",
+    expect_input_error("no task(s) arith3; the logs hold mmlu:subject=anatomy,method=generation",
                  paths=root, tasks="arith3")  # fmt: skip
 
 
@@ -341,7 +208,7 @@ def test_unusable_helm_runs_exit_2_with_one_line(tmp_path: Path, capsys, damage)
 
 
 def test_missing_helm_file(tmp_path: Path):
-    expect_error("run_spec.json", "file not found", paths=tmp_path / "run" / "run_spec.json")
+    expect_input_error("run_spec.json", "file not found", paths=tmp_path / "run" / "run_spec.json")
 
 
 # --------------------------------------------------------------------------------------------
@@ -434,18 +301,18 @@ def test_unusable_eee_records_are_one_line(tmp_path: Path, name, facts):
     root = copy_eee(tmp_path)
     path = eee_file(root, "pythia-70m")
     edit_jsonl(path, eee_damage(name))
-    expect_error(path.name, *facts, paths=root)
+    expect_input_error(path.name, *facts, paths=root)
 
 
 def test_empty_missing_or_broken_eee_files(tmp_path: Path):
-    expect_error("x_samples.jsonl", "file not found", paths=tmp_path / "x_samples.jsonl")
+    expect_input_error("x_samples.jsonl", "file not found", paths=tmp_path / "x_samples.jsonl")
     empty = tmp_path / "empty_samples.jsonl"
     empty.write_text("\n")
-    expect_error("empty_samples.jsonl", "holds no samples", paths=empty)
+    expect_input_error("empty_samples.jsonl", "holds no samples", paths=empty)
     broken = tmp_path / "broken_samples.jsonl"
     lines = eee_file(EEE, "pythia-1b").read_text(encoding="utf-8").splitlines()
     broken.write_text("\n".join([lines[0], lines[1][:50], *lines[2:]]) + "\n", encoding="utf-8")
-    expect_error("broken_samples.jsonl, line 2", "is not valid JSON", paths=broken)
+    expect_input_error("broken_samples.jsonl, line 2", "is not valid JSON", paths=broken)
 
 
 # --------------------------------------------------------------------------------------------
@@ -454,18 +321,23 @@ def test_empty_missing_or_broken_eee_files(tmp_path: Path):
 
 
 def test_kinds_of_input_are_not_mixed(tmp_path: Path):
-    expect_error("HELM logs and Every Eval Ever logs given together", paths=[HELM, EEE])
-    expect_error("HELM logs and another kind of input", str(HELM_CSV), paths=[HELM, HELM_CSV])
+    expect_input_error("HELM logs and Every Eval Ever logs given together", paths=[HELM, EEE])
+    expect_input_error("HELM logs and another kind of input", str(HELM_CSV), paths=[HELM, HELM_CSV])
     mixed = tmp_path / "mixed"
     shutil.copytree(HELM, mixed / "helm")
     shutil.copytree(EEE, mixed / "eee")
-    expect_error(str(mixed), "holds logs of several kinds (HELM, Every Eval Ever)", paths=mixed)
+    expect_input_error(
+        str(mixed), "holds logs of several kinds (HELM, Every Eval Ever)", paths=mixed
+    )
     shutil.copytree(DATA / "lmeval" / "pythia", mixed / "lmeval")
-    expect_error("lm-evaluation-harness, HELM, Every Eval Ever", paths=mixed)
-    expect_error("--map and --param-column apply to tables; HELM logs", paths=HELM,
-                 mapping="target=answer")  # fmt: skip
-    expect_error("--lm-eval-filter applies to lm-evaluation-harness logs, not to Every Eval Ever",
-                 paths=EEE, lm_eval_filter="strict-match")  # fmt: skip
+    expect_input_error("lm-evaluation-harness, HELM, Every Eval Ever", paths=mixed)
+    expect_input_error(
+        "--map and --param-column apply to tables; HELM logs", paths=HELM, mapping="target=answer"
+    )
+    expect_input_error(
+        "--lm-eval-filter applies to lm-evaluation-harness logs, not to Every Eval Ever",
+        paths=EEE, lm_eval_filter="strict-match",
+    )  # fmt: skip
 
 
 def test_lm_eval_logs_and_tables_are_read_as_before():

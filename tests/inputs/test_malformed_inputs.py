@@ -18,11 +18,12 @@ import pandas as pd
 import pymc  # noqa: F401  (imported up front so its import-time logging is not seen as CLI output)
 import pytest
 
-from mirage_bayes.cli import main
 from mirage_bayes.fitting.data import split_tasks
 from mirage_bayes.fitting.inference import trends_for
 from mirage_bayes.inputs.io import read_outputs
 from mirage_bayes.inputs.scoring import score_outputs
+
+from support import run_main
 
 HEADER = "task,model,n_params,item,target,output"
 ROWS = ["arith,small,1e8,1,42,41", "arith,small,1e8,2,7,7", "arith,big,1e9,1,42,42"]
@@ -226,13 +227,6 @@ CASES = [
          csv_text(ROWS[0], "arith,small,1e8,2,abc,abc"), "target 'abc' has no tokens",
          "model 'small', item '2'", args=("--tokenizer", r"regex:\d+")),
 ]  # fmt: skip
-
-
-def run_main(argv: list[str]) -> int:
-    try:
-        return main(argv)
-    except SystemExit as stop:  # argparse usage errors
-        return stop.code if isinstance(stop.code, int) else 1
 
 
 def materialise(path: Path, content: Content) -> None:

@@ -4,7 +4,6 @@ on small simulated tables, and a folder of lm-evaluation-harness results in one 
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -15,10 +14,12 @@ from mirage_bayes.meta.fit import MetaConfig
 from mirage_bayes.meta.io import triplets_from_frame
 from mirage_bayes.meta.run import analyse
 
+from support import DATA
+
 pytestmark = pytest.mark.slow
 
 FAST = MetaConfig(draws=200, tune=300, chains=2, retries=1, broken=False)
-TOY = Path(__file__).resolve().parent / "data" / "meta_lmeval" / "toy_family"
+TOY = DATA / "meta_lmeval" / "toy_family"
 SIZES = np.logspace(8, 11, 8)
 
 

@@ -15,7 +15,6 @@ from scipy.optimize import minimize_scalar
 from scipy.stats import beta as beta_dist
 from scipy.stats import binom
 
-from mirage_bayes.cli import main
 from mirage_bayes.cli.plan_command import write_plan
 from mirage_bayes.errors import InputError
 from mirage_bayes.models.generation import epsilon_from_eta, population_quantities
@@ -36,21 +35,9 @@ from mirage_bayes.plan.design import (
 )
 from mirage_bayes.settings import DEFAULT_MAX_ITEMS
 
+from support import one_error_line, run_main
+
 matplotlib.use("Agg")
-
-
-def run_main(argv: list) -> int:
-    try:
-        return main([str(a) for a in argv])
-    except SystemExit as stop:
-        return stop.code if isinstance(stop.code, int) else 1
-
-
-def one_error_line(capsys) -> str:
-    err = capsys.readouterr().err
-    lines = err.splitlines()
-    assert len(lines) == 1 and "error" in lines[0] and "Traceback" not in err, err
-    return lines[0]
 
 
 # --- searches against closed forms ---------------------------------------------------------------

@@ -4,8 +4,9 @@ Each case is a tiny input that used to be read wrongly (a TSV cell starting with
 row after a cell over 128 KB, two tasks writing one file), ignored silently (a second choices
 column, an unknown lm-eval filter, generation options on a choice table), or stopped with a
 traceback or a misleading line (a FIFO, a symlink loop, an operating-system failure). The
-standard is that of ``tests/test_malformed_inputs.py``: exit code 2 (1 for an operating-system
-failure), one line on standard error, no traceback, nothing written. Nothing here samples.
+standard is that of ``tests/inputs/test_malformed_inputs.py``: exit code 2 (1 for an
+operating-system failure), one line on standard error, no traceback, nothing written. Nothing here
+samples.
 """
 
 from __future__ import annotations
@@ -27,24 +28,19 @@ from hypothesis import strategies as st
 
 import mirage_bayes.output.destination as destination
 import mirage_bayes.output.save as save
-from mirage_bayes.cli import build_parser, main
+from mirage_bayes.cli import build_parser
 from mirage_bayes.errors import InputError
 from mirage_bayes.fitting.inference import Diagnostics, sampler_warnings
 from mirage_bayes.inputs.io import read_outputs
 from mirage_bayes.output.filenames import MAX_STEM, file_stems, netcdf_name
+
+from support import run_main
 
 HEADER = "task,model,n_params,item,target,output"
 GOOD = ["arith,small,1e8,1,42,41", "arith,small,1e8,2,7,7", "arith,big,1e9,1,42,42"]
 SETTINGS = settings(
     max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
-
-
-def run_main(argv: list) -> int:
-    try:
-        return main([str(a) for a in argv])
-    except SystemExit as stop:  # argparse usage errors
-        return stop.code if isinstance(stop.code, int) else 1
 
 
 def one_line(capsys) -> str:

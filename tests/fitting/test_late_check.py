@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -15,7 +13,7 @@ from mirage_bayes.fitting.late_check import LateCheck, headline_length, late_che
 from mirage_bayes.inputs.io import read_outputs
 from mirage_bayes.inputs.scoring import score_outputs
 
-EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "arithmetic_outputs.csv"
+from support import EXAMPLE
 
 SIZES = np.array([1.25e8, 3.5e8, 7.6e8, 1.3e9, 2.7e9, 6.7e9, 1.3e10, 1.75e11])
 

@@ -14,7 +14,8 @@ import pymc  # noqa: F401  (imported up front so its import-time logging is not 
 import pytest
 
 from mirage_bayes import __version__
-from mirage_bayes.cli import main
+
+from support import one_error_line, run_main
 
 EXECUTABLE = shutil.which("mirage-bayes") or str(Path(sys.executable).with_name("mirage-bayes"))
 HEADER = "task,model,n_params,item,target,output"
@@ -31,24 +32,6 @@ GOOD = [
 def write_csv(path: Path, rows: list[str], header: str = HEADER) -> Path:
     path.write_text("\n".join([header, *rows]) + "\n", encoding="utf-8")
     return path
-
-
-def run_main(argv: list[str]) -> int:
-    """``main``'s return code, or the exit code when argparse exits."""
-    try:
-        return main([str(a) for a in argv])
-    except SystemExit as stop:
-        return stop.code if isinstance(stop.code, int) else 1
-
-
-def assert_one_error_line(capsys) -> str:
-    err = capsys.readouterr().err
-    lines = err.splitlines()
-    assert len(lines) == 1, err
-    assert lines[0].startswith("mirage-bayes"), err
-    assert "error" in lines[0]
-    assert "Traceback" not in err
-    return lines[0]
 
 
 # --------------------------------------------------------------------------------------------
@@ -75,7 +58,7 @@ def test_help(command, expected, capsys):
 
 def test_no_command_is_a_usage_error(capsys):
     assert run_main([]) == 2
-    assert_one_error_line(capsys)
+    one_error_line(capsys)
 
 
 # --------------------------------------------------------------------------------------------
@@ -119,7 +102,7 @@ def test_bad_input_exits_2_with_one_line(case, tmp_path, capsys):
         ["fit", path, "--out", out, "--quiet", "--draws", "100", "--tune", "10", *extra]
     )
     assert code == 2
-    line = assert_one_error_line(capsys)
+    line = one_error_line(capsys)
     assert mentions in line
     assert not out.exists()
     # No half-written or staging folder either.
@@ -133,7 +116,7 @@ def test_non_empty_out_needs_force(tmp_path, capsys):
     out.mkdir()
     (out / "keep.txt").write_text("previous results")
     assert run_main(["fit", path, "--out", out, "--quiet"]) == 2
-    line = assert_one_error_line(capsys)
+    line = one_error_line(capsys)
     assert "--force" in line
     assert [p.name for p in out.iterdir()] == ["keep.txt"]
     assert (out / "keep.txt").read_text() == "previous results"
@@ -144,7 +127,7 @@ def test_out_that_is_a_file_is_refused(tmp_path, capsys):
     out = tmp_path / "results"
     out.write_text("not a folder")
     assert run_main(["fit", path, "--out", out, "--quiet", "--force"]) == 2
-    assert_one_error_line(capsys)
+    one_error_line(capsys)
     assert out.read_text() == "not a folder"
 
 
@@ -196,7 +179,7 @@ def test_simulate_refuses_to_overwrite_without_force(tmp_path, capsys):
     out.write_text("precious")
     args = ["simulate", "--out", out, "--truth", truth, "--items", 5, "--scales", "1e8,1e9"]
     assert run_main(args) == 2
-    line = assert_one_error_line(capsys)
+    line = one_error_line(capsys)
     assert "--force" in line
     assert out.read_text() == "precious"
     assert not truth.exists()
@@ -205,7 +188,7 @@ def test_simulate_refuses_to_overwrite_without_force(tmp_path, capsys):
     out.unlink()
     truth.write_text("precious truth")
     assert run_main(args) == 2
-    assert_one_error_line(capsys)
+    one_error_line(capsys)
     assert not out.exists() and truth.read_text() == "precious truth"
 
     assert run_main([*args, "--force"]) == 0
@@ -220,7 +203,7 @@ def test_simulate_refuses_to_overwrite_without_force(tmp_path, capsys):
 def test_simulate_bad_scales(extra, mentions, tmp_path, capsys):
     out = tmp_path / "x.csv"
     assert run_main(["simulate", "--out", out, *extra]) == 2
-    assert mentions in assert_one_error_line(capsys)
+    assert mentions in one_error_line(capsys)
     assert not out.exists()
 
 
@@ -247,7 +230,7 @@ def test_simulate_rejects_impossible_parameters(extra, tmp_path, capsys):
     out, truth = tmp_path / "x.csv", tmp_path / "t.csv"
     args = ["simulate", "--out", out, "--truth", truth, "--items", 4, "--scales", "1e8,1e9"]
     assert run_main([*args, *extra]) == 2
-    assert_one_error_line(capsys)
+    one_error_line(capsys)
     assert not out.exists() and not truth.exists()
 
 
@@ -256,14 +239,14 @@ def test_fit_rejects_negative_seed(tmp_path, capsys):
     out = tmp_path / "results"
     args = ["fit", path, "--out", out, "--quiet", "--seed", "-1", "--trends", "power_law"]
     assert run_main([*args, "--draws", "100", "--tune", "10"]) == 2
-    assert_one_error_line(capsys)
+    one_error_line(capsys)
     assert not out.exists()
 
 
 def test_simulate_bad_suffix(tmp_path, capsys):
     out = tmp_path / "x.xlsx"
     assert run_main(["simulate", "--out", out, "--items", 5]) == 2
-    assert_one_error_line(capsys)
+    one_error_line(capsys)
     assert not out.exists()
 
 

@@ -20,10 +20,12 @@ from mirage_bayes.errors import InputError
 from mirage_bayes.inputs.io import read_outputs
 from mirage_bayes.inputs.sources import parse_mapping, read_inputs
 
-DATA = Path(__file__).parent / "data" / "lmeval"
-LOGS = DATA / "pythia"
-OUTPUTS_CSV = DATA / "pythia_outputs.csv"
-CHOICES_TABLE = DATA / "pythia_choices.jsonl"
+from support import DATA, expect_input_error
+
+FIXTURES = DATA / "lmeval"
+LOGS = FIXTURES / "pythia"
+OUTPUTS_CSV = FIXTURES / "pythia_outputs.csv"
+CHOICES_TABLE = FIXTURES / "pythia_choices.jsonl"
 GEN, MC = "arith3_gen", "sciq_mini"
 STAMP = "2024-06-01T12-00-00.000000"
 
@@ -93,16 +95,6 @@ def mc_record(doc_id: int, lls: list[float], target, choices: list[str], **extra
     return record
 
 
-def expect_error(*facts: str, **kwargs) -> str:
-    with pytest.raises(InputError) as info:
-        read_inputs(**kwargs)
-    message = info.value.message
-    assert "\n" not in message and "—" in message, message
-    for fact in facts:
-        assert fact in message, (fact, message)
-    return message
-
-
 SIZES = {"acme/m-1b": 1e9}
 
 
@@ -150,9 +142,11 @@ def test_the_same_logs_given_as_folders_files_or_results_files():
 
 
 def test_a_folder_with_both_kinds_asks_for_tasks():
-    message = expect_error("arith3_gen", "sciq_mini", "--tasks", paths=LOGS)
+    message = expect_input_error("arith3_gen", "sciq_mini", "--tasks", paths=LOGS)
     assert "generation" in message and "multiple-choice" in message
-    expect_error("no samples of task(s) gsm8k", "arith3_gen, sciq_mini", paths=LOGS, tasks="gsm8k")
+    expect_input_error(
+        "no samples of task(s) gsm8k", "arith3_gen, sciq_mini", paths=LOGS, tasks="gsm8k"
+    )
 
 
 def test_size_count_non_embedding_uses_the_published_non_embedding_counts():
@@ -173,7 +167,7 @@ def test_params_file_overrides_the_built_in_table(tmp_path: Path):
 def test_unknown_model_sizes_are_one_error(tmp_path: Path):
     root = copy_logs(tmp_path)
     edit_json(results_of(root, "EleutherAI__pythia-70m"), lambda d: d.update(model_name="acme/x"))
-    expect_error("'acme/x'", "--params sizes.csv", paths=root, tasks=GEN)
+    expect_input_error("'acme/x'", "--params sizes.csv", paths=root, tasks=GEN)
 
 
 # --------------------------------------------------------------------------------------------
@@ -213,7 +207,7 @@ def test_several_filters_need_a_choice(tmp_path: Path):
     records = [record(0, "strict-match", "42"), record(0, "flexible-extract", "4")]
     write_run(tmp_path / "run", "gsm", "generate_until", records)
     sizes = known_sizes(tmp_path)
-    expect_error("several filters (strict-match, flexible-extract)", "--lm-eval-filter",
+    expect_input_error("several filters (strict-match, flexible-extract)", "--lm-eval-filter",
                  paths=tmp_path / "run", params=sizes)  # fmt: skip
     logs = read_inputs(tmp_path / "run", params=sizes, lm_eval_filter="flexible-extract")
     assert logs["output"].tolist() == ["4"]
@@ -393,17 +387,17 @@ def test_malformed_multiple_choice_samples(tmp_path: Path, damage, facts):
     records = [json.loads(line) for line in path.read_text().splitlines()]
     damage(records)
     path.write_text("".join(json.dumps(r) + "\n" for r in records))
-    expect_error(path.name, *facts, paths=root, tasks=MC)
+    expect_input_error(path.name, *facts, paths=root, tasks=MC)
 
 
 def test_mixed_or_unknown_inputs(tmp_path: Path):
     empty = tmp_path / "empty"
     empty.mkdir()
-    expect_error("is a directory without lm-evaluation-harness samples", paths=empty)
-    expect_error("logs and a table", paths=[LOGS, OUTPUTS_CSV], tasks=GEN)
-    expect_error("2 tables given", paths=[OUTPUTS_CSV, CHOICES_TABLE])
-    expect_error("--map and --param-column apply to tables", paths=LOGS, mapping="target=a")
-    expect_error("file not found", paths=tmp_path / f"samples_x_{STAMP}.jsonl")
+    expect_input_error("is a directory without lm-evaluation-harness samples", paths=empty)
+    expect_input_error("logs and a table", paths=[LOGS, OUTPUTS_CSV], tasks=GEN)
+    expect_input_error("2 tables given", paths=[OUTPUTS_CSV, CHOICES_TABLE])
+    expect_input_error("--map and --param-column apply to tables", paths=LOGS, mapping="target=a")
+    expect_input_error("file not found", paths=tmp_path / f"samples_x_{STAMP}.jsonl")
 
 
 # --------------------------------------------------------------------------------------------
@@ -446,15 +440,17 @@ def test_sizes_of_a_table_without_n_params_come_from_the_built_in_table(tmp_path
 
 def test_mapping_and_size_option_errors(tmp_path: Path):
     path = helm_like(tmp_path, with_sizes=True)
-    expect_error("target=solution", "names a column the file does not have", "'prediction'",
+    expect_input_error("target=solution", "names a column the file does not have", "'prediction'",
                  paths=path, mapping="target=solution,output=prediction")  # fmt: skip
     sizes = known_sizes(tmp_path)
-    expect_error("own n_params column", "--params", paths=OUTPUTS_CSV, params=sizes)
-    expect_error("own n_params column", "--size-count", paths=OUTPUTS_CSV, size_count="total")
-    expect_error("--params and --param-column", paths=path, params=path, param_column="params")
-    expect_error("--param-column and --map n_params", paths=path, param_column="params",
+    expect_input_error("own n_params column", "--params", paths=OUTPUTS_CSV, params=sizes)
+    expect_input_error("own n_params column", "--size-count", paths=OUTPUTS_CSV, size_count="total")
+    expect_input_error(
+        "--params and --param-column", paths=path, params=path, param_column="params"
+    )
+    expect_input_error("--param-column and --map n_params", paths=path, param_column="params",
                  mapping="n_params=params")  # fmt: skip
-    expect_error("no task(s) gsm8k", paths=OUTPUTS_CSV, tasks="gsm8k")
+    expect_input_error("no task(s) gsm8k", paths=OUTPUTS_CSV, tasks="gsm8k")
 
 
 @pytest.mark.parametrize(

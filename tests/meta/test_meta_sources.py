@@ -3,8 +3,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -19,9 +17,11 @@ from mirage_bayes.meta.sources import (
     pythia_arithmetic_table,
 )
 
-DATA = Path(__file__).resolve().parents[1] / "analyses" / "data"
-BIGG = DATA / "bigbench_bigg"
-PYTHIA = DATA / "pythia_arithmetic"
+from support import DATA, REPO
+
+TABLES = REPO / "analyses" / "data"
+BIGG = TABLES / "bigbench_bigg"
+PYTHIA = TABLES / "pythia_arithmetic"
 
 
 def test_bigbench_bigg_triplets():
@@ -84,7 +84,7 @@ def test_cli_convert_writes_a_table_meta_reads(tmp_path, capsys):
     assert "file exists" in capsys.readouterr().err
 
 
-LMEVAL = Path(__file__).resolve().parent / "data" / "meta_lmeval"
+LMEVAL = DATA / "meta_lmeval"
 
 
 def test_lmeval_folder_of_results_files_new_format():
@@ -131,7 +131,7 @@ def test_lmeval_folder_errors(tmp_path):
 def test_item_logs_become_meta_rows_with_their_test_set_sizes(tmp_path):
     """What fit reads, counted per task and model: exact match of generations, the grade (and
     chance level) of multiple choice."""
-    root = Path(__file__).resolve().parents[1]
+    root = REPO
     eee = item_logs_table(root / "tests" / "data" / "eee" / "pythia")
     assert list(eee["metric"].unique()) == ["exact_match"] and (eee["n_items"] == 16).all()
     assert eee["score"].tolist() == [0.125, 0.1875, 0.8125, 0.9375]

@@ -28,7 +28,6 @@ import pytest
 import mirage_bayes.cli.fit_command
 import mirage_bayes.output.destination as destination
 from mirage_bayes import __version__
-from mirage_bayes.cli import main
 from mirage_bayes.errors import InputError
 from mirage_bayes.output.destination import (
     MARKER,
@@ -39,29 +38,7 @@ from mirage_bayes.output.destination import (
     staged_folder,
 )
 
-EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "arithmetic_outputs.csv"
-
-
-@pytest.fixture(autouse=True)
-def _no_claims_left():
-    yield
-    assert not destination._CLAIMS, "a claim outlived its test"
-    release_all()
-
-
-def run_main(argv: list) -> int:
-    try:
-        return main([str(a) for a in argv])
-    except SystemExit as stop:
-        return stop.code if isinstance(stop.code, int) else 1
-
-
-def one_error_line(capsys) -> str:
-    err = capsys.readouterr().err
-    lines = err.splitlines()
-    assert len(lines) == 1 and lines[0].startswith("mirage-bayes: error:"), err
-    assert "Traceback" not in err
-    return lines[0]
+from support import EXAMPLE, one_error_line, run_main
 
 
 def snapshot(folder: Path) -> dict[str, bytes]:
@@ -451,15 +428,6 @@ def test_forecast_and_meta_folders_are_marked_and_guarded(tmp_path, command):
     with pytest.raises(InputError, match="not a mirage-bayes result folder"):
         write(dest, True)
     assert hidden(tmp_path, "results") == []
-
-
-@pytest.fixture
-def ctrl_c_interrupts():
-    """Ctrl-C raises KeyboardInterrupt, as in a terminal, even when the test run was started in
-    the background (a shell starts background jobs with SIGINT ignored, and so do its children)."""
-    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
-    yield
-    signal.signal(signal.SIGINT, previous)
 
 
 @pytest.mark.usefixtures("ctrl_c_interrupts")

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "arithmetic_outputs.csv"
+from support import EXAMPLE
+
 RUN_FIT = "import sys; from mirage_bayes.cli import main; sys.exit(main(sys.argv[1:]))"
 
 
