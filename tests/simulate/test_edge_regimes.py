@@ -74,7 +74,7 @@ def test_many_items_collapse_to_few_patterns():
     "make", [perfect_and_hopeless, one_item, one_token], ids=lambda f: f.__name__
 )
 def test_edge_cases_fit_without_missing_values(make):
-    report = run_case(make(), draws=200)
+    report = run_case(make(), draws=200, memory=False)
     assert report["missing_values"] == 0
     result = report["result"]
     diagnostics = result.diagnostics()
@@ -91,7 +91,7 @@ def test_a_large_test_set_is_fitted_from_patterns(monkeypatch):
     # The 10⁶-item run (time and memory) is in validation/run_validation.py edge; here the same
     # code path on a test set small enough for the suite, forced to pattern storage.
     monkeypatch.setattr(inference, "ITEM_GROUP_LIMIT", 0)
-    report = run_case(many_items(n_items=5_000, seed=2), draws=150)
+    report = run_case(many_items(n_items=5_000, seed=2), draws=150, memory=False)
     assert report["missing_values"] == 0
     assert report["loo_points"] == 5_000
     idata = report["result"].idatas["many_items"]["power_law"]
