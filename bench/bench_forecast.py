@@ -7,7 +7,7 @@ run because the machine is shared and absolute times drift:
 (a) per refit, build the weighted model afresh and call ``pm.sample`` with the settings of
     ``mirage_bayes.fitting.inference.sample_trend`` (jitter+adapt_full, target_accept 0.9), which
     compiles the log density and its helper functions each time;
-(b) per trend, build the model and a :class:`~mirage_bayes.fitting.inference.CompiledSampler` once;
+(b) per trend, build the model and a :class:`~mirage_bayes.fitting.compiled.CompiledSampler` once;
     per refit, swap the likelihood weights (``set_task_data``) and sample.
 
 Both use the same seeds, so they must give the same draws; the script checks that. A warm-up

@@ -102,3 +102,19 @@ def fine_item_log_likelihood(
         per_node = binom.logpmf(data.errors[:, :, None], data.trials[:, :, None], scored)
         out[d] = logsumexp(per_node.sum(1), axis=1, b=w[None, :])
     return out
+
+
+# Sampler settings of the tests that compare two fits byte for byte (not their intervals).
+QUICK_FIT = ["--draws", "100", "--tune", "100", "--chains", "2", "--seed", "3", "--quiet",
+             "--trends", "power_law"]  # fmt: skip
+
+
+def fits_alike(tmp_path: Path, logs: Path, table: Path) -> bytes:
+    """Fit the logs and the equivalent table (quick settings); their ``summary.csv`` must be the
+    same bytes."""
+    log_out, table_out = tmp_path / "from_logs", tmp_path / "from_table"
+    assert main(["fit", str(logs), "--out", str(log_out), *QUICK_FIT]) == 0
+    assert main(["fit", str(table), "--out", str(table_out), *QUICK_FIT]) == 0
+    summary = (log_out / "summary.csv").read_bytes()
+    assert summary == (table_out / "summary.csv").read_bytes()
+    return summary

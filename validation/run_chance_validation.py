@@ -40,9 +40,10 @@ import numpy as np
 import pandas as pd
 
 from mirage_bayes.fitting.comparison import pair
+from mirage_bayes.fitting.compiled import CompiledSampler
 from mirage_bayes.fitting.data import split_tasks
 from mirage_bayes.fitting.generation import fit
-from mirage_bayes.fitting.inference import CompiledSampler, chance_scale_of, diagnose, stacked
+from mirage_bayes.fitting.inference import chance_scale_of, diagnose, stacked
 from mirage_bayes.forecast.refit import refit_table, refit_weights
 from mirage_bayes.forecast.run import TARGET_ACCEPT
 from mirage_bayes.inputs.scoring import score_outputs

@@ -8,7 +8,6 @@ tasks.
 
 from __future__ import annotations
 
-import json
 import sys
 from collections.abc import Callable, Sequence
 from functools import partial
@@ -25,6 +24,7 @@ from mirage_bayes.fitting.inference import (
     Diagnostics,
     SamplerConfig,
     diagnose,
+    fit_attrs,
     run_nuts,
     seed_for,
     stacked,
@@ -39,7 +39,6 @@ from mirage_bayes.models.choice import (
     item_log_likelihood,
     posterior_predictive_log_ce,
 )
-from mirage_bayes.settings import VERSION
 
 DEFAULT_TRENDS = ("power_law", "broken_power_law")
 
@@ -65,17 +64,8 @@ def sample_choice_trend(
         idata.posterior["sigma_item"] = xr.zeros_like(idata.posterior["sigma_obs"])
     _add_item_groups(idata, data, np.random.default_rng(seed + 1))
     idata.attrs.update(
-        {
-            "model": f"multiple_choice/{trend_name}",
-            "trend": trend_name,
-            "task": data.task,
-            "mirage_bayes_version": VERSION,
-            "sampler_config": json.dumps(config.to_dict()),
-            "x_center": data.x_center,
-            "x_half_range": data.x_half_range,
-            "item_ids_shared": int(data.item_ids_shared),
-            "item_effects": int(data.item_effects),
-        }
+        fit_attrs("multiple_choice", trend_name, data, config)
+        | {"item_effects": int(data.item_effects)}
     )
     return idata
 
@@ -202,21 +192,10 @@ def fit_choices(
         "kind": "multiple_choice",
         "input": source,
         "input_sha256": file_sha256(source) if source else None,
-        "seed": seed,
-        "draws": draws,
-        "tune": tune,
-        "chains": chains,
         "choices": sorted({int(k) for t in tasks for k in np.unique(t.n_choices[t.observed])}),
-        "trends": list(trends),
-        "late_check": loop.late_checks,
-        "warnings": loop.warnings,
-        "refits": loop.refits,
-    }
+    } | loop.run_meta(config, trends)
     return ChoiceFitResult(
         tasks=tasks,
-        idatas=loop.idatas,
-        comparisons=loop.comparisons,
-        verdict_texts=loop.verdicts,
-        diagnostics_by_fit=loop.diagnostics,
+        **loop.result_fields(),
         meta=meta,
     )

@@ -122,27 +122,16 @@ def fit(
         "input": outputs.attrs.get("source"),
         "input_sha256": file_sha256(outputs.attrs["source"]) if "source" in outputs.attrs else None,
         "tokenizers": tokenizers or {t.task: "prescored" for t in tasks},
-        "seed": seed,
-        "draws": draws,
-        "tune": tune,
-        "chains": chains,
         "choices": choices,
-        "trends": list(trends),
         "lengths": sorted({int(v) for v in lengths}),
         "chance": {
             t.task: chance_summary(t, chance_sources[t.task])
             | {"note": chance_note(t, chance_sources[t.task])}
             for t in tasks
         },
-        "late_check": loop.late_checks,
-        "warnings": loop.warnings,
-        "refits": loop.refits,
-    }
+    } | loop.run_meta(config, trends)
     return FitResult(
         tasks=tasks,
-        idatas=loop.idatas,
-        comparisons=loop.comparisons,
-        verdict_texts=loop.verdicts,
-        diagnostics_by_fit=loop.diagnostics,
+        **loop.result_fields(),
         meta=meta,
     )

@@ -57,6 +57,22 @@ class TrendLoop:
     warnings: list[str] = field(default_factory=list)
     refits: list[str] = field(default_factory=list)  # fits rerun (not silent, not failures)
 
+    def run_meta(self, config: SamplerConfig, trends: Sequence[str]) -> dict:
+        """What every kind records of the run in ``summary.json``: the sampler settings and
+        what the loop found."""
+        return {
+            "seed": config.seed, "draws": config.draws, "tune": config.tune,
+            "chains": config.chains, "trends": list(trends), "late_check": self.late_checks,
+            "warnings": self.warnings, "refits": self.refits,
+        }  # fmt: skip
+
+    def result_fields(self) -> dict:
+        """The keyword arguments every kind's result class takes from the loop."""
+        return {
+            "idatas": self.idatas, "comparisons": self.comparisons,
+            "verdict_texts": self.verdicts, "diagnostics_by_fit": self.diagnostics,
+        }  # fmt: skip
+
 
 def run_trend_loop(
     tasks: Sequence[Any],

@@ -10,7 +10,7 @@ How a refit works. All sizes stay in the model; each has a likelihood weight, 1 
 log size ``x`` is the same in every refit: **the priors are those of the full fit, defined on the
 full range of sizes** (``a`` is η at the middle of the full range, the break of the broken power
 law may fall anywhere in it, including among the held-out sizes). Each trend's model is compiled
-once (:class:`~mirage_bayes.fitting.inference.CompiledSampler`); a refit only swaps the weights
+once (:class:`~mirage_bayes.fitting.compiled.CompiledSampler`); a refit only swaps the weights
 (:func:`~mirage_bayes.models.generation.set_task_data`). Refit ``k`` is seeded from
 ``(seed, task, trend, k)``.
 
@@ -46,9 +46,9 @@ import numpy as np
 import pandas as pd
 
 from mirage_bayes.errors import InputError
+from mirage_bayes.fitting.compiled import CompiledSampler
 from mirage_bayes.fitting.data import TaskData, split_tasks
 from mirage_bayes.fitting.inference import (
-    CompiledSampler,
     SamplerConfig,
     chance_scale_of,
     diagnose,

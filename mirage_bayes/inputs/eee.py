@@ -26,15 +26,15 @@ aggregate result, ``evaluation_result_id``) are refused with one line naming the
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from mirage_bayes.errors import InputError
-from mirage_bayes.inputs.log_table import Run, choose_tasks, log_frame, note
-from mirage_bayes.inputs.tables import check_readable_file, os_error, show
+from mirage_bayes.inputs.log_table import Run, choose_tasks, json_records, log_frame, note
+from mirage_bayes.inputs.tables import show
 
 __all__ = ["is_eee_file", "read_eee", "sample_files"]
 
@@ -69,34 +69,6 @@ def is_eee_file(path: Path) -> bool:
 def sample_files(folder: Path) -> list[Path]:
     """The instance-level record files in a folder and its subfolders, sorted."""
     return sorted(p for p in folder.rglob("*.jsonl") if p.is_file() and is_eee_file(p))
-
-
-def _records(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
-    check_readable_file(path, str(path))
-    try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as err:
-        what = f"byte offset {err.start} is not valid UTF-8"
-        raise InputError(what, where=str(path), fix=_FIX) from None
-    except OSError as error:
-        raise os_error(error, str(path)) from None
-    found = False
-    # Only "\n" ends a record: text may hold U+2028 or U+0085, where str.splitlines() would cut.
-    for number, line in enumerate(text.split("\n"), start=1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as err:
-            what = f"is not valid JSON ({err.msg} at column {err.colno})"
-            raise InputError(what, where=f"{path}, line {number}", fix=_FIX) from None
-        if not isinstance(record, dict):
-            what = f"is a JSON {type(record).__name__}, not an object"
-            raise InputError(what, where=f"{path}, line {number}", fix=_FIX)
-        found = True
-        yield number, record
-    if not found:
-        raise InputError("holds no samples", where=str(path), fix=_FIX)
 
 
 def _name(record: dict[str, Any], key: str, where: str) -> str:
@@ -150,7 +122,7 @@ def _runs(files: Sequence[Path]) -> list[Run]:
     runs: dict[tuple[str, str], Run] = {}
     seen: dict[tuple[str, str, str], str] = {}
     for path in files:
-        for number, record in _records(path):
+        for number, record in json_records(path, _FIX):
             where = f"{path}, line {number}"
             task = _name(record, "evaluation_name", where)
             model = _name(record, "model_id", where)

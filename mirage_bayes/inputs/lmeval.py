@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -43,6 +43,7 @@ import pandas as pd
 from mirage_bayes.errors import InputError
 from mirage_bayes.inputs.choices import validate_choices
 from mirage_bayes.inputs.lmeval_records import LOG_FIX, Choice, choice, generation, item_id, settle
+from mirage_bayes.inputs.log_table import json_records
 from mirage_bayes.inputs.model_sizes import family_of
 
 __all__ = ["GENERATION", "MULTIPLE_CHOICE", "is_samples_file", "read_lmeval", "sample_files"]
@@ -156,33 +157,6 @@ def _task_config(results: dict[str, Any], task: str, where: Path) -> dict[str, A
             fix="give the results file written in the same lm_eval run as the samples",
         )
     return config
-
-
-def _records(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as err:
-        raise InputError(
-            f"byte offset {err.start} is not valid UTF-8", where=str(path), fix=LOG_FIX
-        ) from None
-    found = False
-    # Only "\n" ends a record: lm-eval writes with ensure_ascii=False, so a document's text may
-    # hold U+2028 or U+0085, at which str.splitlines() would cut a valid record in two.
-    for number, line in enumerate(text.split("\n"), start=1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as err:
-            what = f"is not valid JSON ({err.msg} at column {err.colno})"
-            raise InputError(what, where=f"{path}, line {number}", fix=LOG_FIX) from None
-        if not isinstance(record, dict):
-            what = f"is a JSON {type(record).__name__}, not an object"
-            raise InputError(what, where=f"{path}, line {number}", fix=LOG_FIX)
-        found = True
-        yield number, record
-    if not found:
-        raise InputError("holds no samples", where=str(path), fix=LOG_FIX)
 
 
 def _one_filter(
@@ -318,7 +292,7 @@ def read_lmeval(
         owner[key] = log.path
     present: dict[Any, None] = {}
     for log in logs:
-        records = list(_records(log.path))
+        records = list(json_records(log.path, LOG_FIX))
         present.update(dict.fromkeys(r.get("filter") for _, r in records))
         _read_log(log, _one_filter(records, log.path, lm_eval_filter))
     if lm_eval_filter is not None and lm_eval_filter not in present:

@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 import re
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
@@ -32,7 +32,7 @@ from mirage_bayes.errors import InputError
 from mirage_bayes.inputs.model_sizes import family_of
 from mirage_bayes.inputs.tables import check_readable_file, os_error
 
-__all__ = ["Run", "choose_tasks", "item_key", "load_json", "log_frame", "note"]
+__all__ = ["Run", "choose_tasks", "item_key", "json_records", "load_json", "log_frame", "note"]
 
 _DIGITS = re.compile(r"(\d+)")
 
@@ -63,21 +63,49 @@ def item_key(item: str) -> tuple[Any, ...]:
     return tuple((0, int(p), "") if p.isdigit() else (1, 0, p) for p in _DIGITS.split(item) if p)
 
 
-def load_json(path: Path, fix: str) -> Any:
-    """The JSON value of a file, or one :class:`InputError` line saying why it cannot be read."""
+def _read_text(path: Path, fix: str) -> str:
     check_readable_file(path, str(path))
     try:
-        text = path.read_text(encoding="utf-8")
+        return path.read_text(encoding="utf-8")
     except UnicodeDecodeError as err:
         what = f"byte offset {err.start} is not valid UTF-8"
         raise InputError(what, where=str(path), fix=fix) from None
     except OSError as error:
         raise os_error(error, str(path)) from None
+
+
+def load_json(path: Path, fix: str) -> Any:
+    """The JSON value of a file, or one :class:`InputError` line saying why it cannot be read."""
+    text = _read_text(path, fix)
     try:
         return json.loads(text)
     except json.JSONDecodeError as err:
         what = f"is not valid JSON ({err.msg} at line {err.lineno}, column {err.colno})"
         raise InputError(what, where=str(path), fix=fix) from None
+
+
+def json_records(path: Path, fix: str) -> Iterator[tuple[int, dict[str, Any]]]:
+    """The records of a JSON Lines file with their line numbers; one :class:`InputError` line
+    for a file that cannot be read, a line that is not a JSON object, or no record at all."""
+    text = _read_text(path, fix)
+    found = False
+    # Only "\n" ends a record: writers with ensure_ascii=False (lm-eval among them) leave U+2028
+    # or U+0085 raw inside strings, at which str.splitlines() would cut a valid record in two.
+    for number, line in enumerate(text.split("\n"), start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as err:
+            what = f"is not valid JSON ({err.msg} at column {err.colno})"
+            raise InputError(what, where=f"{path}, line {number}", fix=fix) from None
+        if not isinstance(record, dict):
+            what = f"is a JSON {type(record).__name__}, not an object"
+            raise InputError(what, where=f"{path}, line {number}", fix=fix)
+        found = True
+        yield number, record
+    if not found:
+        raise InputError("holds no samples", where=str(path), fix=fix)
 
 
 def note(message: str) -> None:

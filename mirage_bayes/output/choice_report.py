@@ -7,7 +7,6 @@ The report reuses the generation report's Jinja environment, number formatting a
 
 from __future__ import annotations
 
-import base64
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -29,6 +28,7 @@ from mirage_bayes.output.plots import (
 )
 from mirage_bayes.output.protocols import FitLike
 from mirage_bayes.output.report import (
+    figure_entries,
     ordered_trends,
     split_warnings,
     table_block,
@@ -168,23 +168,6 @@ def save_choice_figures(result: FitLike, directory: str | Path) -> dict[str, lis
     return written
 
 
-def _figure_entries(task: str, stem: str, paths: list[Path], directory: Path) -> list[dict]:
-    entries = []
-    for path in paths:
-        title, caption = FIGURES[path.stem[len(stem) + 1 :]]
-        data = base64.b64encode(path.read_bytes()).decode("ascii")
-        entries.append(
-            {
-                "title": title,
-                "caption": caption,
-                "path": path.relative_to(directory).as_posix(),
-                "data_uri": f"data:image/png;base64,{data}",
-                "alt": f"{task}: {title}",
-            }
-        )
-    return entries
-
-
 def _by_scale_table(
     summary: pd.DataFrame, observed: pd.DataFrame, quantity: str
 ) -> dict[str, Any] | None:
@@ -258,7 +241,7 @@ def render_choice_report(
                     }
                     for q in ("mc_grade", "brier", "p_correct")
                 ],  # fmt: skip
-                "figures": _figure_entries(task, stems[task], figures[task], directory),
+                "figures": figure_entries(task, stems[task], figures[task], directory, FIGURES),
             }
         )
     return write_fit_report(

@@ -29,7 +29,7 @@ from mirage_bayes.output.plots import (
 )
 from mirage_bayes.settings import DEFAULT_MAX_ITEMS, ESS_BULK_MIN, RHAT_MAX
 
-__all__ = ["render_report", "task_section_head", "write_fit_report"]
+__all__ = ["figure_entries", "render_report", "task_section_head", "write_fit_report"]
 
 
 FIGURES = {  # kind: (title, one-sentence caption)
@@ -258,11 +258,19 @@ def _meta_value(key: str, value: Any) -> str:
     return str(value)
 
 
-def _figure_entries(task: str, stem: str, paths: list[Path], directory: Path) -> list[dict]:
+def figure_entries(
+    task: str,
+    stem: str,
+    paths: list[Path],
+    directory: Path,
+    captions: Mapping[str, tuple[str, str]] = FIGURES,
+) -> list[dict]:
+    """One report entry per figure file ``<stem>_<kind>.png``: its title and caption (from
+    ``captions`` by kind), its path relative to the report and its bytes as a data URI."""
     entries = []
     for path in paths:
         kind = path.stem[len(stem) + 1 :]
-        title, caption = FIGURES.get(kind, (kind.replace("_", " "), ""))
+        title, caption = captions.get(kind, (kind.replace("_", " "), ""))
         data = base64.b64encode(path.read_bytes()).decode("ascii")
         entries.append(
             {
@@ -349,7 +357,7 @@ def _resolution_section(
     return {
         "trend": name,
         "text": text,
-        "figure": _figure_entries(task, stem, [path], directory)[0],
+        "figure": figure_entries(task, stem, [path], directory)[0],
         "table": table_block(headers, body),
     }
 
@@ -429,7 +437,7 @@ def render_report(
                 ),  # fmt: skip
                 "chance": (meta.get("chance") or {}).get(task, {}).get("note"),
                 "epsilon": _epsilon_table(eps, of["observed"]),
-                "figures": _figure_entries(task, stems[task], figures.get(task, []), directory),
+                "figures": figure_entries(task, stems[task], figures.get(task, []), directory),
                 "resolution": None
                 if resolution is None
                 else _resolution_section(resolution, curves, task, stems[task], directory),

@@ -15,8 +15,8 @@ from scipy.special import logsumexp
 from scipy.stats import binom, norm
 
 from mirage_bayes.errors import InputError
+from mirage_bayes.fitting.compiled import CompiledSampler
 from mirage_bayes.fitting.data import TaskData
-from mirage_bayes.fitting.inference import CompiledSampler
 from mirage_bayes.forecast.plot import plot_forecast
 from mirage_bayes.forecast.refit import (
     FORECAST_COLUMNS,

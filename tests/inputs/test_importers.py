@@ -22,15 +22,13 @@ from mirage_bayes.cli import main
 from mirage_bayes.inputs.io import read_outputs
 from mirage_bayes.inputs.sources import read_inputs
 
-from support import DATA, expect_input_error
+from support import DATA, expect_input_error, fits_alike
 
 LMEVAL_CSV = DATA / "lmeval" / "pythia_outputs.csv"
 HELM, HELM_CSV, HELM_PRESCORED = (DATA / "helm" / n for n in
                                   ("pythia", "helm_outputs.csv", "helm_prescored.csv"))  # fmt: skip
 EEE, EEE_CSV, EEE_PRESCORED = (DATA / "eee" / n for n in
                                ("pythia", "eee_outputs.csv", "eee_prescored.csv"))  # fmt: skip
-FIT = ["--draws", "100", "--tune", "100", "--chains", "2", "--seed", "3", "--quiet",
-       "--trends", "power_law"]  # fmt: skip
 
 
 # --------------------------------------------------------------------------------------------
@@ -48,16 +46,6 @@ def edit_jsonl(path: Path, change: Callable[[int, dict], dict | None]) -> None:
     records = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
     kept = [r for r in (change(i, rec) for i, rec in enumerate(records)) if r is not None]
     path.write_text("".join(json.dumps(r) + "\n" for r in kept), encoding="utf-8")
-
-
-def fits_alike(tmp_path: Path, logs: Path, table: Path) -> bytes:
-    """Fit the logs and the table; their summary.csv must be the same bytes."""
-    log_out, table_out = tmp_path / "from_logs", tmp_path / "from_table"
-    assert main(["fit", str(logs), "--out", str(log_out), *FIT]) == 0
-    assert main(["fit", str(table), "--out", str(table_out), *FIT]) == 0
-    summary = (log_out / "summary.csv").read_bytes()
-    assert summary == (table_out / "summary.csv").read_bytes()
-    return summary
 
 
 # --------------------------------------------------------------------------------------------
@@ -349,12 +337,6 @@ def test_lm_eval_logs_and_tables_are_read_as_before():
 # --------------------------------------------------------------------------------------------
 # End to end: each format fits exactly as its equivalent outputs table
 # --------------------------------------------------------------------------------------------
-
-
-@pytest.mark.slow
-def test_fit_of_inspect_logs_equals_fit_of_the_outputs_table(tmp_path: Path, inspect_logs):
-    summary = fits_alike(tmp_path, *inspect_logs)
-    assert b"hf/EleutherAI/pythia-1b" in summary
 
 
 @pytest.mark.slow

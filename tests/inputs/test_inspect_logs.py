@@ -16,7 +16,7 @@ from mirage_bayes.cli import main
 from mirage_bayes.inputs.io import read_outputs
 from mirage_bayes.inputs.sources import read_inputs
 
-from support import DATA, expect_input_error
+from support import DATA, expect_input_error, fits_alike
 
 LMEVAL_CSV = DATA / "lmeval" / "pythia_outputs.csv"
 
@@ -142,3 +142,9 @@ def test_without_inspect_ai_the_error_says_how_to_install_it(tmp_path: Path, mon
     expect_input_error(
         "needs the inspect_ai package", 'pip install "mirage-bayes[inspect]"', paths=path
     )
+
+
+@pytest.mark.slow
+def test_fit_of_inspect_logs_equals_fit_of_the_outputs_table(tmp_path: Path, inspect_logs):
+    summary = fits_alike(tmp_path, *inspect_logs)
+    assert b"hf/EleutherAI/pythia-1b" in summary
