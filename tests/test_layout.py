@@ -8,6 +8,7 @@ import importlib.util
 import pathlib
 import subprocess
 import sys
+import tomllib
 
 import pytest
 
@@ -79,3 +80,15 @@ def test_importing_the_package_stays_light():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_every_package_is_installed():
+    """A package left out of pyproject.toml's list would be missing from a non-editable install."""
+    listed = set(
+        tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"]
+    )
+    found = {
+        ".".join(("mirage_bayes", *init.parent.relative_to(ROOT / "mirage_bayes").parts))
+        for init in (ROOT / "mirage_bayes").rglob("__init__.py")
+    }
+    assert found | {"mirage_bayes.models"} == listed
