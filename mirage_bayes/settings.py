@@ -24,6 +24,7 @@ __all__ = [
     "REPLICATES",
     "RHAT_MAX",
     "TREND_NAMES",
+    "TREND_PREFERENCE",
     "VERSION",
 ]
 
@@ -33,6 +34,8 @@ VERSION = "0.1.0"
 # and those compared by default; scale_free is always fitted as the reference.
 TREND_NAMES = ("scale_free", "power_law", "broken_power_law")
 DEFAULT_TRENDS = ("power_law", "broken_power_law")
+# Where one trend stands for a task (plans, the resolution section): the smooth law first.
+TREND_PREFERENCE = (*DEFAULT_TRENDS, "scale_free")
 
 # The sampler-diagnostics policy: r̂ ≤ RHAT_MAX, bulk ESS ≥ ESS_BULK_MIN, no divergences.
 RHAT_MAX = 1.01

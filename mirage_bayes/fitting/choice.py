@@ -39,8 +39,7 @@ from mirage_bayes.models.choice import (
     item_log_likelihood,
     posterior_predictive_log_ce,
 )
-
-DEFAULT_TRENDS = ("power_law", "broken_power_law")
+from mirage_bayes.settings import DEFAULT_TRENDS
 
 
 def sample_choice_trend(

@@ -18,8 +18,7 @@ from mirage_bayes.inputs.chance import chance_note, chance_summary
 from mirage_bayes.inputs.scoring import score_outputs
 from mirage_bayes.inputs.tables import file_sha256
 from mirage_bayes.models import TRENDS
-
-DEFAULT_TRENDS = ("power_law", "broken_power_law")
+from mirage_bayes.settings import DEFAULT_TRENDS
 
 
 def _late_check(data: TaskData, log: Callable[[str], None], *, seed: int) -> LateCheck:

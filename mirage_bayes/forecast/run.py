@@ -71,12 +71,12 @@ from mirage_bayes.inputs.tables import file_sha256
 from mirage_bayes.models import TRENDS
 from mirage_bayes.models.generation import build_model, set_task_data
 from mirage_bayes.seeds import derive_seed
-from mirage_bayes.settings import HDI_PROB
+from mirage_bayes.settings import DEFAULT_TRENDS, HDI_PROB
 
 DIAGNOSTIC_COLUMNS = [
     "task", "trend", "fitted_scales", "max_rhat", "min_ess_bulk", "divergences", "ok", "problems"
 ]  # fmt: skip
-FORECAST_TRENDS = ("power_law", "broken_power_law")  # scale_free has no shape to extrapolate
+FORECAST_TRENDS = DEFAULT_TRENDS  # scale_free has no shape to extrapolate
 TARGET_ACCEPT = 0.9  # as in fit (SamplerConfig)
 
 

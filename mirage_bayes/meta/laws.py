@@ -45,6 +45,7 @@ from scipy import stats
 from scipy.special import gammaln
 
 from mirage_bayes.models import aggregate
+from mirage_bayes.models.aggregate import AGGREGATE_TRENDS
 from mirage_bayes.models.trends import softplus
 
 __all__ = [
@@ -62,7 +63,7 @@ __all__ = [
 ]
 
 KINDS = ("proportion", "continuous", "loss")
-TRENDS = ("power_law", "broken_power_law")
+TRENDS = AGGREGATE_TRENDS
 MIN_SCALES = dict(aggregate.MIN_SCALES)
 BREAK_SHARPNESS = aggregate.BREAK_SHARPNESS
 

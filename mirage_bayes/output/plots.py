@@ -21,13 +21,14 @@ from matplotlib.lines import Line2D
 
 from mirage_bayes.output.figures import new_figure
 from mirage_bayes.output.filenames import file_stems
+from mirage_bayes.settings import TREND_NAMES
 
 __all__ = [
     "figure_stems", "plot_comparison", "plot_epsilon", "plot_metric", "plot_resolution",
     "save_figures",
 ]  # fmt: skip
 
-TREND_ORDER = ("scale_free", "power_law", "broken_power_law")
+TREND_ORDER = TREND_NAMES  # the reference first, then the smooth law, then the broken one
 METRICS = {
     "accuracy": "exact-match accuracy",
     "token_edit_distance": "token edit distance",

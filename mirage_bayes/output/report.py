@@ -27,7 +27,7 @@ from mirage_bayes.output.plots import (
     save_figures,
     trend_label,
 )
-from mirage_bayes.settings import DEFAULT_MAX_ITEMS, ESS_BULK_MIN, RHAT_MAX
+from mirage_bayes.settings import DEFAULT_MAX_ITEMS, ESS_BULK_MIN, RHAT_MAX, TREND_PREFERENCE
 
 __all__ = ["figure_entries", "render_report", "task_section_head", "write_fit_report"]
 
@@ -67,7 +67,6 @@ FIGURES = {  # kind: (title, one-sentence caption)
         "(dash-dotted). A true accuracy below 1/n usually shows as 0 of n.",
     ),
 }
-RESOLUTION_TRENDS = ("power_law", "broken_power_law", "scale_free")  # the smooth law first
 
 PARAMETER_NAMES = {
     "sigma_item": "σ_item (spread of item difficulty)",
@@ -291,11 +290,12 @@ def _resolution_section(
     """Text, figure and table of "Is an observed zero evidence of no ability?" for one task.
 
     Uses the power law (the smooth law) when fitted, else the first of
-    :data:`RESOLUTION_TRENDS` present; the table lists the scales and lengths that showed 0.
+    :data:`~mirage_bayes.settings.TREND_PREFERENCE` present; the table lists the scales and
+    lengths that showed 0.
     """
 
     rows = resolution[resolution["task"] == task]
-    trend = next((t for t in RESOLUTION_TRENDS if (rows["trend"] == t).any()), None)
+    trend = next((t for t in TREND_PREFERENCE if (rows["trend"] == t).any()), None)
     if trend is None:
         return None
     rows = rows[rows["trend"] == trend].sort_values(["n_params", "length"])

@@ -40,7 +40,7 @@ from mirage_bayes.models.generation import population_quantities
 from mirage_bayes.output.figures import new_figure
 from mirage_bayes.output.formatting import format_number, format_params
 from mirage_bayes.output.load import load_fit
-from mirage_bayes.settings import DEFAULT_MAX_ITEMS, HDI_PROB
+from mirage_bayes.settings import DEFAULT_MAX_ITEMS, HDI_PROB, TREND_PREFERENCE
 from mirage_bayes.simulate.generation import model_name
 
 MAX_ITEMS = DEFAULT_MAX_ITEMS
@@ -49,7 +49,6 @@ PLAN_COLUMNS = [
     "task", "model", "n_params", "length", "items_any_correct", "items_halfwidth",
     "trend", "epsilon", "accuracy", "max_items",
 ]  # fmt: skip
-TREND_PREFERENCE = ("power_law", "broken_power_law", "scale_free")
 _TAIL = 1e-10  # binomial mass left out of the window of counts summed over in (b)
 _EXACT_COUNTS = 2000  # below this n every count's HDI is computed; beyond, interpolated
 
