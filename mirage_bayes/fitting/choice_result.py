@@ -16,8 +16,6 @@ import numpy as np
 import pandas as pd
 
 from mirage_bayes.fitting.base import TrendFits, posterior_dict
-from mirage_bayes.fitting.comparison import task_entry
-from mirage_bayes.fitting.inference import sampler_warnings
 from mirage_bayes.fitting.result import (
     CURVE_DRAWS,
     CURVE_POINTS,
@@ -33,8 +31,7 @@ from mirage_bayes.models.choice import (
     guessing_log_ce,
 )
 from mirage_bayes.output.choice_report import plot_choice_metrics, render_choice_report
-from mirage_bayes.output.filenames import task_files
-from mirage_bayes.output.save import staged_folder, write_posteriors
+from mirage_bayes.output.save import staged_folder, summary_tasks, write_posteriors
 from mirage_bayes.settings import HDI_PROB, VERSION
 
 if TYPE_CHECKING:
@@ -237,26 +234,9 @@ def choice_summary_json(result: ChoiceFitResult) -> dict:
     per-trend diagnostics and the verdict (the layout of a generation fit's ``summary.json``)."""
 
     meta = result.meta
-    diagnostics = result.diagnostics()
-    tasks = {}
-    n_scales = {data.task: data.n_scales for data in result.tasks}
-    for table in result.comparisons:
-        task = str(table["task"].iloc[0])
-        diag = diagnostics[diagnostics["task"] == task]
-        tasks[task] = {
-            **task_entry(table, diag, result.verdict_texts.get(task, ""), n_scales[task]),
-            "late_check": meta.get("late_check", {}).get(task),
-        }
     keys = ("seed", "input", "input_sha256", "draws", "tune", "chains", "choices", "trends")
-    return {
-        "mirage_bayes_version": VERSION,
-        "kind": "multiple_choice",
-        **{key: meta.get(key) for key in keys},
-        "warnings": [*meta.get("warnings", []), *sampler_warnings(result.diagnostics_by_fit)],
-        "refits": meta.get("refits", []),
-        "tasks": tasks,
-        "files": task_files(result),  # task name -> file names
-    }
+    head = {"mirage_bayes_version": VERSION, "kind": "multiple_choice"}
+    return head | {key: meta.get(key) for key in keys} | summary_tasks(result)
 
 
 def save_choice_result(

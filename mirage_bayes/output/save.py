@@ -4,7 +4,9 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from mirage_bayes.fitting.comparison import task_entry
 from mirage_bayes.fitting.inference import sampler_warnings
@@ -16,12 +18,14 @@ from mirage_bayes.output.report import render_report
 from mirage_bayes.settings import VERSION
 
 
-def summary_json(result: FitLike) -> dict:
-    """Run metadata, per-task preferred trend, per-trend diagnostics and resolution floors."""
-
+def summary_tasks(
+    result: FitLike, extra: Callable[[str], dict[str, Any]] | None = None
+) -> dict[str, Any]:
+    """What every kind's ``summary.json`` holds per task (preferred trend, the comparison, the
+    diagnostics, the verdict, the late-jump check and what ``extra(task)`` adds) and of the run
+    (warnings, refits, the files written per task)."""
     meta = result.meta
     diagnostics = result.diagnostics()
-    floors = floors_by_task(result.observed())
     tasks = {}
     n_scales = {data.task: data.n_scales for data in result.tasks}
     for table in result.comparisons:
@@ -31,27 +35,34 @@ def summary_json(result: FitLike) -> dict:
             **task_entry(table, diag, result.verdict_texts.get(task, ""), n_scales[task]),
             # Is the rise at the largest sizes a late jump? (mirage_bayes.fitting.late_check)
             "late_check": meta.get("late_check", {}).get(task),
-            # The chance-match rate g and where it came from (see mirage_bayes.inputs.chance).
-            "chance": meta.get("chance", {}).get(task),
-            # Per observed scale and length: 1/n and 1/(n·L) (see mirage_bayes.fitting.resolution).
-            "resolution": floors.get(task, []),
+            **(extra(task) if extra else {}),
         }
     return {
-        "mirage_bayes_version": VERSION,
-        "seed": meta.get("seed"),
-        "input": meta.get("input"),
-        "input_sha256": meta.get("input_sha256"),
-        "tokenizer": meta.get("tokenizers"),
-        "draws": meta.get("draws"),
-        "tune": meta.get("tune"),
-        "chains": meta.get("chains"),
-        "choices": meta.get("choices"),
         # The CLI points here for sampler trouble, so the failed diagnostics are listed too.
         "warnings": [*meta.get("warnings", []), *sampler_warnings(result.diagnostics_by_fit)],
         "refits": meta.get("refits", []),
         "tasks": tasks,
-        "files": task_files(result),
+        "files": task_files(result),  # task name -> file names
     }
+
+
+def summary_json(result: FitLike) -> dict:
+    """Run metadata, per-task preferred trend, per-trend diagnostics and resolution floors."""
+    meta = result.meta
+    floors = floors_by_task(result.observed())
+    head = {"mirage_bayes_version": VERSION, "seed": meta.get("seed"), "input": meta.get("input"),
+            "input_sha256": meta.get("input_sha256"), "tokenizer": meta.get("tokenizers"),
+            "draws": meta.get("draws"), "tune": meta.get("tune"), "chains": meta.get("chains"),
+            "choices": meta.get("choices")}  # fmt: skip
+    return head | summary_tasks(
+        result,
+        lambda task: {
+            # The chance-match rate g and where it came from (see mirage_bayes.inputs.chance).
+            "chance": meta.get("chance", {}).get(task),
+            # Per observed scale and length: 1/n and 1/(n·L) (mirage_bayes.fitting.resolution).
+            "resolution": floors.get(task, []),
+        },
+    )
 
 
 def write_posteriors(result, directory: Path) -> None:
