@@ -16,6 +16,7 @@ __all__ = [
     "int_list",
     "positive",
     "positive_number",
+    "sampler_settings",
     "seed",
     "trend_list",
 ]
@@ -100,3 +101,14 @@ def trend_list(text: str) -> list[str]:
             + ", ".join(sorted(TREND_NAMES))
         )
     return names
+
+
+def sampler_settings(namespace: argparse.Namespace) -> dict[str, int]:
+    """The sampler keywords of ``fit`` and ``forecast`` from the options of
+    :func:`mirage_bayes.cli.parsers.add_sampler_options`."""
+    return {
+        "draws": namespace.draws,
+        "tune": namespace.tune,
+        "chains": namespace.chains,
+        "seed": namespace.seed,
+    }

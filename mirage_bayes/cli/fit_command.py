@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from mirage_bayes.cli.args import sampler_settings
 from mirage_bayes.cli.checks import refuse_generation_options
 from mirage_bayes.cli.runtime import progress_log, save_and_report
 from mirage_bayes.errors import EXIT_DIAGNOSTICS, InputError
@@ -42,10 +43,7 @@ def run(args: argparse.Namespace) -> int:
         choices=args.choices,
         tokenizer=args.tokenizer,
         chance=args.chance,
-        draws=args.draws,
-        tune=args.tune,
-        chains=args.chains,
-        seed=args.seed,
+        **sampler_settings(args),
         progressbar=not args.quiet,
         log=log,
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from mirage_bayes.cli.args import sampler_settings
 from mirage_bayes.cli.runtime import progress_log, save_and_report
 from mirage_bayes.errors import InputError
 from mirage_bayes.forecast.run import forecast
@@ -36,10 +37,7 @@ def run(args: argparse.Namespace) -> int:
         trends=args.trends,
         lengths=args.lengths,
         tokenizer=args.tokenizer,
-        draws=args.draws,
-        tune=args.tune,
-        chains=args.chains,
-        seed=args.seed,
+        **sampler_settings(args),
         log=log,
     )
     save_and_report(result, args, fits="refit(s)", where="forecast_diagnostics.csv")

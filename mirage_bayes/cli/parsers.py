@@ -3,6 +3,11 @@
 Only the standard library and :mod:`mirage_bayes.settings` are imported here, so ``--help``,
 ``--version`` and usage errors answer at once; each subcommand names the module whose ``run``
 does the work (``run_module``), imported only when that command runs.
+
+The options several commands share are declared once (:func:`add_sampler_options`,
+:func:`add_run_flags`); what is left repeats only argparse's shape (``add_argument`` with a
+type, a default and a help text), one declaration per option, which is what keeps ``--help``
+readable next to the code.
 """
 
 from __future__ import annotations
@@ -21,6 +26,27 @@ from mirage_bayes.settings import (
 )
 
 __all__ = ["add_fit", "add_forecast", "add_meta", "add_plan", "add_simulate"]
+
+
+def add_sampler_options(parser, *, out: str) -> None:
+    """The output folder and the sampler settings of the commands that run ``fit``'s sampler."""
+    parser.add_argument("--out", default=out, help=f"output folder (default: {out})")
+    parser.add_argument("--seed", type=args.seed, default=0, help="random seed (default: 0)")
+    parser.add_argument(
+        "--draws", type=args.draws, default=1000, help="draws per chain, ≥ 100 (1000)"
+    )
+    parser.add_argument(
+        "--tune", type=args.positive, default=1000, help="tuning steps per chain (1000)"
+    )
+    parser.add_argument("--chains", type=args.chains, default=2, help="chains, ≥ 2 (default: 2)")
+
+
+def add_run_flags(parser) -> None:
+    """``--force`` (replace a folder this tool wrote) and ``--quiet``."""
+    parser.add_argument(
+        "--force", action="store_true", help="replace an --out folder that mirage-bayes wrote"
+    )
+    parser.add_argument("--quiet", action="store_true", help="no progress output")
 
 
 def add_fit(commands) -> None:
@@ -56,13 +82,7 @@ def add_fit(commands) -> None:
     fit.add_argument(
         "--lm-eval-filter", default=None, help="lm-eval filter to read when a log has several"
     )
-    fit.add_argument("--out", default="mirage_out", help="output folder (default: mirage_out)")
-    fit.add_argument("--seed", type=args.seed, default=0, help="random seed (default: 0)")
-    fit.add_argument("--draws", type=args.draws, default=1000, help="draws per chain, ≥ 100 (1000)")
-    fit.add_argument(
-        "--tune", type=args.positive, default=1000, help="tuning steps per chain (1000)"
-    )
-    fit.add_argument("--chains", type=args.chains, default=2, help="chains, ≥ 2 (default: 2)")
+    add_sampler_options(fit, out="mirage_out")
     fit.add_argument(
         "--tokenizer", default="auto", help="auto | char | whitespace | regex:PATTERN (auto)"
     )
@@ -86,13 +106,10 @@ def add_fit(commands) -> None:
         help="trends to compare (default: power_law,broken_power_law; scale_free is always "
         "fitted as the reference)",
     )
-    fit.add_argument(
-        "--force", action="store_true", help="replace an --out folder that mirage-bayes wrote"
-    )
+    add_run_flags(fit)
     fit.add_argument(
         "--strict", action="store_true", help="exit with code 3 when sampler diagnostics fail"
     )
-    fit.add_argument("--quiet", action="store_true", help="no progress output")
     fit.set_defaults(run_module="mirage_bayes.cli.fit_command")
 
 
@@ -163,15 +180,7 @@ def add_forecast(commands) -> None:
         "--params", default=None, help="model sizes: CSV with columns model,n_params"
     )
     forecast.add_argument("--tasks", default=None, help="forecast only these tasks, e.g. arith3")
-    forecast.add_argument(
-        "--out", default="mirage_forecast", help="output folder (default: mirage_forecast)"
-    )
-    forecast.add_argument("--seed", type=args.seed, default=0, help="random seed (default: 0)")
-    forecast.add_argument("--draws", type=args.draws, default=1000, help="draws per chain (1000)")
-    forecast.add_argument(
-        "--tune", type=args.positive, default=1000, help="tuning steps per chain (1000)"
-    )
-    forecast.add_argument("--chains", type=args.chains, default=2, help="chains (default: 2)")
+    add_sampler_options(forecast, out="mirage_forecast")
     forecast.add_argument(
         "--tokenizer", default="auto", help="auto | char | whitespace | regex:PATTERN (auto)"
     )
@@ -184,10 +193,7 @@ def add_forecast(commands) -> None:
         default=list(DEFAULT_TRENDS),
         help="trends to refit (default: power_law,broken_power_law)",
     )
-    forecast.add_argument(
-        "--force", action="store_true", help="replace an --out folder that mirage-bayes wrote"
-    )
-    forecast.add_argument("--quiet", action="store_true", help="no progress output")
+    add_run_flags(forecast)
     forecast.set_defaults(run_module="mirage_bayes.cli.forecast_command")
 
 
@@ -309,13 +315,10 @@ def add_meta(commands) -> None:
         metavar="ADDRESS",
         help="Dask scheduler address (tcp://host:port): run the triplets there",
     )
-    meta.add_argument(
-        "--force", action="store_true", help="replace an --out folder that mirage-bayes wrote"
-    )
+    add_run_flags(meta)
     meta.add_argument(
         "--strict",
         action="store_true",
         help="exit with code 3 when a smooth-law fit fails its diagnostics",
     )
-    meta.add_argument("--quiet", action="store_true", help="no progress output")
     meta.set_defaults(run_module="mirage_bayes.cli.meta_command")
