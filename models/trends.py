@@ -48,6 +48,11 @@ class Trend:
     min_scales: ClassVar[int]
     description: ClassVar[str]
     parameters: ClassVar[tuple[str, ...]]
+    # How reports and figures name and draw the trend, so that a new trend brings its own.
+    label: ClassVar[str]  # in tables and legends
+    phrase: ClassVar[str]  # in verdict sentences
+    color: ClassVar[str]
+    linestyle: ClassVar[str] = "-"
 
     def build(self, x: pt.TensorVariable, n_scales: int) -> pt.TensorVariable:
         """Declare the trend's priors in the current PyMC model and return μ at ``x``."""
@@ -68,6 +73,9 @@ class ScaleFree(Trend):
     """Each scale its own level, partially pooled around a common mean: no shape imposed."""
 
     name = "scale_free"
+    label = "scale-free"
+    phrase = "the scale-free reference"
+    color = "#2ca02c"
     min_scales = 1
     description = "each scale its own level (partially pooled), the data-driven reference"
     parameters = ("a", "tau")
@@ -88,6 +96,9 @@ class PowerLaw(Trend):
     """``L_CE = (N / c)^alpha``: η linear in log N."""
 
     name = "power_law"
+    label = "power law"
+    phrase = "the single power law"
+    color = "#1f77b4"
     min_scales = 3
     description = "L_CE = (N/c)^alpha, a straight line in log-log space"
     parameters = ("a", "beta")
@@ -125,6 +136,12 @@ class BrokenPowerLaw(Trend):
     """
 
     name = "broken_power_law"
+    label = "broken power law"
+    phrase = "the broken power law"
+    color = "#ff7f0e"
+    # Dash-dots keep the two parametric curves apart in greyscale and where colour marks the
+    # target length instead of the trend.
+    linestyle = "-."
     min_scales = 5
     description = "smoothly broken power law with one break (Caballero et al.)"
     parameters = ("a", "beta", "delta", "x_break", "f")  # delta is derived from departure

@@ -19,11 +19,6 @@ SMALL_ELPD = 4.0
 COLUMNS = [
     "task", "trend", "rank", "elpd_loo", "se", "p_loo", "elpd_diff", "dse", "weight", "warning"
 ]  # fmt: skip
-NAMES = {
-    "power_law": "the single power law",
-    "broken_power_law": "the broken power law",
-    "scale_free": "the scale-free reference",
-}
 
 
 def compare_trends(task: str, idatas: dict[str, az.InferenceData]) -> pd.DataFrame:
@@ -109,7 +104,7 @@ def preference_sentence(task: str, result: tuple[str, float, float], a: str, b: 
     better, diff, se = result
     worse = b if better == a else a
     return (
-        f"{NAMES[better].capitalize()} fits {task} better than {NAMES[worse]} "
+        f"{TRENDS[better].phrase.capitalize()} fits {task} better than {TRENDS[worse].phrase} "
         f"(ELPD difference {diff:.1f} ± {se:.1f}), {_strength(diff, se)}."
     )
 
@@ -218,8 +213,8 @@ def verdict(
         if main is None or clear_loss:
             parts.append(preference_sentence(task, versus, trend, "scale_free"))
         if clear_loss:
-            parts.append(f"{NAMES[trend].capitalize()} misses how {wording.moves} moves from "
-                         "size to size.")  # fmt: skip
+            name = TRENDS[trend].phrase.capitalize()
+            parts.append(f"{name} misses how {wording.moves} moves from size to size.")
     if skipped:
         names = " and ".join(t.replace("_", " ") for t in skipped)
         verb = "was" if len(skipped) == 1 else "were"

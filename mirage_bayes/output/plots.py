@@ -19,6 +19,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
+from mirage_bayes.models.trends import TRENDS
 from mirage_bayes.output.figures import new_figure
 from mirage_bayes.output.filenames import file_stems
 from mirage_bayes.settings import TREND_NAMES
@@ -38,10 +39,6 @@ FIGURE_KINDS = ("epsilon", *METRICS, "comparison")
 MAX_PANELS = 6
 DPI = 110
 
-# Broken power law dash-dots so the two parametric curves stay apart in greyscale and in the
-# one-axis, colour-per-length mode where colour no longer identifies the trend.
-_COLORS = {"scale_free": "#2ca02c", "power_law": "#1f77b4", "broken_power_law": "#ff7f0e"}
-_LINESTYLES = {"power_law": "-", "broken_power_law": "-."}
 _SCALE_FREE_OFFSET = 1.07  # multiplicative x shift so scale-free bars do not hide observed points
 _BAND = dict(alpha=0.18, lw=0)
 _SCALE_FREE = dict(fmt="s", ms=4, elinewidth=1.2, capsize=2)
@@ -59,7 +56,18 @@ class FitCurves(NamedTuple):
 
 def trend_label(trend: str) -> str:
     """Human-readable trend name, e.g. ``"broken power law"`` for ``"broken_power_law"``."""
-    return "scale-free" if trend == "scale_free" else str(trend).replace("_", " ")
+    known = TRENDS.get(str(trend))
+    return known.label if known else str(trend).replace("_", " ")
+
+
+def trend_color(trend: str) -> str:
+    known = TRENDS.get(str(trend))
+    return known.color if known else "grey"
+
+
+def trend_linestyle(trend: str) -> str:
+    known = TRENDS.get(str(trend))
+    return known.linestyle if known else "-"
 
 
 def _rows(frame: pd.DataFrame, task: str, **equal: object) -> pd.DataFrame:
@@ -101,12 +109,12 @@ def draw_trends(
     at_scales = _rows(fit.summary, fit.task, quantity=quantity, length=length)
     on_grid = _rows(fit.curves, fit.task, quantity=quantity, length=length)
     for trend in _trends_of(at_scales, on_grid):
-        colour = color or _COLORS.get(trend, "grey")
+        colour = color or trend_color(trend)
         # A caller-chosen colour means overlay mode, whose legend is built from proxies.
         label = trend_label(trend) if color is None else None
         grid = on_grid[on_grid["trend"] == trend].sort_values("n_params")
         if not grid.empty:
-            x, style = grid["n_params"], _LINESTYLES.get(trend, "-")
+            x, style = grid["n_params"], trend_linestyle(trend)
             ax.fill_between(x, grid["hdi_low"], grid["hdi_high"], color=colour, **_BAND)
             ax.plot(x, grid["mean"], color=colour, lw=1.8, ls=style, label=label)
             continue
@@ -258,7 +266,9 @@ def plot_metric(
             label = None if overlay else "power law, independent tokens"
             x, y = independent["n_params"], independent["mean"]
             if len(x):  # an empty line would still claim a legend entry
-                axis.plot(x, y, ls="--", lw=1.3, color=color or _COLORS["power_law"], label=label)
+                axis.plot(
+                    x, y, ls="--", lw=1.3, color=color or trend_color("power_law"), label=label
+                )
         _draw_observed(axis, fit, quantity, length, color)
         if not overlay and length is not None:
             axis.set_title(f"target length {length:g}", fontsize="medium")
@@ -284,7 +294,7 @@ def _overlay_legend(fit: FitCurves, quantity: str, lengths: list, colors: list) 
     on_grid = _rows(fit.curves, fit.task, quantity=quantity)
     for trend in _trends_of(_rows(fit.summary, fit.task, quantity=quantity), on_grid):
         curve = (on_grid["trend"] == trend).any()
-        style = dict(ls=_LINESTYLES.get(trend, "-")) if curve else dict(ls="none", marker="s")
+        style = dict(ls=trend_linestyle(trend)) if curve else dict(ls="none", marker="s")
         handles.append(Line2D([], [], color="k", label=trend_label(trend), **style))
     independent = _rows(fit.curves, fit.task, quantity="accuracy_independent")
     if quantity == "accuracy" and not independent.empty:
@@ -389,7 +399,7 @@ def plot_resolution(
     if ax is not None and len(chosen) > 1:
         raise ValueError("pass lengths=[L] to draw a single length on a given ax")
     fig, axes = _figure_axes(ax, len(chosen))
-    colour = _COLORS.get(trend, "grey")
+    colour = trend_color(trend)
     for axis, length in zip(axes, chosen, strict=True):
         cells = rows[rows["length"] == length].sort_values("n_params")
         x = cells["n_params"].to_numpy(float)
