@@ -102,7 +102,8 @@ def main() -> None:
     args = parser.parse_args()
 
     scoring = time_scoring(args.pairs)
-    rows = pd.read_csv(EXAMPLE, dtype={"target": str, "output": str})
+    # Empty outputs are empty strings, not missing values (pandas 3 keeps NaN through astype(str)).
+    rows = pd.read_csv(EXAMPLE, dtype={"target": str, "output": str}, keep_default_na=False)
     rows["tokens"] = rows["target"].str.len()
     rows["errors"] = [
         sum(a != b for a, b in zip(t, o, strict=False))

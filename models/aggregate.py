@@ -71,7 +71,7 @@ def parameter_names(kind: str, trend: str) -> tuple[str, ...]:
     return names + (("sigma",) if kind == "continuous" else ())
 
 
-def _kink(x, x_break, f, softplus_fn):
+def kink(x, x_break, f, softplus_fn):
     """``f·[softplus((x − x_b)/f) − softplus(−x_b/f)]``: 0 at x = 0, slope 0 before, 1 after."""
     return f * (softplus_fn((x - x_break) / f) - softplus_fn(-x_break / f))
 
@@ -107,8 +107,8 @@ def build_model(kind: str, trend: str, n_scales: int = 8) -> pm.Model:
             departure = pm.Normal("departure", 0.0, dep_sd)
             x_break = pm.Uniform("x_break", -1.25, 1.25)
             f = BREAK_SHARPNESS
-            delta = departure / _kink(1.0, x_break, f, pt.softplus)
-            eta = eta + delta * _kink(x, x_break, f, pt.softplus)
+            delta = departure / kink(1.0, x_break, f, pt.softplus)
+            eta = eta + delta * kink(x, x_break, f, pt.softplus)
         if kind == "proportion":
             k = pm.Data("k", np.zeros(n_scales))
             n = pm.Data("n", np.full(n_scales, 100.0))
@@ -157,8 +157,8 @@ def eta_draws(kind: str, trend: str, posterior: dict[str, np.ndarray], data: dic
     if trend == "broken_power_law":
         dep, xb = (posterior[p][:, None] for p in ("departure", "x_break"))
         f = BREAK_SHARPNESS
-        delta = dep / _kink(1.0, xb, f, softplus)
-        eta = eta + delta * _kink(x, xb, f, softplus)
+        delta = dep / kink(1.0, xb, f, softplus)
+        eta = eta + delta * kink(x, xb, f, softplus)
     return eta
 
 

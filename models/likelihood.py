@@ -268,6 +268,8 @@ def sample_item_nodes(
     ``uniforms`` is ``(draws, items)``; returns node indices of the same shape.
     ``chance_scale`` is each draw's factor ``κ`` on the chance rates.
     """
+    # The per-draw loop mirrors pattern_loglik_draws's on purpose: both run in Numba over the
+    # same scratch array, and a shared helper would allocate it once per draw.
     n_draws, n_items = uniforms.shape
     n_patterns, n_nodes = errors.shape[0], nodes.shape[0]
     picks = np.empty((n_draws, n_items), dtype=np.int64)

@@ -82,11 +82,6 @@ def parameter_names(kind: str, trend: str) -> tuple[str, ...]:
     return names + (("e",) if kind == "loss" else ()) + ("sigma",)
 
 
-def _kink(x, x_break, f, softplus_fn):
-    """``f·[softplus((x − x_b)/f) − softplus(−x_b/f)]``: 0 at x = 0, slope 0 before, 1 after."""
-    return f * (softplus_fn((x - x_break) / f) - softplus_fn(-x_break / f))
-
-
 def build_model(kind: str, trend: str, n_scales: int = 8) -> pm.Model:
     """The PyMC model of one curve, with its data as ``pm.Data`` placeholders.
 
@@ -121,8 +116,8 @@ def build_model(kind: str, trend: str, n_scales: int = 8) -> pm.Model:
         if trend == "broken_power_law":
             departure = pm.Normal("departure", 0.0, dep_sd)
             x_break = pm.Uniform("x_break", -1.25, 1.25)
-            delta = departure / _kink(1.0, x_break, BREAK_SHARPNESS, pt.softplus)
-            eta = eta + delta * _kink(x, x_break, BREAK_SHARPNESS, pt.softplus)
+            delta = departure / aggregate.kink(1.0, x_break, BREAK_SHARPNESS, pt.softplus)
+            eta = eta + delta * aggregate.kink(x, x_break, BREAK_SHARPNESS, pt.softplus)
         if kind == "loss":
             e = pm.Normal("e", *LOSS_E_PRIOR)
             eta = pt.logaddexp(e, eta)
@@ -152,8 +147,8 @@ def curve_draws(
     eta = a + beta * (x - float(data["x_center"][0]))
     if trend == "broken_power_law":
         dep, xb = (posterior[p][:, None] for p in ("departure", "x_break"))
-        delta = dep / _kink(1.0, xb, BREAK_SHARPNESS, softplus)
-        eta = eta + delta * _kink(x, xb, BREAK_SHARPNESS, softplus)
+        delta = dep / aggregate.kink(1.0, xb, BREAK_SHARPNESS, softplus)
+        eta = eta + delta * aggregate.kink(x, xb, BREAK_SHARPNESS, softplus)
     if kind == "loss":
         eta = np.logaddexp(posterior["e"][:, None], eta)
     return eta
