@@ -33,6 +33,7 @@ from mirage_bayes.inputs.cells import (
     is_missing,
     n_params_column,
 )
+from mirage_bayes.inputs.columns import rename_columns
 from mirage_bayes.inputs.tables import SUPPORTED_SUFFIXES, Table
 from mirage_bayes.inputs.tables import read_table as _read_any
 from mirage_bayes.inputs.tables import show as _show
@@ -125,23 +126,6 @@ def _targets(table: Table) -> tuple[list[str], list[str]]:
     return targets, outputs  # type: ignore[return-value]  # None ruled out above
 
 
-def _rename_columns(table: Table, columns: Mapping[str, str]) -> None:
-    """Give the file's columns the names read here (``{"target": "answer"}``), in place."""
-    have = [str(c) for c in table.frame.columns]
-    missing = [f"{key}={name}" for key, name in columns.items() if name not in have]
-    if missing:
-        raise InputError(
-            f"the column mapping {', '.join(missing)} names a column the file does not have; "
-            f"it has {', '.join(repr(c) for c in have)}",
-            where=table.path,
-            fix="map to column names exactly as the file's header spells them",
-        )
-    # The mapping is explicit, so it wins over a column that already carries the name.
-    replaced = [key for key in columns if key in have and key not in columns.values()]
-    frame = table.frame.drop(columns=replaced)
-    table.frame = frame.rename(columns={name: key for key, name in columns.items()})
-
-
 def _fill_sizes(table: Table, sizes: Callable[[list[str]], Mapping[str, float]]) -> None:
     """Add ``n_params`` from the model names when the table has no size column."""
     if "n_params" in table.frame or "model" not in table.frame:
@@ -204,7 +188,7 @@ def read_outputs(
 
     table = _read_any(path, (*_COLUMNS, *choices.CHOICE_COLUMNS))
     if columns:
-        _rename_columns(table, columns)
+        rename_columns(table, columns)
     if sizes is not None:
         _fill_sizes(table, sizes)
     if choices.is_choice_table(table.frame):

@@ -43,7 +43,7 @@ import pandas as pd
 from mirage_bayes.errors import InputError
 from mirage_bayes.inputs.choices import validate_choices
 from mirage_bayes.inputs.lmeval_records import LOG_FIX, Choice, choice, generation, item_id, settle
-from mirage_bayes.inputs.log_table import json_records
+from mirage_bayes.inputs.log_table import check_one_run_each, json_records
 from mirage_bayes.inputs.model_sizes import family_of
 
 __all__ = ["GENERATION", "MULTIPLE_CHOICE", "is_samples_file", "read_lmeval", "sample_files"]
@@ -279,17 +279,7 @@ def read_lmeval(
             where=source or None,
             fix="fit one kind at a time: --tasks " + by_kind["generation"][0],
         )
-    owner: dict[tuple[str, str], Path] = {}
-    for log in logs:
-        key = (log.task, log.model)
-        if key in owner:
-            raise InputError(
-                f"two logs of task {log.task!r} for model {log.model!r}: {owner[key]} and "
-                f"{log.path}",
-                where=source or None,
-                fix="give one run per model (move or leave out the other)",
-            )
-        owner[key] = log.path
+    check_one_run_each(logs, source)
     present: dict[Any, None] = {}
     for log in logs:
         records = list(json_records(log.path, LOG_FIX))

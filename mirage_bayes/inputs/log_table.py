@@ -32,7 +32,10 @@ from mirage_bayes.errors import InputError
 from mirage_bayes.inputs.model_sizes import family_of
 from mirage_bayes.inputs.tables import check_readable_file, os_error
 
-__all__ = ["Run", "choose_tasks", "item_key", "json_records", "load_json", "log_frame", "note"]
+__all__ = [
+    "Run", "check_one_run_each", "choose_tasks", "item_key", "json_records", "load_json",
+    "log_frame", "note",
+]  # fmt: skip
 
 _DIGITS = re.compile(r"(\d+)")
 
@@ -128,18 +131,20 @@ def choose_tasks(runs: list[_R], tasks: Sequence[str] | None, source: str) -> li
     return [run for run in runs if run.task in tasks]
 
 
-def _check_one_run_each(runs: list[Run], source: str) -> None:
+def check_one_run_each(runs: Sequence[Any], source: str) -> None:
+    """Refuse two logs of one task for one model (each run has ``task``, ``model``, and
+    ``where`` or ``path``: the file or folder it came from)."""
     owner: dict[tuple[str, str], str] = {}
     for run in runs:
         key = (run.task, run.model)
+        where = str(getattr(run, "where", None) or getattr(run, "path", ""))
         if key in owner:
             raise InputError(
-                f"two logs of task {run.task!r} for model {run.model!r}: {owner[key]} and "
-                f"{run.where}",
+                f"two logs of task {run.task!r} for model {run.model!r}: {owner[key]} and {where}",
                 where=source or None,
                 fix="give one log per task and model (move or leave out the other)",
             )
-        owner[key] = run.where
+        owner[key] = where
 
 
 def log_frame(
@@ -173,7 +178,7 @@ def log_frame(
         ``item_ids=True``, ``source``) that :func:`mirage_bayes.inputs.io.read_outputs` gives.
     """
     runs = choose_tasks(runs, tasks, source)
-    _check_one_run_each(runs, source)
+    check_one_run_each(runs, source)
     n_params = sizes([run.model for run in runs])
     runs = sorted(runs, key=lambda r: (r.task, n_params[r.model], r.model))
     rows = [

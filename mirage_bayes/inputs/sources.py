@@ -24,6 +24,7 @@ from pathlib import Path
 import pandas as pd
 
 from mirage_bayes.errors import InputError
+from mirage_bayes.inputs.columns import parse_column_mapping
 from mirage_bayes.inputs.io import read_outputs
 from mirage_bayes.inputs.lmeval import is_samples_file, read_lmeval, sample_files
 from mirage_bayes.inputs.log_formats import find_logs
@@ -35,7 +36,6 @@ __all__ = ["MAPPABLE", "parse_mapping", "read_inputs"]
 # Columns a --map can fill: those read_outputs reads.
 MAPPABLE = ("task", "model", "n_params", "item", "family", "target", "output", "n_tokens",
             "n_errors", "answer", "choices_logprobs", "choices_probs")  # fmt: skip
-_MAP_FIX = "write --map as COLUMN=FILE_COLUMN pairs separated by commas, e.g. target=answer"
 
 
 def parse_mapping(text: str) -> dict[str, str]:
@@ -43,30 +43,7 @@ def parse_mapping(text: str) -> dict[str, str]:
 
     Keys are the columns mirage-bayes reads (:data:`MAPPABLE`), values the file's column names.
     """
-    mapping: dict[str, str] = {}
-    for part in (p for p in text.split(",") if p.strip()):
-        key, sep, value = (s.strip() for s in part.partition("="))
-        if not sep or not key or not value:
-            raise InputError(f"{part.strip()!r} is not COLUMN=FILE_COLUMN", where="--map",
-                             fix=_MAP_FIX)  # fmt: skip
-        if key not in MAPPABLE:
-            raise InputError(
-                f"{key!r} is not a column mirage-bayes reads", where="--map",
-                fix=f"map to one of {', '.join(MAPPABLE)}",
-            )  # fmt: skip
-        if key in mapping:
-            raise InputError(f"{key!r} is mapped twice", where="--map", fix=_MAP_FIX)
-        mapping[key] = value
-    if not mapping:
-        raise InputError("no column pairs given", where="--map", fix=_MAP_FIX)
-    sources = list(mapping.values())
-    repeated = sorted({s for s in sources if sources.count(s) > 1})
-    if repeated:
-        raise InputError(
-            f"file column {repeated[0]!r} is mapped to more than one column", where="--map",
-            fix="map each file column once",
-        )  # fmt: skip
-    return mapping
+    return parse_column_mapping(text, MAPPABLE, reader="mirage-bayes", example="target=answer")
 
 
 def _classify(paths: Sequence[str | Path]) -> tuple[list[Path], list[str]]:

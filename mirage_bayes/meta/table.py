@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from mirage_bayes.errors import InputError
+from mirage_bayes.inputs.columns import parse_column_mapping, rename_columns
 from mirage_bayes.inputs.tables import Table
 from mirage_bayes.settings import REPLICATES
 
@@ -25,7 +26,6 @@ __all__ = ["MAPPABLE", "POOLED_FAMILY", "REPLICATES", "apply_options", "combine_
 MAPPABLE = ("family", "model", "n_params", "task", "metric", "score", "n_items", "stderr",
             "kind", "higher_is_better", "chance")  # fmt: skip
 POOLED_FAMILY = "all families"
-_MAP_FIX = "write --map as COLUMN=FILE_COLUMN pairs separated by commas, e.g. family=model_family"
 
 
 def parse_mapping(text: str) -> dict[str, str]:
@@ -33,21 +33,7 @@ def parse_mapping(text: str) -> dict[str, str]:
 
     Keys are the columns ``meta`` reads (:data:`MAPPABLE`), values the file's column names.
     """
-    mapping: dict[str, str] = {}
-    for part in (p for p in text.split(",") if p.strip()):
-        key, sep, value = (s.strip() for s in part.partition("="))
-        if not sep or not key or not value:
-            raise InputError(f"{part.strip()!r} is not COLUMN=FILE_COLUMN", where="--map",
-                             fix=_MAP_FIX)  # fmt: skip
-        if key not in MAPPABLE:
-            raise InputError(f"{key!r} is not a column meta reads", where="--map",
-                             fix=f"map to one of {', '.join(MAPPABLE)}")  # fmt: skip
-        if key in mapping:
-            raise InputError(f"{key!r} is mapped twice", where="--map", fix=_MAP_FIX)
-        mapping[key] = value
-    if not mapping:
-        raise InputError("no column pairs given", where="--map", fix=_MAP_FIX)
-    return mapping
+    return parse_column_mapping(text, MAPPABLE, reader="meta", example="family=model_family")
 
 
 def apply_options(
@@ -58,19 +44,8 @@ def apply_options(
     pool_families: bool = False,
 ) -> None:
     """Rename columns, take the size from ``x`` and pool families, in place (before checks)."""
-    have = [str(c) for c in table.frame.columns]
     if mapping:
-        missing = [f"{key}={name}" for key, name in mapping.items() if name not in have]
-        if missing:
-            raise InputError(
-                f"the column mapping {', '.join(missing)} names a column the file does not "
-                f"have; it has {', '.join(repr(c) for c in have)}",
-                where=table.path,
-                fix="map to column names exactly as the file's header spells them",
-            )
-        replaced = [key for key in mapping if key in have and key not in mapping.values()]
-        frame = table.frame.drop(columns=replaced)
-        table.frame = frame.rename(columns={name: key for key, name in mapping.items()})
+        rename_columns(table, mapping)
     if x is not None:
         if x not in table.frame.columns:
             raise InputError(
