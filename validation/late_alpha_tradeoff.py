@@ -2,8 +2,8 @@
 
 The leave-future-out p-value of a curve does not depend on the threshold, so each population of
 ``run_meta_validation.py`` that decides the trade-off is fitted once and its curves are classed
-again at every threshold (:func:`mirage_bayes.meta.classify.classify` with ``LATE_ALPHA``
-replaced). Prints a Markdown table and writes it to ``results/late_alpha_tradeoff.md``.
+again at every threshold (the ``alpha`` of :func:`mirage_bayes.meta.classify.classify`).
+Prints a Markdown table and writes it to ``results/late_alpha_tradeoff.md``.
 
     python validation/late_alpha_tradeoff.py [--alphas 0.005,0.01,0.02,0.05,0.1] [--workers 2]
 """
@@ -43,8 +43,7 @@ def late_rates(triplets, table, alphas: list[float]) -> list[float]:
         se = classes.proportion_se(triplet.counts, triplet.n_items)
         p = float(row.p_late) if np.isfinite(row.p_late) else None
         for j, alpha in enumerate(alphas):
-            classes.LATE_ALPHA = alpha
-            counts[j] += classes.classify(v, se, p) == "late_jump"
+            counts[j] += classes.classify(v, se, p, alpha) == "late_jump"
     return list(counts / len(table))
 
 
@@ -54,7 +53,6 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     args = parser.parse_args()
     alphas = [float(a) for a in args.alphas.split(",")]
-    default = classes.LATE_ALPHA
     lines = ["| population | " + " | ".join(f"α = {a:g}" for a in alphas) + " |",
              "|---|" + "---|" * len(alphas)]  # fmt: skip
     for seed, (label, shape, sizes, items, chance, count) in enumerate(POPULATIONS):
@@ -63,7 +61,6 @@ def main() -> None:
         triplets = triplets_from_frame(frame)
         result = analyse(triplets, MetaConfig(broken=False), workers=args.workers, progress=False)
         rates = late_rates(triplets, result.table, alphas)
-        classes.LATE_ALPHA = default
         lines.append(f"| {label} | " + " | ".join(f"{r:.1%}" for r in rates) + " |")
         print(lines[-1], flush=True)
     RESULTS.mkdir(exist_ok=True)

@@ -9,5 +9,5 @@ from mirage_bayes import lazy
 
 __getattr__, __dir__ = lazy.exports(
     globals(),
-    {"fit": "mirage_bayes.fitting.generation", "DEFAULT_TRENDS": "mirage_bayes.fitting.generation"},
+    {"fit": "mirage_bayes.fitting.generation", "DEFAULT_TRENDS": "mirage_bayes.settings"},
 )

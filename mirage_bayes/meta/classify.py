@@ -127,6 +127,7 @@ def classify(
     v: np.ndarray,
     se: np.ndarray,
     p_late: float | None,
+    alpha: float = LATE_ALPHA,
 ) -> str:
     """The class of one curve (see the module docstring).
 
@@ -137,6 +138,8 @@ def classify(
         first.
     p_late
         Leave-future-out p-value of the largest sizes (``None`` when it was not computed).
+    alpha
+        The late-jump threshold: ``p_late < alpha`` (``MetaConfig.late_alpha``).
 
     Returns
     -------
@@ -154,7 +157,7 @@ def classify(
     if n < MIN_SIZES_LATE:
         return "too_few"
     h = n_future(n)
-    if p_late is not None and np.isfinite(p_late) and p_late < LATE_ALPHA:
+    if p_late is not None and np.isfinite(p_late) and p_late < alpha:
         late = late_shape(v[:-h], se[:-h], v[-h:], se[-h:])[0]
         return "late_jump" if late else "accelerating"
     later_higher = np.triu(-z, k=1)

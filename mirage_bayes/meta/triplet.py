@@ -206,7 +206,7 @@ def _late(triplet, config: MetaConfig, data, seeds, out: dict, notes: list[str])
                late_max_rhat=diag.max_rhat, late_min_ess_bulk=diag.min_ess_bulk,
                late_divergences=diag.divergences, late_ok=diag.ok,
                late_attempts=attempts)  # fmt: skip
-    out["class"] = classify(v, se, p_late)
+    out["class"] = classify(v, se, p_late, config.late_alpha)
     # The null: each draw's forecast of the largest sizes in place of the observed ones.
     if n_sizes >= MIN_SIZES_LATE and not has_drop(v[:-h], se[:-h]):
         p_rep = np.minimum(1.0, 2.0 * np.minimum(_upper(m_rep), _upper(s_rep)))

@@ -60,6 +60,13 @@ def test_late_jump_needs_the_forecast_and_the_shape():
     assert _classify(steady, LATE_ALPHA / 2) == "accelerating"
 
 
+def test_the_threshold_is_the_configured_one():
+    p = np.array([0.0, 0.0, 0.01, 0.0, 0.0, 0.0, 0.05, 0.45])
+    se = _se(p, 200)
+    assert classify(p, se, 1.5 * LATE_ALPHA) != "late_jump"
+    assert classify(p, se, 1.5 * LATE_ALPHA, alpha=2 * LATE_ALPHA) == "late_jump"
+
+
 def test_flat_saturating_and_smooth():
     assert _classify([0.25, 0.26, 0.24, 0.25, 0.27, 0.25, 0.26, 0.25], 0.5) == "flat"
     # sciq-like: 0.61 → 0.92 → flat; BLiMP-like: 0.38 → 0.77 → flat.
