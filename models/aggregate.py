@@ -71,6 +71,13 @@ def parameter_names(kind: str, trend: str) -> tuple[str, ...]:
     return names + (("sigma",) if kind == "continuous" else ())
 
 
+def line_prior(kind: str) -> tuple[tuple[float, float], tuple[float, float]]:
+    """``((a mean, a sd), (beta mean, beta sd))``: the normal priors of the line's intercept and
+    slope, for samplers that evaluate the posterior outside PyMC."""
+    a_mu, a_sd, b_mu, b_sd, _ = _PRIORS[kind]
+    return (a_mu, a_sd), (b_mu, b_sd)
+
+
 def kink(x, x_break, f, softplus_fn):
     """``f·[softplus((x − x_b)/f) − softplus(−x_b/f)]``: 0 at x = 0, slope 0 before, 1 after."""
     return f * (softplus_fn((x - x_break) / f) - softplus_fn(-x_break / f))

@@ -32,6 +32,7 @@ from scipy.special import logsumexp
 from mirage_bayes.fitting.inference import Diagnostics
 from mirage_bayes.meta.classify import LATE_ALPHA
 from mirage_bayes.meta.emergence import DEFAULT_THRESHOLD
+from mirage_bayes.meta.grid import grid_posterior
 from mirage_bayes.meta.io import Triplet
 from mirage_bayes.meta.laws import (
     build_model,
@@ -87,6 +88,9 @@ class MetaConfig:
     target_accept: float = 0.9
     retries: int = META_RETRIES
     late_alpha: float = LATE_ALPHA
+    # "grid": a proportion's power law from its exact grid posterior (mirage_bayes.meta.grid),
+    # nothing compiled; every other model, and every model with "nuts", by NUTS (nutpie).
+    sampler: str = "nuts"
 
     def to_dict(self) -> dict:
         """Plain dict, for JSON."""
@@ -185,6 +189,9 @@ def sample_posterior(
     be unidentified without harm: a curve without a break leaves the break location free.
     A fit that fails is rerun with more tuning and draws (module docstring).
     """
+    if config.sampler == "grid" and (kind, trend) == ("proportion", "power_law"):
+        rng = np.random.default_rng(seed)
+        return (*grid_posterior(data, config.draws * config.chains, rng), 1)
     for attempt in range(config.retries + 1):
         scale = 2**attempt
         accept = (config.target_accept, *RETRY_TARGET_ACCEPT)[min(attempt, 2)]

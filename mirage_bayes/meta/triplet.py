@@ -65,9 +65,10 @@ from mirage_bayes.meta.laws import (
     to_value,
 )
 
-__all__ = ["fit_triplet", "run_batch", "EXACT_LOO_MAX_SIZES"]
+__all__ = ["fit_triplet", "run_batch", "EXACT_LOO_MAX_SIZES", "NO_BROKEN_NOTE"]
 
 EXACT_LOO_MAX_SIZES = 12
+NO_BROKEN_NOTE = "broken law not fitted (--no-broken)"
 LOO_MCSE_SHARE = 0.25  # refits' Monte Carlo error above this share of dse is noted
 BAND = (0.03, 0.97)
 
@@ -146,7 +147,7 @@ def _fill(triplet: Triplet, config: MetaConfig, out: dict, notes: list[str]) -> 
     else:
         notes.append("3 sizes: too few to forecast the largest from the smaller ones")
     if not config.broken:
-        notes.append("broken law not fitted (--no-broken)")
+        notes.append(NO_BROKEN_NOTE)
     elif n_sizes < MIN_SCALES["broken_power_law"]:
         notes.append(f"{n_sizes} sizes: the broken law needs {MIN_SCALES['broken_power_law']}")
     else:
