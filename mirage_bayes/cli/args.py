@@ -23,7 +23,7 @@ __all__ = [
 
 
 def int_list(text: str) -> list[int]:
-    """Comma-separated positive integers (target lengths)."""
+    """Comma-separated positive integers (target lengths, numbers of attempts)."""
     try:
         values = [int(v) for v in text.split(",") if v.strip()]
     except ValueError:
@@ -31,7 +31,7 @@ def int_list(text: str) -> list[int]:
             f"expected comma-separated integers, got {text!r}"
         ) from None
     if any(v < 1 for v in values):
-        raise argparse.ArgumentTypeError("lengths must be positive integers")
+        raise argparse.ArgumentTypeError(f"expected positive integers, got {text!r}")
     return values
 
 

@@ -38,6 +38,7 @@ def refuse_generation_options(args: argparse.Namespace, source: str) -> None:
         "--tokenizer": args.tokenizer != "auto",
         "--chance": args.chance is not None,
         "--choices": args.choices != 2,
+        "--k": bool(args.k),
     }
     for flag in (f for f, on in given.items() if on):
         raise InputError(

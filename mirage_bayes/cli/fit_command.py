@@ -43,6 +43,7 @@ def run(args: argparse.Namespace) -> int:
         choices=args.choices,
         tokenizer=args.tokenizer,
         chance=args.chance,
+        ks=args.k,
         **sampler_settings(args),
         progressbar=not args.quiet,
         log=log,

@@ -97,6 +97,13 @@ def add_fit(commands) -> None:
         "--lengths", type=args.int_list, default=[], help="extra target lengths, e.g. 1,2,5"
     )
     fit.add_argument(
+        "--k",
+        type=args.int_list,
+        default=[],
+        help="attempts k at which to report pass@k when items were attempted several times "
+        "(an 'attempt' column), e.g. 1,10,100 (default 1,2,5,10,... up to the most attempts)",
+    )
+    fit.add_argument(
         "--choices", type=int, default=2, help="K of the K-way choice in the Brier transform (2)"
     )
     fit.add_argument(
@@ -152,6 +159,13 @@ def add_simulate(commands) -> None:
         ("--truncate-rate", 0.0, "probability that an output stops after its first wrong token"),
     ):
         simulate.add_argument(flag, type=float, default=default, help=f"{what} ({default:g})")
+    simulate.add_argument(
+        "--attempts",
+        type=args.positive,
+        default=1,
+        help="outputs sampled per model and item, written with an 'attempt' column when above 1 "
+        "(1)",
+    )
     simulate.add_argument("--task", default="simulated_arithmetic", help="task name")
     simulate.add_argument("--seed", type=args.seed, default=0, help="random seed (0)")
     simulate.add_argument("--truth", default=None, help="also write the population truth CSV")

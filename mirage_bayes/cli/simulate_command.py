@@ -68,7 +68,7 @@ def run(args: argparse.Namespace) -> int:
     outputs, truth = simulate_outputs(
         n_params=scales, c=args.c, alpha=args.alpha, n_items=args.items, lengths=args.lengths,
         sigma_item=args.sigma_item, brk=brk, task=args.task, seed=args.seed,
-        operation=args.operation, **rates,
+        operation=args.operation, attempts=args.attempts, **rates,
     )  # fmt: skip
     write_tables({out: outputs, **({Path(args.truth): truth} if args.truth else {})})
     print(f"wrote {len(outputs)} rows to {out}")

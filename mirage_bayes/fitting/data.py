@@ -84,6 +84,11 @@ class TaskData(SizeAxis):
     chance
         ``(item, scale)`` chance-match rates ``g`` (:mod:`mirage_bayes.inputs.chance`); 0 where the
         item was not evaluated. All zeros when not given.
+    attempts, successes
+        ``(item, scale)`` attempts (outputs sampled) and exact matches among them; ``trials`` and
+        ``errors`` count the tokens of every attempt. One attempt per evaluated item when not
+        given. Given a model and its item difficulty, attempts are independent, so the tokens of
+        all attempts of an item enter its likelihood as one binomial count.
     """
 
     task: str
@@ -95,6 +100,8 @@ class TaskData(SizeAxis):
     item_ids_shared: bool
     rows: pd.DataFrame = field(repr=False)
     chance: np.ndarray | None = field(default=None, repr=False)
+    attempts: np.ndarray | None = field(default=None, repr=False)
+    successes: np.ndarray | None = field(default=None, repr=False)
 
     # Derived once: the unique (trials, errors, chance) rows and how often each occurs, and the
     # distinct per-scale chance profiles ("chance groups") with each pattern's group.
@@ -110,6 +117,10 @@ class TaskData(SizeAxis):
         if self.chance is None:
             self.chance = np.zeros(self.trials.shape)
         self.chance = np.where(self.trials > 0, np.asarray(self.chance, dtype=np.float64), 0.0)
+        if self.attempts is None:
+            self.attempts = (self.trials > 0).astype(np.int64)
+        if self.successes is None:
+            self.successes = ((self.trials > 0) & (self.errors == 0)).astype(np.int64)
         stacked = np.concatenate([self.trials, self.errors, self.chance], axis=1)
         unique, inverse, counts = np.unique(
             stacked, axis=0, return_inverse=True, return_counts=True
@@ -126,6 +137,16 @@ class TaskData(SizeAxis):
         # log C(T, k), summed over scales: constant in the parameters, but needed for the
         # pointwise log-likelihood that LOO compares across trends.
         self.pattern_log_binom = (gammaln(t + 1) - gammaln(k + 1) - gammaln(t - k + 1)).sum(1)
+
+    @property
+    def has_attempts(self) -> bool:
+        """Whether some item was sampled more than once at some size."""
+        return bool((self.attempts > 1).any())
+
+    @property
+    def item_length(self) -> np.ndarray:
+        """``(item, scale)`` target tokens of one attempt (0 where not evaluated)."""
+        return np.where(self.attempts > 0, self.trials // np.maximum(self.attempts, 1), 0)
 
     @property
     def lengths(self) -> list[int]:
@@ -163,7 +184,13 @@ class TaskData(SizeAxis):
         return table.reset_index().rename(columns={"n_tokens": "length"})
 
     def observed_by_length(self) -> pd.DataFrame:
-        """Per scale and target length: items, exact matches and mean token edit distance."""
+        """Per scale and target length: items, exact matches and mean token edit distance.
+
+        With repeated attempts, ``accuracy`` is the share of attempts that match (pass@1),
+        ``n_items`` counts items, not attempts, ``attempts_per_item`` is their mean number of
+        attempts (1 without repeats) and ``n_correct`` is ``accuracy·n_items``, the items one
+        attempt each would get right (not a whole number).
+        """
         grouped = self.rows.groupby(["model", "n_tokens"], sort=False)
         table = grouped.agg(
             n_items=("exact_match", "size"),
@@ -172,6 +199,12 @@ class TaskData(SizeAxis):
         ).reset_index()
         table = table.rename(columns={"n_tokens": "length"})
         table["accuracy"] = table["n_correct"] / table["n_items"]
+        table["attempts_per_item"] = 1.0
+        if "attempt" in self.rows:
+            items = grouped["item"].nunique().to_numpy()
+            table["attempts_per_item"] = table["n_items"] / items
+            table["n_items"] = items
+            table["n_correct"] = table["accuracy"] * table["n_items"]
         return table
 
 
@@ -216,7 +249,9 @@ def item_scale_layout(
     models = [str(m) for m in sizes.index]
     scale_codes = pd.Categorical(rows["model"], categories=models).codes
     if item_ids:
-        duplicated = rows.duplicated(["model", "item"], keep=False)
+        # Repeated attempts of an item are rows of one cell (the readers refuse a repeated one).
+        key = ["model", "item", "attempt"] if "attempt" in rows else ["model", "item"]
+        duplicated = rows.duplicated(key, keep=False)
         if duplicated.any():
             first = rows[duplicated].iloc[0]
             raise InputError(
@@ -237,14 +272,18 @@ def _task_data(task: str, rows: pd.DataFrame, item_ids: bool, source: str) -> Ta
     models, n_params, scale_index, item_codes, items = item_scale_layout(
         task, rows, item_ids, source
     )
+    cells = (item_codes, scale_index)
     trials = np.zeros((len(items), len(models)), dtype=np.int64)
-    errors = np.zeros_like(trials)
+    errors, attempts, successes = (np.zeros_like(trials) for _ in range(3))
     chance = np.zeros(trials.shape)
-    trials[item_codes, scale_index] = rows["n_tokens"].to_numpy(np.int64)
-    errors[item_codes, scale_index] = rows["n_errors"].to_numpy(np.int64)
+    np.add.at(trials, cells, rows["n_tokens"].to_numpy(np.int64))
+    np.add.at(errors, cells, rows["n_errors"].to_numpy(np.int64))
+    np.add.at(attempts, cells, 1)
+    np.add.at(successes, cells, rows["n_errors"].to_numpy(np.int64) == 0)
     if "chance" not in rows:
         rows = rows.assign(chance=0.0)
-    chance[item_codes, scale_index] = rows["chance"].to_numpy(np.float64)
+    # The rate is one per (size, target length) cell, so every attempt of an item has the same.
+    chance[cells] = rows["chance"].to_numpy(np.float64)
     return TaskData(
         task=task,
         models=models,
@@ -255,4 +294,6 @@ def _task_data(task: str, rows: pd.DataFrame, item_ids: bool, source: str) -> Ta
         item_ids_shared=item_ids,
         rows=rows,
         chance=chance,
+        attempts=attempts,
+        successes=successes,
     )

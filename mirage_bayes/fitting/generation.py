@@ -23,12 +23,16 @@ from mirage_bayes.settings import DEFAULT_TRENDS
 
 def _late_check(data: TaskData, log: Callable[[str], None], *, seed: int) -> LateCheck:
     """The late-jump check of the exact-match curve of the task's headline target length."""
-    length = headline_length(data.rows, data.models)
+    rows = data.rows
+    if "attempt" in rows:
+        # The check counts items right out of items: attempts of one item are not independent
+        # trials (they share its difficulty), so each item counts once, by its first attempt.
+        rows = rows.drop_duplicates(["model", "item"], keep="first")
+    length = headline_length(rows, data.models)
     log(f"{data.task}: late-jump check of exact-match accuracy (L = {length})")
     return late_check_rows(
-        data.task, data.rows, data.models, data.n_params, "exact_match", seed=seed,
-        length=length,
-    )  # fmt: skip
+        data.task, rows, data.models, data.n_params, "exact_match", seed=seed, length=length
+    )
 
 
 def _stderr(message: str) -> None:
@@ -49,6 +53,7 @@ def fit(
     progressbar: bool = True,
     log: Callable[[str], None] | None = _stderr,
     chance: float | None = None,
+    ks: Sequence[int] = (),
 ) -> FitResult:
     """Infer the per-token error rate of every model size and compare trends in scale.
 
@@ -75,6 +80,10 @@ def fit(
         Chance-match rate ``g`` for every task, size and length, in ``[0, 1)``; by default
         measured from the outputs (:mod:`mirage_bayes.inputs.chance`), or for pre-scored input taken
         from a ``chance`` column, else 0.
+    ks
+        Numbers of attempts ``k`` at which to report pass@k for a task whose items were
+        attempted several times (rows with an ``attempt`` column); default 1, 2, 5, 10, ... up
+        to the most attempts of an item (:mod:`mirage_bayes.fitting.attempts`).
 
     Returns
     -------
@@ -123,6 +132,7 @@ def fit(
         "tokenizers": tokenizers or {t.task: "prescored" for t in tasks},
         "choices": choices,
         "lengths": sorted({int(v) for v in lengths}),
+        "ks": sorted({int(v) for v in ks}),
         "chance": {
             t.task: chance_summary(t, chance_sources[t.task])
             | {"note": chance_note(t, chance_sources[t.task])}

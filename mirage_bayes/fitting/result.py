@@ -7,6 +7,7 @@ from functools import cached_property
 import numpy as np
 import pandas as pd
 
+from mirage_bayes.fitting.attempts import attempt_ks, attempt_quantities
 from mirage_bayes.fitting.base import TrendFits, hdi, posterior_dict
 from mirage_bayes.fitting.data import TaskData
 from mirage_bayes.fitting.inference import chance_scale_of, stacked
@@ -89,7 +90,7 @@ class FitResult(TrendFits):
         columns = [
             "task", "model", "n_params", "length", "n_items", "n_correct", "accuracy",
             "accuracy_low", "accuracy_high", "mean_edit_distance", "epsilon_observed",
-            "epsilon_corrected", "tokens",
+            "epsilon_corrected", "tokens", "attempts_per_item",
         ]  # fmt: skip
         return pd.concat(frames, ignore_index=True)[columns]
 
@@ -158,6 +159,13 @@ class FitResult(TrendFits):
                         brier_score(eps, choices),
                     )
                 )  # fmt: skip
+                if data.has_attempts:
+                    ks = attempt_ks(data, self.meta.get("ks"))
+                    for quantity, length, seen, values in attempt_quantities(
+                        data, stacked(idata, "mu"), stacked(idata, "sigma_item"), lengths,
+                        chance, ks, scale,
+                    ):  # fmt: skip
+                        frames.append(rows_for(*args, quantity, length, seen, values))
         return pd.concat(frames, ignore_index=True)[SUMMARY_COLUMNS]
 
     def summary(self) -> pd.DataFrame:
@@ -305,7 +313,8 @@ def chance_matrix(data: TaskData, lengths: list[int]) -> np.ndarray:
 def tokens_matrix(data: TaskData, lengths: list[int]) -> np.ndarray:
     """``(scales, lengths)`` target tokens of the items of each length at each scale; a scale
     without any item of the lengths weighs them equally."""
-    out = np.stack([np.where(data.trials == n, data.trials, 0).sum(0) for n in lengths], -1)
+    length = data.item_length
+    out = np.stack([np.where(length == n, data.trials, 0).sum(0) for n in lengths], -1)
     return np.where(out.sum(-1, keepdims=True) > 0, out, 1.0).astype(np.float64)
 
 

@@ -45,7 +45,7 @@ def refit_weights(n_scales: int, fitted_scales: int) -> np.ndarray:
 
 def verdict_length(data: TaskData) -> int:
     """The longest target length among the items the largest model was tested on."""
-    largest = data.trials[:, -1]
+    largest = data.item_length[:, -1]
     return int(largest[largest > 0].max())
 
 

@@ -123,15 +123,32 @@ def as_numbers(cells: list[Any]) -> np.ndarray:
     return values
 
 
-def check_duplicates(table: Table, tasks: list[str], models: list[str], items: list[str]) -> None:
+def check_duplicates(
+    table: Table,
+    tasks: list[str],
+    models: list[str],
+    items: list[str],
+    attempts: list[str] | None = None,
+) -> None:
+    """Refuse two rows of one (task, model, item), or of one attempt of it with ``attempts``."""
     keys = pd.DataFrame({"task": tasks, "model": models, "item": items})
+    if attempts is not None:
+        keys["attempt"] = attempts
     dup = keys.duplicated(keep="first").to_numpy()
     if dup.any():
         j = first_index(dup)
         same = (keys == keys.iloc[j]).all(axis=1).to_numpy()
         i = first_index(same)
+        if attempts is not None:
+            raise InputError(
+                f"duplicate row for task {tasks[j]!r}, model {models[j]!r}, item {items[j]!r}, "
+                f"attempt {attempts[j]!r}",
+                where=table.rows(i, j),
+                fix="number each attempt of an item once per model",
+            )
         raise InputError(
             f"duplicate row for task {tasks[j]!r}, model {models[j]!r}, item {items[j]!r}",
             where=table.rows(i, j),
-            fix="keep one row per model and item (use a different task name for repeats)",
+            fix="keep one row per model and item, or number repeated attempts in an 'attempt' "
+            "column",
         )

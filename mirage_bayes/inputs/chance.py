@@ -112,6 +112,8 @@ def chance_match_rates(
     lengths: np.ndarray,
     keys: Sequence[str],
     seed: int,
+    *,
+    items: np.ndarray | None = None,
 ) -> np.ndarray:
     """The chance-match rate ``g`` of every row's (size, length) cell.
 
@@ -128,6 +130,9 @@ def chance_match_rates(
         A sort key per row (the item id, or the texts) that fixes the order of a cell's members.
     seed
         Seed for the pairs drawn in cells with more than :data:`MAX_PAIRS` pairs.
+    items
+        An item code per row, where rows are attempts of items: pairs of two attempts of one
+        item (which share the target) are left out.
 
     Returns
     -------
@@ -152,6 +157,9 @@ def chance_match_rates(
         target_rows.append(t)
         pair_cell.append(np.full(len(o), c))
     o, t, pc = (np.concatenate(a) for a in (out_rows, target_rows, pair_cell))
+    if items is not None:
+        other = np.asarray(items)[o] != np.asarray(items)[t]
+        o, t, pc = o[other], t[other], pc[other]
     paired_targets = [targets[i] for i in t]
     masked = [_set_aside_positional(x, outputs[i]) for x, i in zip(paired_targets, o, strict=True)]
     n_tokens, _, errors = pair_distances(paired_targets, [m for m, _ in masked])

@@ -43,8 +43,21 @@ __all__ = ["read_outputs", "SUPPORTED_SUFFIXES"]
 
 _RAW = ("target", "output")
 _PRESCORED = ("n_tokens", "n_errors")
-_COLUMNS = ("task", "model", "n_params", "item", "family", *_RAW, *_PRESCORED)
+_COLUMNS = ("task", "model", "n_params", "item", "attempt", "family", *_RAW, *_PRESCORED)
 _MAX_COUNT = 2**53  # larger counts are not exact in float64 (1e30 became int64 -2**63)
+
+
+def _attempts(table: Table, item_ids: bool) -> list[str] | None:
+    """The ``attempt`` column (repeated samples of one item by one model), if there is one."""
+    if "attempt" not in table.frame:
+        return None
+    if not item_ids:
+        raise InputError(
+            "an 'attempt' column needs an 'item' column",
+            where=table.path,
+            fix="add the item id of every row, so that the attempts of one item can be found",
+        )
+    return identifier_column(table, "attempt")
 
 
 def _require_columns(table: Table) -> tuple[bool, bool]:
@@ -154,10 +167,12 @@ def read_outputs(
     ----------
     path
         A ``.csv``, ``.tsv``, ``.parquet``/``.pq`` or ``.jsonl``/``.ndjson`` file with one row per
-        (model, test item). Required columns: ``model``, ``n_params`` (> 0) and either ``target``
+        (model, test item), or per attempt of it. Required columns: ``model``, ``n_params``
+        (> 0) and either ``target``
         + ``output`` (raw generations) or ``n_tokens`` + ``n_errors`` (pre-scored counts).
-        Optional: ``task``, ``item``, ``family``. Other columns are ignored. If both the raw and
-        the pre-scored columns are present, the raw text is used.
+        Optional: ``task``, ``item``, ``family``, ``attempt`` (an id per repeated sample of
+        one item by one model, e.g. Inspect's epochs; needs ``item``). Other columns are
+        ignored. If both the raw and the pre-scored columns are present, the raw text is used.
     columns
         Column mapping applied before validation, ``{column read: the file's column}``, e.g.
         ``{"target": "answer", "output": "prediction"}`` for a HELM-like table. A mapped column
@@ -201,6 +216,7 @@ def read_outputs(
     items: list[str] | list[None] = identifier_column(table, "item") if item_ids else [None] * n
     has_family = "family" in table.frame
     family = as_text(table, "family", identifier=True) if has_family else [None] * n
+    attempts = _attempts(table, item_ids)
     out = pd.DataFrame(
         {
             "task": pd.Series(tasks, dtype=str),
@@ -214,8 +230,10 @@ def read_outputs(
         out["n_tokens"], out["n_errors"] = _counts(table)
     else:
         out["target"], out["output"] = (pd.Series(c, dtype=str) for c in _targets(table))
+    if attempts is not None:
+        out["attempt"] = pd.Series(attempts, dtype=str)
     if item_ids:
-        check_duplicates(table, tasks, models, items)  # type: ignore[arg-type]
+        check_duplicates(table, tasks, models, items, attempts)  # type: ignore[arg-type]
     out.attrs["prescored"] = prescored
     out.attrs["item_ids"] = item_ids
     out.attrs["source"] = str(path)

@@ -261,12 +261,17 @@ def _score_task(
     if chance is not None:
         return name, counts, np.full(len(rows), float(chance))
     part = df.iloc[rows]
+    items = None
     if "item" in df and part["item"].notna().all():
         keys = part["item"].astype(str).tolist()
+        if "attempt" in df:
+            # Attempts of one item share its target: pairing them would be no chance match.
+            items = pd.factorize(part["item"])[0]
+            keys = [f"{k}\0{a}" for k, a in zip(keys, part["attempt"].astype(str), strict=True)]
     else:
         keys = [f"{t}\0{o}" for t, o in zip(targets, outputs, strict=True)]
     sizes = pd.factorize(part["model"])[0] if "model" in df else np.zeros(len(rows), np.int64)
-    rates = chance_match_rates(a, b, sizes, counts[0], keys, task_seed(task))
+    rates = chance_match_rates(a, b, sizes, counts[0], keys, task_seed(task), items=items)
     return name, counts, rates
 
 

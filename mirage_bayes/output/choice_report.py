@@ -16,7 +16,7 @@ import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from mirage_bayes.output.figures import new_figure
+from mirage_bayes.output.figures import figure_entries, new_figure
 from mirage_bayes.output.formatting import format_number, format_params, hdi_text
 from mirage_bayes.output.plots import (
     DPI,
@@ -28,7 +28,6 @@ from mirage_bayes.output.plots import (
 )
 from mirage_bayes.output.protocols import FitLike
 from mirage_bayes.output.report import (
-    figure_entries,
     ordered_trends,
     split_warnings,
     table_block,

@@ -13,11 +13,13 @@ from __future__ import annotations
 import base64
 import io
 import sys
+from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from matplotlib.figure import Figure
 
-__all__ = ["new_figure", "png_data_uri"]
+__all__ = ["figure_entries", "new_figure", "png_data_uri"]
 
 _registered: list[bool] = []
 
@@ -53,3 +55,30 @@ def new_figure(**kwargs: Any) -> Figure:
     _register_display()
     kwargs.setdefault("layout", "constrained")
     return Figure(**kwargs)
+
+
+def figure_entries(
+    task: str,
+    stem: str,
+    paths: list[Path],
+    directory: Path,
+    captions: Mapping[str, tuple[str, str]],
+) -> list[dict]:
+    """One report entry per figure file ``<stem>_<kind>.png``: its title and caption (from
+    ``captions`` by kind), its path relative to the report and its bytes as a data URI."""
+    entries = []
+    for path in paths:
+        kind = path.stem[len(stem) + 1 :]
+        title, caption = captions.get(kind, (kind.replace("_", " "), ""))
+        data = base64.b64encode(path.read_bytes()).decode("ascii")
+        entries.append(
+            {
+                "kind": kind,
+                "title": title,
+                "caption": caption,
+                "path": path.relative_to(directory).as_posix(),
+                "data_uri": f"data:image/png;base64,{data}",
+                "alt": f"{task}: {title}",
+            }
+        )
+    return entries

@@ -8,7 +8,6 @@ be mailed as one file; the Markdown report links ``figures/<task>_<kind>.png`` r
 
 from __future__ import annotations
 
-import base64
 import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -18,6 +17,8 @@ import jinja2
 import pandas as pd
 
 from mirage_bayes.fitting.resolution import CONSISTENT_ZERO
+from mirage_bayes.output.attempts import attempts_section
+from mirage_bayes.output.figures import figure_entries
 from mirage_bayes.output.formatting import MISSING, format_number, format_params, hdi_text
 from mirage_bayes.output.plots import (
     DPI,
@@ -29,7 +30,7 @@ from mirage_bayes.output.plots import (
 )
 from mirage_bayes.settings import DEFAULT_MAX_ITEMS, ESS_BULK_MIN, RHAT_MAX, TREND_PREFERENCE
 
-__all__ = ["figure_entries", "render_report", "task_section_head", "write_fit_report"]
+__all__ = ["render_report", "task_section_head", "write_fit_report"]
 
 
 FIGURES = {  # kind: (title, one-sentence caption)
@@ -257,33 +258,6 @@ def _meta_value(key: str, value: Any) -> str:
     return str(value)
 
 
-def figure_entries(
-    task: str,
-    stem: str,
-    paths: list[Path],
-    directory: Path,
-    captions: Mapping[str, tuple[str, str]] = FIGURES,
-) -> list[dict]:
-    """One report entry per figure file ``<stem>_<kind>.png``: its title and caption (from
-    ``captions`` by kind), its path relative to the report and its bytes as a data URI."""
-    entries = []
-    for path in paths:
-        kind = path.stem[len(stem) + 1 :]
-        title, caption = captions.get(kind, (kind.replace("_", " "), ""))
-        data = base64.b64encode(path.read_bytes()).decode("ascii")
-        entries.append(
-            {
-                "kind": kind,
-                "title": title,
-                "caption": caption,
-                "path": path.relative_to(directory).as_posix(),
-                "data_uri": f"data:image/png;base64,{data}",
-                "alt": f"{task}: {title}",
-            }
-        )
-    return entries
-
-
 def _resolution_section(
     resolution: pd.DataFrame, curves: pd.DataFrame, task: str, stem: str, directory: Path
 ) -> dict[str, Any] | None:
@@ -357,7 +331,7 @@ def _resolution_section(
     return {
         "trend": name,
         "text": text,
-        "figure": figure_entries(task, stem, [path], directory)[0],
+        "figure": figure_entries(task, stem, [path], directory, FIGURES)[0],
         "table": table_block(headers, body),
     }
 
@@ -437,10 +411,13 @@ def render_report(
                 ),  # fmt: skip
                 "chance": (meta.get("chance") or {}).get(task, {}).get("note"),
                 "epsilon": _epsilon_table(eps, of["observed"]),
-                "figures": figure_entries(task, stems[task], figures.get(task, []), directory),
+                "figures": figure_entries(
+                    task, stems[task], figures.get(task, []), directory, FIGURES
+                ),
                 "resolution": None
                 if resolution is None
                 else _resolution_section(resolution, curves, task, stems[task], directory),
+                "attempts": attempts_section(summary, observed, task, stems[task], directory),
             }
         )
     return write_fit_report(

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from mirage_bayes.models.attempts import default_ks
 from mirage_bayes.models.generation import GRID_LIMIT
 
 # GPT-3 family sizes (Brown et al. 2020), the family behind the paper's InstructGPT figures.
@@ -72,9 +73,15 @@ def model_name(n_params: float) -> str:
 
 
 def population_truth(
-    eta: np.ndarray, sigma_item: float, lengths: Sequence[int], n_nodes: int = 2001
+    eta: np.ndarray,
+    sigma_item: float,
+    lengths: Sequence[int],
+    n_nodes: int = 2001,
+    ks: Sequence[int] = (),
 ) -> pd.DataFrame:
-    """Population ε and accuracy per scale and length, averaged over item difficulty."""
+    """Population ε and accuracy per scale and length, averaged over item difficulty; with
+    ``ks``, also ``pass_at_k`` (in a column ``k``): ``1 − E_items[(1 − a_i)^k]``, the share of
+    items that at least one of ``k`` attempts gets right."""
     nodes = np.linspace(-GRID_LIMIT, GRID_LIMIT, n_nodes)
     w = np.exp(-0.5 * nodes**2)
     w /= w.sum()
@@ -84,8 +91,13 @@ def population_truth(
         eps = float(((-np.expm1(-l_ce[s])) * w).sum())
         rows.append({"scale": s, "quantity": "epsilon", "length": np.nan, "value": eps})
         for length in lengths:
-            acc = float((np.exp(-length * l_ce[s]) * w).sum())
+            item_accuracy = np.exp(-length * l_ce[s])
+            acc = float((item_accuracy * w).sum())
             rows.append({"scale": s, "quantity": "accuracy", "length": length, "value": acc})
+            for k in ks:
+                value = 1.0 - float((np.exp(k * np.log1p(-item_accuracy)) * w).sum())
+                rows.append({"scale": s, "quantity": "pass_at_k", "length": length,
+                             "k": float(k), "value": value})  # fmt: skip
     return pd.DataFrame(rows)
 
 
@@ -194,6 +206,7 @@ def simulate_outputs(
     echo_rate: float = 0.2,
     empty_rate: float = 0.05,
     truncate_rate: float = 0.0,
+    attempts: int = 1,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Simulate per-item outputs of a model family on one test set of arithmetic problems.
 
@@ -246,6 +259,10 @@ def simulate_outputs(
         token (default 0). Unlike the other options this one adds errors: target tokens that
         were produced after that point are missing from the output, so the scored errors
         exceed the produced ones and ``truth`` no longer describes what a scorer can see.
+    attempts
+        Outputs sampled per (model, item) (default 1). Each attempt draws its produced tokens
+        anew given the item's difficulty; with more than one, rows get an ``attempt`` column and
+        ``truth`` gains ``pass_at_k`` for ``k`` = 1, 2, 5, 10, ... up to ``attempts``.
 
     Insertions, deletions, echoes and empty outputs keep ``truth`` exact for the tokens the
     model produced: they add no missing produced token and only re-render wrong ones. What a
@@ -273,6 +290,7 @@ def simulate_outputs(
         sigma_item=sigma_item, brk=brk, task=task, family=family, seed=seed,
         operation=operation,
         noise=_Noise(insert_rate, delete_rate, echo_rate, empty_rate, truncate_rate),
+        attempts=attempts,
     )  # fmt: skip
     return outputs, truth
 
@@ -291,6 +309,7 @@ def _simulate(
     seed: int,
     operation: str,
     noise: _Noise,
+    attempts: int = 1,
 ) -> tuple[pd.DataFrame, pd.DataFrame, list[np.ndarray]]:
     """:func:`simulate_outputs` plus, per output row, the mask of produced target tokens."""
     if operation not in OPERATIONS:
@@ -298,6 +317,8 @@ def _simulate(
     _check_rates(noise)
     if any(int(v) < 1 for v in lengths):
         raise ValueError(f"target lengths must be at least 1 digit, got {list(lengths)}")
+    if int(attempts) < 1:
+        raise ValueError(f"attempts must be at least 1, got {attempts}")
     # Two streams: the generative truth must not shift when only the rendering changes.
     truth_rng, render_rng = (
         np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(2)
@@ -314,24 +335,22 @@ def _simulate(
     rows, masks = [], []
     for s, size in enumerate(sizes):
         p_right = np.exp(-np.exp(eta[s] + difficulty))
-        draws = np.split(truth_rng.random(int(item_lengths.sum())), ends)
-        for i, target in enumerate(targets):
-            produced = draws[i] < p_right[i]
-            output = _render(target, produced, problems[i][:2], noise, render_rng)
-            masks.append(produced)
-            rows.append(
-                {
-                    "task": task,
-                    "family": family,
-                    "model": model_name(size),
-                    "n_params": size,
-                    "item": f"q{i:05d}",
-                    "question": questions[i],
-                    "target": target,
-                    "output": output,
-                }
-            )
-    truth = population_truth(eta, sigma_item, sorted(set(int(v) for v in lengths)))
+        for attempt in range(int(attempts)):
+            draws = np.split(truth_rng.random(int(item_lengths.sum())), ends)
+            for i, target in enumerate(targets):
+                produced = draws[i] < p_right[i]
+                output = _render(target, produced, problems[i][:2], noise, render_rng)
+                masks.append(produced)
+                row = {
+                    "task": task, "family": family, "model": model_name(size),
+                    "n_params": size, "item": f"q{i:05d}", "question": questions[i],
+                    "target": target, "output": output,
+                }  # fmt: skip
+                if attempts > 1:
+                    row["attempt"] = attempt + 1
+                rows.append(row)
+    ks = default_ks(int(attempts)) if attempts > 1 else ()
+    truth = population_truth(eta, sigma_item, sorted(set(int(v) for v in lengths)), ks=ks)
     truth.insert(0, "model", [model_name(sizes[s]) for s in truth["scale"]])
     truth.insert(1, "n_params", sizes[truth["scale"].to_numpy()])
     return pd.DataFrame(rows), truth.drop(columns="scale"), masks

@@ -1,0 +1,97 @@
+"""pass@k of a task whose items were attempted several times: the posterior beside the data.
+
+The posterior of pass@k comes from the fitted per-token model (:mod:`mirage_bayes.models.attempts`);
+what the data say directly is the unbiased estimator of Chen et al. (2021): for an item attempted
+``n`` times with ``c`` exact matches, ``1 − C(n − c, k) / C(n, k)``, averaged over the items
+(defined for ``k ≤ n``). Both are per model size and target length; summary quantities are named
+``pass_at_<k>``, and ``pass_exponent`` is ``b`` of ``−log pass@k ≈ A·k^(−b)`` fitted over the
+``k`` grid (Schaeffer et al. 2025: the hardest items' share sets it).
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+
+import numpy as np
+
+from mirage_bayes.fitting.data import TaskData
+from mirage_bayes.models.attempts import default_ks, log_pass_exponent, pass_at_k
+
+__all__ = [
+    "attempt_ks", "attempt_quantities", "observed_exponent", "observed_pass_at_k",
+    "pass_quantity", "unbiased_pass_at_k",
+]  # fmt: skip
+
+
+def pass_quantity(k: int) -> str:
+    """The summary's name of pass@k: ``pass_at_<k>``."""
+    return f"pass_at_{int(k)}"
+
+
+def attempt_ks(data: TaskData, requested: Sequence[int] | None = None) -> list[int]:
+    """The ``k`` grid of a task: ``requested``, else 1, 2, 5, 10, ... up to the most attempts any
+    item had at a size."""
+    if requested:
+        return sorted({int(k) for k in requested})
+    return default_ks(int(data.attempts.max()))
+
+
+def unbiased_pass_at_k(n: np.ndarray, c: np.ndarray, k: int) -> np.ndarray:
+    """``1 − C(n − c, k) / C(n, k)`` elementwise, as the stable product
+    ``1 − Π_{i = n − c + 1}^{n} (1 − k / i)``; NaN where ``n < k``."""
+    n, c = np.asarray(n, dtype=np.int64), np.asarray(c, dtype=np.int64)
+    out = np.full(n.shape, np.nan)
+    for index in zip(*np.nonzero(n >= k), strict=True):
+        n_i, c_i = int(n[index]), int(c[index])
+        if n_i - c_i < k:
+            out[index] = 1.0
+        else:
+            i = np.arange(n_i - c_i + 1, n_i + 1, dtype=np.float64)
+            out[index] = 1.0 - float(np.prod(1.0 - k / i))
+    return out
+
+
+def observed_pass_at_k(data: TaskData, lengths: Sequence[int], ks: Sequence[int]) -> np.ndarray:
+    """The unbiased estimator averaged over the items of each length: ``(scales, lengths, ks)``,
+    NaN where no item of that length had ``k`` attempts at that size."""
+    out = np.full((data.n_scales, len(lengths), len(ks)), np.nan)
+    item_length = data.item_length
+    for m, k in enumerate(ks):
+        per_item = unbiased_pass_at_k(data.attempts, data.successes, k)
+        for j, length in enumerate(lengths):
+            cells = np.where(item_length == length, per_item, np.nan)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)  # no item: NaN, said above
+                out[:, j, m] = np.nanmean(cells, axis=0)
+    return out
+
+
+def observed_exponent(observed: np.ndarray, ks: Sequence[int]) -> np.ndarray:
+    """``pass_exponent`` of the estimator (``(scales, lengths)``; NaN where a ``k`` is missing
+    or pass@k is 0 or 1, which has no log)."""
+    inside = (observed > 0) & (observed < 1)
+    return np.where(inside.all(-1), log_pass_exponent(np.asarray(ks), observed), np.nan)
+
+
+def attempt_quantities(
+    data: TaskData,
+    mu: np.ndarray,
+    sigma: np.ndarray,
+    lengths: Sequence[int],
+    chance: np.ndarray,
+    ks: Sequence[int],
+    chance_scale: np.ndarray | None = None,
+) -> list[tuple[str, int, np.ndarray, np.ndarray]]:
+    """``(quantity, length, observed per scale, draws (draws, scales))`` of pass@k for every
+    ``k`` and of ``pass_exponent``, per target length, for the summary table."""
+    draws = pass_at_k(mu, sigma, lengths, chance, ks, chance_scale)
+    observed = observed_pass_at_k(data, lengths, ks)
+    out = []
+    for j, length in enumerate(lengths):
+        for m, k in enumerate(ks):
+            out.append((pass_quantity(k), length, observed[:, j, m], draws[:, :, j, m]))
+        if len(ks) >= 2:
+            exponent = log_pass_exponent(np.asarray(ks), draws[:, :, j, :])
+            out.append(("pass_exponent", length, observed_exponent(observed[:, j], ks), exponent))
+    return out

@@ -1,0 +1,163 @@
+"""The report's pass@k section, for a task whose items were attempted several times.
+
+One figure (pass@k against k on log–log axes, one colour per model size: the posterior band
+of the smooth law and the unbiased estimator from the data; beside it pass@1 against size with
+the resolution floors of the items alone and of the attempts), one table per size and a verdict
+in words: what the attempts resolve that the items alone could not.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import matplotlib as mpl
+import numpy as np
+import pandas as pd
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+
+from mirage_bayes.output.figures import figure_entries, new_figure
+from mirage_bayes.output.formatting import format_number, format_params, hdi_text
+from mirage_bayes.output.plots import DPI, trend_label
+from mirage_bayes.settings import TREND_PREFERENCE
+
+__all__ = ["ATTEMPT_FIGURES", "attempts_section", "attempt_table", "plot_pass_at_k"]
+
+ATTEMPT_FIGURES = {
+    "pass_at_k": (
+        "pass@k against the number of attempts",
+        "Left: pass@k (the share of items at least one of k attempts gets right) against k, "
+        "one colour per model size: the smooth law's posterior mean and 94% band for items "
+        "from the same population, and the unbiased estimator on the items tested (points). "
+        "Right: pass@1 against size with the floors "
+        "1/items and 1/(items × attempts): a rate below the first is invisible to the items "
+        "alone; the attempts resolve it down to the second.",
+    )
+}
+
+
+def _pass_rows(summary: pd.DataFrame, task: str, trend: str, length: float) -> pd.DataFrame:
+    rows = summary[(summary["task"] == task) & (summary["trend"] == trend)]
+    rows = rows[rows["quantity"].str.match(r"pass_at_\d+$") & (rows["length"] == length)]
+    return rows.assign(k=rows["quantity"].str.slice(len("pass_at_")).astype(int))
+
+
+def attempt_table(observed: pd.DataFrame, task: str) -> pd.DataFrame:
+    """Items and attempts per item per size (the data's design), with the two floors."""
+    rows = observed[observed["task"] == task]
+    return rows.assign(
+        floor_items=1.0 / rows["n_items"],
+        floor_attempts=1.0 / (rows["n_items"] * rows["attempts_per_item"]),
+    )
+
+
+def plot_pass_at_k(
+    summary: pd.DataFrame,
+    design: pd.DataFrame,
+    *,
+    task: str,
+    trend: str,
+    length: float,
+    axes: list[Axes] | None = None,
+) -> Figure:
+    """pass@k against k per size (log–log) and pass@1 against size with the floors."""
+    if axes is None:
+        fig = new_figure(figsize=(11, 4.2))
+        axes = list(fig.subplots(1, 2))
+    fig = axes[0].figure
+    rows = _pass_rows(summary, task, trend, length)
+    models = list(dict.fromkeys(rows.sort_values("n_params")["model"]))
+    colors = mpl.colormaps["viridis"](np.linspace(0.0, 0.9, max(len(models), 1)))
+    for model, color in zip(models, colors, strict=True):
+        part = rows[rows["model"] == model].sort_values("k")
+        axes[0].plot(part["k"], part["mean"], color=color, label=str(model))
+        axes[0].fill_between(part["k"], part["hdi_low"], part["hdi_high"], color=color, alpha=0.2)
+        axes[0].plot(part["k"], part["observed"], "o", color=color, markersize=4)
+    axes[0].set(xscale="log", yscale="log", xlabel="attempts k", ylabel="pass@k",
+                title=f"{task}: pass@k (L = {length:g}, {trend_label(trend)})")  # fmt: skip
+    axes[0].legend(fontsize="small", title="model", ncol=2)
+    one = rows[rows["k"] == 1].sort_values("n_params")
+    sizes = design.sort_values("n_params")
+    axes[1].plot(one["n_params"], one["mean"], color="C0", label="pass@1, posterior")
+    axes[1].fill_between(one["n_params"], one["hdi_low"], one["hdi_high"], color="C0", alpha=0.2)
+    axes[1].plot(one["n_params"], one["observed"], "o", color="C0", label="pass@1, observed")
+    axes[1].plot(sizes["n_params"], sizes["floor_items"], "--", color="grey",
+                 label="1 / items")  # fmt: skip
+    axes[1].plot(sizes["n_params"], sizes["floor_attempts"], ":", color="black",
+                 label="1 / (items × attempts)")  # fmt: skip
+    axes[1].set(xscale="log", yscale="log", xlabel="parameters", ylabel="accuracy",
+                title="what the attempts resolve")  # fmt: skip
+    axes[1].legend(fontsize="small")
+    return fig
+
+
+def _with_hdi(row: pd.Series) -> str:
+    return f"{format_number(row['mean'])} {hdi_text(row['hdi_low'], row['hdi_high'])}"
+
+
+def attempts_section(
+    summary: pd.DataFrame,
+    observed: pd.DataFrame,
+    task: str,
+    stem: str,
+    directory: Path,
+) -> dict[str, Any] | None:
+    """Text, figure and table of the pass@k section of one task (``None`` without repeated
+    attempts)."""
+    if "attempts_per_item" not in observed:
+        return None  # a table from before attempts were read: one attempt per item
+    design = attempt_table(observed, task)
+    if design.empty or not (design["attempts_per_item"] > 1).any():
+        return None
+    of_task = summary[summary["task"] == task]
+    trend = next((t for t in TREND_PREFERENCE if (of_task["trend"] == t).any()), None)
+    if trend is None:
+        return None
+    length = float(design.groupby("length")["n_items"].sum().idxmax())
+    design = design[design["length"] == length]
+    rows = _pass_rows(summary, task, trend, length)
+    path = directory / "figures" / f"{stem}_pass_at_k.png"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig = plot_pass_at_k(summary, design, task=task, trend=trend, length=length)
+    fig.savefig(path, dpi=DPI)
+    fig.clear()
+    k_max = int(rows["k"].max())
+    exponent = of_task[(of_task["trend"] == trend) & (of_task["quantity"] == "pass_exponent")
+                       & (of_task["length"] == length)].set_index("model")  # fmt: skip
+    body, smallest = [], None
+    for d in design.sort_values("n_params").itertuples(index=False):
+        at = rows[rows["model"] == d.model].set_index("k")
+        one, top = at.loc[1], at.loc[k_max]
+        smallest = smallest or (d, one)
+        b = exponent.loc[d.model] if d.model in exponent.index else None
+        body.append([
+            str(d.model), format_params(d.n_params), f"{int(d.n_items)}",
+            f"{d.attempts_per_item:g}", format_number(d.floor_items),
+            format_number(d.floor_attempts), format_number(one["observed"]),
+            _with_hdi(one),
+            format_number(top["observed"]), _with_hdi(top), "" if b is None else _with_hdi(b),
+        ])  # fmt: skip
+    d, one = smallest
+    above = "is above zero" if one["hdi_low"] > 0 else "cannot be told from zero"
+    text = (
+        f"With {d.attempts_per_item:g} attempts per item, the {d.model} model's pass@1 on the "
+        f"{int(length)}-token targets is resolved to {format_number(d.floor_attempts)} "
+        f"(1/(items × attempts); the {int(d.n_items)} items alone resolve "
+        f"{format_number(d.floor_items)}) and {above}: {format_number(one['mean'])} "
+        f"{hdi_text(one['hdi_low'], one['hdi_high'])} under the {trend_label(trend)}. "
+        f"pass@k is computed from the per-token model with item difficulty integrated out; the "
+        f"points are the unbiased estimator 1 − C(n − c, k)/C(n, k) averaged over items. "
+        f"'b' is the exponent of −log pass@k ≈ A·k^(−b) over k = 1 … {k_max}: the share of very "
+        "hard items sets it, and where the estimator's points fall outside the bands at large k "
+        "the normal spread of item difficulty the model assumes does not hold."
+    )
+    headers = ["model", "parameters", "items", "attempts per item", "1/items",
+               "1/(items·attempts)", "pass@1 observed", "pass@1 (94% HDI)",
+               f"pass@{k_max} observed", f"pass@{k_max} (94% HDI)", "b (94% HDI)"]  # fmt: skip
+    return {
+        "trend": trend_label(trend),
+        "text": text,
+        "figure": figure_entries(task, stem, [path], directory, ATTEMPT_FIGURES)[0],
+        "table": {"headers": headers, "rows": body} if body else None,
+    }
