@@ -256,6 +256,11 @@ def add_plan(commands) -> None:
         f"(default {DEFAULT_MAX_ITEMS:,})",
     )  # fmt: skip
     plan.add_argument(
+        "--items", type=args.positive, default=None,
+        help="items at hand: also the attempts per item they need for P(≥1 correct) ≥ --prob, "
+        "the accuracy that design resolves, and the attempts for one item's first success",
+    )  # fmt: skip
+    plan.add_argument(
         "--out", default=None,
         help="CSV to write, the figure beside it as .png (default: FIT_DIR/plan.csv, else "
         "./plan.csv)",

@@ -161,7 +161,8 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.out) if args.out else default_folder / "plan.csv"
     _check_destination(out, force=args.force)  # refuse before the work, not after it
 
-    criteria = {"prob": args.prob, "halfwidth": args.halfwidth, "max_items": args.max_items}
+    criteria = {"prob": args.prob, "halfwidth": args.halfwidth, "max_items": args.max_items,
+                "items": args.items}  # fmt: skip
     if args.fit_dir is not None:
         table = plan_from_fit(args.fit_dir, trend=args.trend, lengths=args.lengths, **criteria)
     else:

@@ -40,6 +40,7 @@ from mirage_bayes.models.generation import population_quantities
 from mirage_bayes.output.figures import new_figure
 from mirage_bayes.output.formatting import format_number, format_params
 from mirage_bayes.output.load import load_fit
+from mirage_bayes.plan.attempts import ATTEMPT_COLUMNS, MAX_ATTEMPTS, attempt_columns
 from mirage_bayes.settings import DEFAULT_MAX_ITEMS, HDI_PROB, TREND_PREFERENCE
 from mirage_bayes.simulate.generation import model_name
 
@@ -194,13 +195,16 @@ def _cell(
     epsilon: np.ndarray,
     accuracy: np.ndarray,
     criteria: tuple[float, float, int],
+    attempts: tuple[np.ndarray, np.ndarray, int] | None = None,
 ) -> dict:
-    """One plan row: both item counts at one scale (``task, trend, model, n_params``), length."""
+    """One plan row: both item counts at one scale (``task, trend, model, n_params``), length;
+    with ``attempts`` (``mu`` and ``sigma`` draws at the scale, items at hand) the attempt
+    columns of :mod:`mirage_bayes.plan.attempts` too."""
     task, trend, model, n_params = labels
     prob, halfwidth, max_items = criteria
     any_correct = items_for_any_correct(accuracy, prob=prob, max_items=max_items)
     precise = items_for_halfwidth(accuracy, halfwidth=halfwidth, max_items=max_items)
-    return {
+    row = {
         "task": task,
         "model": model,
         "n_params": n_params,
@@ -212,11 +216,18 @@ def _cell(
         "accuracy": float(np.mean(accuracy)),
         "max_items": int(max_items),
     }
+    if attempts is not None:
+        mu, sigma, items = attempts
+        row |= attempt_columns(mu, sigma, int(length), items=items, prob=prob)
+    return row
 
 
 def _frame(rows: list[dict]) -> pd.DataFrame:
-    frame = pd.DataFrame(rows, columns=PLAN_COLUMNS)
-    for column in ("items_any_correct", "items_halfwidth"):
+    with_attempts = bool(rows) and "items" in rows[0]
+    frame = pd.DataFrame(rows, columns=PLAN_COLUMNS + (ATTEMPT_COLUMNS if with_attempts else []))
+    counts = ["items_any_correct", "items_halfwidth"]
+    counts += ["attempts_any_correct", "attempts_first_success", "generations"] * with_attempts
+    for column in counts:
         frame[column] = pd.array([pd.NA if pd.isna(v) else int(v) for v in frame[column]], "Int64")
     return frame
 
@@ -231,6 +242,7 @@ def plan_from_epsilon(
     halfwidth: float = 0.05,
     max_items: int = MAX_ITEMS,
     task: str = "hypothetical",
+    items: int | None = None,
 ) -> pd.DataFrame:
     """Items needed at hypothetical scales given by their per-token error rate.
 
@@ -238,7 +250,8 @@ def plan_from_epsilon(
     reports it). With ``sigma_item = 0`` every item has that rate and the accuracy is
     ``(1 − ε)^L``; otherwise item difficulty spreads on the log cross-entropy scale with that
     standard deviation around the centre that keeps the mean ``ε``. The accuracy is known, so
-    there is no posterior spread. Returns a table with :data:`PLAN_COLUMNS`.
+    there is no posterior spread. Returns a table with :data:`PLAN_COLUMNS`, and with ``items``
+    (the items at hand) the attempt columns of :mod:`mirage_bayes.plan.attempts`.
     """
     criteria = (prob, halfwidth, max_items)
     rows = []
@@ -247,8 +260,10 @@ def plan_from_epsilon(
         acc = population_quantities(np.array([[mu]]), np.array([sigma_item]), list(lengths))
         size = float(n_params[s]) if n_params is not None else np.nan
         labels = (task, "given", f"eps={eps:g}" if n_params is None else model_name(size), size)
+        extra = None if items is None else (np.array([mu]), np.array([sigma_item]), items)
         for j, length in enumerate(lengths):
-            rows.append(_cell(labels, length, np.array([eps]), acc["accuracy"][:, 0, j], criteria))
+            accuracy = acc["accuracy"][:, 0, j]
+            rows.append(_cell(labels, length, np.array([eps]), accuracy, criteria, extra))
     return _frame(rows)
 
 
@@ -260,6 +275,7 @@ def plan_from_fit(
     prob: float = 0.95,
     halfwidth: float = 0.05,
     max_items: int = MAX_ITEMS,
+    items: int | None = None,
 ) -> pd.DataFrame:
     """Items needed at every fitted scale and length, from a saved fit's posterior.
 
@@ -274,6 +290,8 @@ def plan_from_fit(
         Target lengths; default those of the fit (data and ``--lengths``).
     prob, halfwidth, max_items
         Criteria (a) and (b) and the largest test set considered.
+    items
+        Items at hand: adds the attempts per item they need (:mod:`mirage_bayes.plan.attempts`).
     """
     fits = load_fit(fit_dir)
     criteria = (prob, halfwidth, max_items)
@@ -293,7 +311,8 @@ def plan_from_fit(
             for j, length in enumerate(wanted):
                 labels = (task, chosen, model, float(fit["n_params"][s]))
                 epsilon, accuracy = draws["epsilon"][:, s], draws["accuracy"][:, s, j]
-                rows.append(_cell(labels, length, epsilon, accuracy, criteria))
+                extra = None if items is None else (fit["mu"][:, s], fit["sigma"], items)
+                rows.append(_cell(labels, length, epsilon, accuracy, criteria, extra))
     return _frame(rows)
 
 
@@ -309,19 +328,22 @@ def format_plan(plan: pd.DataFrame, *, prob: float, halfwidth: float) -> str:
 
     headers = ["task", "model", "parameters", "L", "ε", "accuracy"]
     headers += [f"items for P(≥1 correct) ≥ {prob:g}", f"items for HDI half-width ≤ {halfwidth:g}"]
-    body = [
-        [
-            str(r.task),
-            str(r.model),
-            format_params(r.n_params),
-            str(r.length),
-            format_number(r.epsilon),
-            format_number(r.accuracy),
-            _count(r.items_any_correct, r.max_items),
-            _count(r.items_halfwidth, r.max_items),
+    with_attempts = "attempts_any_correct" in plan
+    if with_attempts:
+        headers += ["items × attempts for P(≥1 correct)", "resolves",
+                    f"attempts for one item's first success (P ≥ {prob:g})"]  # fmt: skip
+    body = []
+    for r in plan.itertuples(index=False):
+        row = [
+            str(r.task), str(r.model), format_params(r.n_params), str(r.length),
+            format_number(r.epsilon), format_number(r.accuracy),
+            _count(r.items_any_correct, r.max_items), _count(r.items_halfwidth, r.max_items),
         ]  # fmt: skip
-        for r in plan.itertuples(index=False)
-    ]
+        if with_attempts:
+            design = f"{r.items:,} × {_count(r.attempts_any_correct, MAX_ATTEMPTS)}"
+            row += [design, format_number(r.floor_attempts),
+                    _count(r.attempts_first_success, MAX_ATTEMPTS)]  # fmt: skip
+        body.append(row)
     widths = [max(len(row[i]) for row in [headers, *body]) for i in range(len(headers))]
     left = {0, 1}
     lines = []

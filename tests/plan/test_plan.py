@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import arviz as az
@@ -335,3 +336,48 @@ def test_cli_help_and_cap_default(capsys):
     assert "--halfwidth" in text and f"{MAX_ITEMS:,}" in text
     assert run_main(["--help"]) == 0
     assert "plan" in capsys.readouterr().out
+
+
+# --- attempts per item (--items) ----------------------------------------------------------------
+
+
+def test_attempts_without_item_spread_are_the_closed_form():
+    # Identical items: pass@A = 1 − (1 − a)^A, so n items need ⌈log(1 − p) / (n·log(1 − a))⌉
+    # attempts each, and one item ⌈log(1 − p) / log(1 − a)⌉.
+    plan = plan_from_epsilon([0.6, 0.3], [5], items=20, prob=0.95)
+    for eps, row in zip([0.6, 0.3], plan.itertuples(), strict=True):
+        a = (1 - eps) ** 5
+        assert row.attempts_any_correct == math.ceil(math.log(0.05) / (20 * math.log1p(-a)))
+        assert row.attempts_first_success == math.ceil(math.log(0.05) / math.log1p(-a))
+        assert row.generations == 20 * row.attempts_any_correct
+        assert row.floor_attempts == pytest.approx(1 / row.generations)
+
+
+def test_planned_attempts_give_the_requested_probability_in_simulation():
+    """Items of spread difficulty, each attempted the planned number of times, show ≥ 1 exact
+    match in about 95% of simulated test sets; one item its first success likewise."""
+    sigma, length, items = 0.5, 5, 10
+    plan = plan_from_epsilon([0.6], [length], sigma_item=sigma, items=items, prob=0.95)
+    attempts, first = int(plan["attempts_any_correct"][0]), int(plan["attempts_first_success"][0])
+    # The hardest items decide one item's first success: far more attempts than ten items need.
+    assert first > 100 * attempts
+    mu = mu_for_epsilon(0.6, sigma)
+    rng = np.random.default_rng(3)
+    a = np.exp(-length * np.exp(mu + rng.normal(0, sigma, (4000, items))))  # per item
+    hits = rng.binomial(attempts, a).sum(1) > 0
+    assert 0.93 <= hits.mean() <= 0.97, (attempts, hits.mean())
+    one = rng.binomial(first, a[:, 0]) > 0
+    assert 0.93 <= one.mean() <= 0.97, (first, one.mean())
+
+
+def test_cli_plan_with_items_prints_the_design(fit_folder, tmp_path, capsys):
+    out = tmp_path / "plan.csv"
+    assert run_main(["plan", fit_folder, "--lengths", "5", "--items", "30", "--out", out]) == 0
+    printed = capsys.readouterr().out
+    assert "items × attempts for P(≥1 correct)" in printed and "30 × " in printed
+    plan = pd.read_csv(out)
+    assert list(plan.columns[-5:]) == ["items", "attempts_any_correct", "attempts_first_success",
+                                       "generations", "floor_attempts"]  # fmt: skip
+    # The smallest model, least accurate, needs the most attempts.
+    attempts = plan["attempts_any_correct"].to_numpy()
+    assert attempts[0] == attempts.max() and attempts[0] > attempts[-1]
