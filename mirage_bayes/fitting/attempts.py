@@ -20,13 +20,25 @@ from mirage_bayes.models.attempts import default_ks, log_pass_exponent, pass_at_
 
 __all__ = [
     "attempt_ks", "attempt_quantities", "observed_exponent", "observed_pass_at_k",
-    "pass_quantity", "unbiased_pass_at_k",
+    "pass_quantity", "unbiased_pass_at_k", "unit_note",
 ]  # fmt: skip
 
 
 def pass_quantity(k: int) -> str:
     """The summary's name of pass@k: ``pass_at_<k>``."""
     return f"pass_at_{int(k)}"
+
+
+def unit_note(data: TaskData) -> str:
+    """What ε counts when attempts were given as counts (empty otherwise): the opening of the
+    task's note in the log and the report."""
+    if "n_attempts" not in data.rows:
+        return ""
+    how = "attempted until the first exact match" if data.until_pass else "counted attempts"
+    return (
+        f"{how}: the unit of ε is one attempt (the whole answer), so ε is the share of attempts "
+        "that fail and accuracy (length 1) is pass@1; "
+    )
 
 
 def attempt_ks(data: TaskData, requested: Sequence[int] | None = None) -> list[int]:
@@ -54,11 +66,20 @@ def unbiased_pass_at_k(n: np.ndarray, c: np.ndarray, k: int) -> np.ndarray:
 
 def observed_pass_at_k(data: TaskData, lengths: Sequence[int], ks: Sequence[int]) -> np.ndarray:
     """The unbiased estimator averaged over the items of each length: ``(scales, lengths, ks)``,
-    NaN where no item of that length had ``k`` attempts at that size."""
+    NaN where no item of that length had ``k`` attempts at that size. Items attempted until
+    their first pass count as passed within ``k`` or not."""
     out = np.full((data.n_scales, len(lengths), len(ks)), np.nan)
     item_length = data.item_length
     for m, k in enumerate(ks):
-        per_item = unbiased_pass_at_k(data.attempts, data.successes, k)
+        if data.until_pass:
+            # Attempted until the first pass: "passed within k" is Bernoulli(pass@k) per item
+            # for k up to the cap; beyond an item's cap without a pass it is unknown.
+            evaluated = data.attempts > 0
+            passed = (data.successes > 0) & (data.attempts <= k)
+            known = evaluated & (passed | (data.attempts >= k))
+            per_item = np.where(known, passed.astype(float), np.nan)
+        else:
+            per_item = unbiased_pass_at_k(data.attempts, data.successes, k)
         for j, length in enumerate(lengths):
             cells = np.where(item_length == length, per_item, np.nan)
             with warnings.catch_warnings():

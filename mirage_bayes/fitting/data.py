@@ -89,6 +89,10 @@ class TaskData(SizeAxis):
         ``errors`` count the tokens of every attempt. One attempt per evaluated item when not
         given. Given a model and its item difficulty, attempts are independent, so the tokens of
         all attempts of an item enter its likelihood as one binomial count.
+    until_pass
+        Whether each item was attempted until its first exact match (or a cap): ``attempts``
+        then depends on the outcomes, and only "passed within ``k``" is an unbiased reading of
+        the data (:func:`mirage_bayes.fitting.attempts.observed_pass_at_k`).
     """
 
     task: str
@@ -102,6 +106,7 @@ class TaskData(SizeAxis):
     chance: np.ndarray | None = field(default=None, repr=False)
     attempts: np.ndarray | None = field(default=None, repr=False)
     successes: np.ndarray | None = field(default=None, repr=False)
+    until_pass: bool = False
 
     # Derived once: the unique (trials, errors, chance) rows and how often each occurs, and the
     # distinct per-scale chance profiles ("chance groups") with each pattern's group.
@@ -189,23 +194,42 @@ class TaskData(SizeAxis):
         With repeated attempts, ``accuracy`` is the share of attempts that match (pass@1),
         ``n_items`` counts items, not attempts, ``attempts_per_item`` is their mean number of
         attempts (1 without repeats) and ``n_correct`` is ``accuracy·n_items``, the items one
-        attempt each would get right (not a whole number).
+        attempt each would get right (not a whole number). ``design`` says how attempts were
+        given: ``""`` (one per item), ``"attempt rows"``, ``"counted"`` or ``"until pass"``
+        (then ``accuracy`` is the share of items that passed at the first attempt).
         """
-        grouped = self.rows.groupby(["model", "n_tokens"], sort=False)
+        rows = self.rows
+        if "n_attempts" in rows and not self.until_pass:
+            rows = rows.assign(tried=rows["n_attempts"], matched=rows["n_success"])
+        else:
+            rows = rows.assign(tried=1, matched=rows["exact_match"].astype(float))
+        grouped = rows.groupby(["model", "n_tokens"], sort=False)
         table = grouped.agg(
-            n_items=("exact_match", "size"),
-            n_correct=("exact_match", "sum"),
+            n_items=("tried", "size"),
+            tried=("tried", "sum"),
+            matched=("matched", "sum"),
             mean_edit_distance=("token_edit_distance", "mean"),
         ).reset_index()
         table = table.rename(columns={"n_tokens": "length"})
-        table["accuracy"] = table["n_correct"] / table["n_items"]
-        table["attempts_per_item"] = 1.0
-        if "attempt" in self.rows:
-            items = grouped["item"].nunique().to_numpy()
-            table["attempts_per_item"] = table["n_items"] / items
-            table["n_items"] = items
-            table["n_correct"] = table["accuracy"] * table["n_items"]
-        return table
+        if "attempt" in rows:
+            table["n_items"] = grouped["item"].nunique().to_numpy()
+        table["accuracy"] = table["matched"] / table["tried"]
+        table["attempts_per_item"] = table["tried"] / table["n_items"]
+        table["design"] = "attempt rows" if "attempt" in rows else ""
+        if "n_attempts" in rows:
+            table["design"] = "until pass" if self.until_pass else "counted"
+        if self.until_pass:
+            made = self.rows.groupby(["model", "n_tokens"], sort=False)["n_attempts"].mean()
+            table["attempts_per_item"] = made.to_numpy()
+        # Without repeats this is the count of exact matches; with them, items one attempt each
+        # would get right.
+        table["n_correct"] = table["accuracy"] * table["n_items"]
+        if not (table["attempts_per_item"] > 1).any():
+            table["n_correct"] = table["matched"].round().astype(np.int64)
+        return table.drop(columns=["tried", "matched"])[
+            ["model", "length", "n_items", "n_correct", "mean_edit_distance", "accuracy",
+             "attempts_per_item", "design"]
+        ]  # fmt: skip
 
 
 def split_tasks(scored: pd.DataFrame) -> list[TaskData]:
@@ -278,8 +302,21 @@ def _task_data(task: str, rows: pd.DataFrame, item_ids: bool, source: str) -> Ta
     chance = np.zeros(trials.shape)
     np.add.at(trials, cells, rows["n_tokens"].to_numpy(np.int64))
     np.add.at(errors, cells, rows["n_errors"].to_numpy(np.int64))
-    np.add.at(attempts, cells, 1)
-    np.add.at(successes, cells, rows["n_errors"].to_numpy(np.int64) == 0)
+    if "n_attempts" in rows:
+        # Counted attempts (mirage_bayes.inputs.attempt_counts): the unit is the whole answer,
+        # one per attempt, so every row is an item's attempts and their exact matches.
+        np.add.at(attempts, cells, rows["n_attempts"].to_numpy(np.int64))
+        np.add.at(successes, cells, rows["n_success"].to_numpy(np.int64))
+        if rows["until_pass"].any():
+            # Passed at the first attempt: unbiased for the item's success probability, where
+            # the share of successes among attempts made until the first is not.
+            share = ((rows["n_success"] > 0) & (rows["n_attempts"] == 1)).astype(float)
+        else:
+            share = rows["n_success"] / rows["n_attempts"]
+        rows = rows.assign(n_tokens=1, exact_match=share)
+    else:
+        np.add.at(attempts, cells, 1)
+        np.add.at(successes, cells, rows["n_errors"].to_numpy(np.int64) == 0)
     if "chance" not in rows:
         rows = rows.assign(chance=0.0)
     # The rate is one per (size, target length) cell, so every attempt of an item has the same.
@@ -296,4 +333,5 @@ def _task_data(task: str, rows: pd.DataFrame, item_ids: bool, source: str) -> Ta
         chance=chance,
         attempts=attempts,
         successes=successes,
+        until_pass=bool(rows.get("until_pass", pd.Series(False)).any()),
     )

@@ -8,6 +8,7 @@ from functools import partial
 
 import pandas as pd
 
+from mirage_bayes.fitting.attempts import unit_note
 from mirage_bayes.fitting.choice import fit_choices
 from mirage_bayes.fitting.data import TaskData, split_tasks
 from mirage_bayes.fitting.inference import SamplerConfig, diagnose, sample_trend
@@ -28,8 +29,10 @@ def _late_check(data: TaskData, log: Callable[[str], None], *, seed: int) -> Lat
         # The check counts items right out of items: attempts of one item are not independent
         # trials (they share its difficulty), so each item counts once, by its first attempt.
         rows = rows.drop_duplicates(["model", "item"], keep="first")
-    length = headline_length(rows, data.models)
-    log(f"{data.task}: late-jump check of exact-match accuracy (L = {length})")
+    # Counted attempts have no target length (the unit is the whole answer).
+    length = None if "n_attempts" in rows else headline_length(rows, data.models)
+    log(f"{data.task}: late-jump check of exact-match accuracy"
+        + (f" (L = {length})" if length is not None else ""))  # fmt: skip
     return late_check_rows(
         data.task, rows, data.models, data.n_params, "exact_match", seed=seed, length=length
     )
@@ -135,7 +138,7 @@ def fit(
         "ks": sorted({int(v) for v in ks}),
         "chance": {
             t.task: chance_summary(t, chance_sources[t.task])
-            | {"note": chance_note(t, chance_sources[t.task])}
+            | {"note": unit_note(t) + chance_note(t, chance_sources[t.task])}
             for t in tasks
         },
     } | loop.run_meta(config, trends)

@@ -90,7 +90,7 @@ class FitResult(TrendFits):
         columns = [
             "task", "model", "n_params", "length", "n_items", "n_correct", "accuracy",
             "accuracy_low", "accuracy_high", "mean_edit_distance", "epsilon_observed",
-            "epsilon_corrected", "tokens", "attempts_per_item",
+            "epsilon_corrected", "tokens", "attempts_per_item", "design",
         ]  # fmt: skip
         return pd.concat(frames, ignore_index=True)[columns]
 

@@ -24,6 +24,12 @@ import pandas as pd
 
 from mirage_bayes.errors import InputError
 from mirage_bayes.inputs import choices
+from mirage_bayes.inputs.attempt_counts import (
+    COUNT_COLUMNS,
+    UNTIL_PASS_COLUMNS,
+    attempt_layout,
+    counts_to_prescored,
+)
 from mirage_bayes.inputs.cells import (
     as_numbers,
     as_text,
@@ -43,7 +49,10 @@ __all__ = ["read_outputs", "SUPPORTED_SUFFIXES"]
 
 _RAW = ("target", "output")
 _PRESCORED = ("n_tokens", "n_errors")
-_COLUMNS = ("task", "model", "n_params", "item", "attempt", "family", *_RAW, *_PRESCORED)
+_COLUMNS = (
+    "task", "model", "n_params", "item", "attempt", "family", *_RAW, *_PRESCORED,
+    *COUNT_COLUMNS, *UNTIL_PASS_COLUMNS,
+)  # fmt: skip
 _MAX_COUNT = 2**53  # larger counts are not exact in float64 (1e30 became int64 -2**63)
 
 
@@ -171,8 +180,11 @@ def read_outputs(
         (> 0) and either ``target``
         + ``output`` (raw generations) or ``n_tokens`` + ``n_errors`` (pre-scored counts).
         Optional: ``task``, ``item``, ``family``, ``attempt`` (an id per repeated sample of
-        one item by one model, e.g. Inspect's epochs; needs ``item``). Other columns are
-        ignored. If both the raw and the pre-scored columns are present, the raw text is used.
+        one item by one model, e.g. Inspect's epochs; needs ``item``). Instead of rows per
+        attempt, counts per (model, item): ``n_attempts`` + ``n_success``, or
+        ``attempts_to_pass`` (empty: no pass) + ``max_attempts``
+        (:mod:`mirage_bayes.inputs.attempt_counts`). Other columns are ignored. If both the
+        raw and the pre-scored columns are present, the raw text is used.
     columns
         Column mapping applied before validation, ``{column read: the file's column}``, e.g.
         ``{"target": "answer", "output": "prediction"}`` for a HELM-like table. A mapped column
@@ -208,6 +220,9 @@ def read_outputs(
         _fill_sizes(table, sizes)
     if choices.is_choice_table(table.frame):
         return choices.read_choice_table(table)  # a multiple-choice table (answer + choices)
+    layout = attempt_layout(table)
+    if layout is not None:
+        counts_to_prescored(table, layout)
     prescored, item_ids = _require_columns(table)
     n = len(table.frame)
     models = identifier_column(table, "model")
@@ -232,6 +247,10 @@ def read_outputs(
         out["target"], out["output"] = (pd.Series(c, dtype=str) for c in _targets(table))
     if attempts is not None:
         out["attempt"] = pd.Series(attempts, dtype=str)
+    if layout is not None:
+        out["n_attempts"] = table.frame["n_attempts"].to_numpy(np.int64)
+        out["n_success"] = table.frame["n_success"].to_numpy(np.int64)
+        out["until_pass"] = layout == "until_pass"
     if item_ids:
         check_duplicates(table, tasks, models, items, attempts)  # type: ignore[arg-type]
     out.attrs["prescored"] = prescored

@@ -140,14 +140,27 @@ def attempts_section(
         ])  # fmt: skip
     d, one = smallest
     above = "is above zero" if one["hdi_low"] > 0 else "cannot be told from zero"
+    until = getattr(d, "design", "") == "until pass"
+    how = (f"Attempted until the first exact match ({format_number(d.attempts_per_item)} "
+           "attempts per item on average)" if until
+           else f"With {d.attempts_per_item:g} attempts per item")  # fmt: skip
+    targets = (
+        ""
+        if getattr(d, "design", "") in ("counted", "until pass")
+        else (f" on the {int(length)}-token targets")
+    )
+    estimator = (
+        "the share of items that passed within k attempts"
+        if until
+        else "the unbiased estimator 1 − C(n − c, k)/C(n, k) averaged over items"
+    )
     text = (
-        f"With {d.attempts_per_item:g} attempts per item, the {d.model} model's pass@1 on the "
-        f"{int(length)}-token targets is resolved to {format_number(d.floor_attempts)} "
-        f"(1/(items × attempts); the {int(d.n_items)} items alone resolve "
-        f"{format_number(d.floor_items)}) and {above}: {format_number(one['mean'])} "
-        f"{hdi_text(one['hdi_low'], one['hdi_high'])} under the {trend_label(trend)}. "
-        f"pass@k is computed from the per-token model with item difficulty integrated out; the "
-        f"points are the unbiased estimator 1 − C(n − c, k)/C(n, k) averaged over items. "
+        f"{how}, the {d.model} model's pass@1{targets} is resolved to "
+        f"{format_number(d.floor_attempts)} (1/(items × attempts); the {int(d.n_items)} items "
+        f"alone resolve {format_number(d.floor_items)}) and {above}: "
+        f"{format_number(one['mean'])} {hdi_text(one['hdi_low'], one['hdi_high'])} under the "
+        f"{trend_label(trend)}. pass@k is computed from the per-token model with item "
+        f"difficulty integrated out; the points are {estimator}. "
         f"'b' is the exponent of −log pass@k ≈ A·k^(−b) over k = 1 … {k_max}: the share of very "
         "hard items sets it, and where the estimator's points fall outside the bands at large k "
         "the normal spread of item difficulty the model assumes does not hold."

@@ -19,6 +19,7 @@ from mirage_bayes.inputs.io import read_outputs
 from mirage_bayes.inputs.scoring import score_outputs
 from mirage_bayes.models.attempts import default_ks, pass_at_k
 from mirage_bayes.models.chance_link import scored_error
+from mirage_bayes.simulate.attempts import simulate_attempts
 from mirage_bayes.simulate.generation import simulate_outputs
 
 from support import one_error_line, run_main
@@ -156,3 +157,76 @@ def test_fit_with_attempts_reports_pass_at_k(tmp_path):
     assert "### Repeated attempts: pass@k" in report and "With 12 attempts per item" in report
     assert (out / "figures" / "simulated_arithmetic_pass_at_k.png").exists()
     assert json.loads((out / "summary.json").read_text())["tasks"]
+
+
+# --- counted attempts: n_attempts/n_success and attempts_to_pass/max_attempts -----------------
+
+
+def _counted(tmp_path, **columns) -> pd.DataFrame:
+    frame = pd.DataFrame({"model": ["s", "s", "b", "b"], "n_params": [1e8, 1e8, 1e9, 1e9],
+                          "item": ["q1", "q2", "q1", "q2"], **columns})  # fmt: skip
+    return read_outputs(_write(frame, tmp_path))
+
+
+def test_attempts_until_pass_become_attempts_and_one_success(tmp_path):
+    rows = _counted(tmp_path, attempts_to_pass=[3, None, 1, 2], max_attempts=[5, 5, 5, 5])
+    assert rows["n_attempts"].tolist() == [3, 5, 1, 2]
+    assert rows["n_success"].tolist() == [1, 0, 1, 1]
+    (data,) = split_tasks(score_outputs(rows)[0])
+    assert data.until_pass and data.attempts.tolist() == [[3, 1], [5, 2]]
+    assert data.trials.tolist() == [[3, 1], [5, 2]] and data.errors.tolist() == [[2, 0], [5, 1]]
+    observed = data.observed_by_length().set_index("model")
+    assert observed.loc["s", "accuracy"] == 0.0 and observed.loc["b", "accuracy"] == 0.5
+    assert observed.loc["s", "design"] == "until pass"
+    # Passed within k: known up to each item's cap, unknown beyond it without a pass.
+    within = observed_pass_at_k(data, [1], [1, 3, 5, 8])[:, 0, :]
+    assert within[0].tolist()[:3] == [0.0, 0.5, 0.5] and within[1].tolist()[:3] == [0.5, 1.0, 1.0]
+    assert within[0, 3] == 1.0  # only q1 (passed at 3) is known at k = 8
+
+
+def test_counted_attempts_are_binomial_counts(tmp_path):
+    rows = _counted(tmp_path, n_attempts=[10, 10, 10, 10], n_success=[0, 2, 5, 10])
+    (data,) = split_tasks(score_outputs(rows)[0])
+    assert not data.until_pass and data.successes.tolist() == [[0, 5], [2, 10]]
+    observed = data.observed_by_length().set_index("model")
+    assert observed.loc["s", "accuracy"] == 0.1 and observed.loc["s", "design"] == "counted"
+    assert observed.loc["s", "attempts_per_item"] == 10
+
+
+@pytest.mark.parametrize(
+    ("columns", "message"),
+    [
+        ({"n_attempts": [1, 2, 3, 4]}, "'n_attempts' needs a column 'n_success'"),
+        ({"n_attempts": [1, 2, 3, 4], "n_success": [0, 3, 0, 0]}, "n_success 3 is larger"),
+        ({"n_attempts": [0, 2, 3, 4], "n_success": [0, 0, 0, 0]}, "n_attempts 0 is not a whole"),
+        ({"attempts_to_pass": [1, 9, 1, 1], "max_attempts": [5] * 4}, "larger than max_attempts"),
+        ({"attempts_to_pass": [1.5, 2, 1, 1], "max_attempts": [5] * 4}, "not a whole number"),
+        ({"n_attempts": [1] * 4, "n_success": [1] * 4, "target": ["1"] * 4}, "beside target"),
+    ],
+)
+def test_counted_attempts_refuse_bad_cells_in_one_line(columns, message, tmp_path, capsys):
+    frame = pd.DataFrame({"model": ["s", "s", "b", "b"], "n_params": [1e8, 1e8, 1e9, 1e9],
+                          "item": ["q1", "q2", "q1", "q2"], **columns})  # fmt: skip
+    assert run_main(["fit", _write(frame, tmp_path), "--out", tmp_path / "o"]) == 2
+    assert message in one_error_line(capsys)
+    assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.slow
+def test_until_pass_recovers_accuracy_below_one_over_the_items(tmp_path):
+    # 50 items resolve 0.02 alone; attempting each until it passes (up to 2000 times) resolves
+    # the smallest model's pass@1 of about 0.006, and the interval covers the truth.
+    outputs, truth = simulate_attempts(n_params=np.logspace(8, 11, 6), n_items=50, length=4,
+                                       max_attempts=2000, seed=2)  # fmt: skip
+    out = tmp_path / "fit"
+    code = run_main(["fit", _write(outputs, tmp_path, "until.csv"), "--out", out, "--trends",
+                     "power_law", "--draws", "400", "--tune", "400", "--quiet"])  # fmt: skip
+    assert code in (0, 3)
+    summary = pd.read_csv(out / "summary.csv")
+    one = summary[(summary["trend"] == "power_law") & (summary["quantity"] == "pass_at_1")]
+    both = one.merge(truth[truth["k"] == 1], on="model")
+    assert both["pass_at_k"].iloc[0] < 0.02 and both["hdi_low"].iloc[0] > 0
+    covered = both["hdi_low"].le(both["pass_at_k"]) & both["pass_at_k"].le(both["hdi_high"])
+    assert covered.sum() >= 5, both
+    report = (out / "report.md").read_text()
+    assert "Attempted until the first exact match" in report
