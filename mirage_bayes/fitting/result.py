@@ -21,6 +21,7 @@ from mirage_bayes.fitting.transforms import (
 from mirage_bayes.models import TRENDS, population_quantities
 from mirage_bayes.models.chance_link import effective_chance
 from mirage_bayes.models.generation import scored_quantities
+from mirage_bayes.output.attempts import attempt_table, plot_pass_at_k
 from mirage_bayes.output.plots import plot_epsilon, plot_metric, plot_resolution
 from mirage_bayes.output.save import save_result
 from mirage_bayes.settings import HDI_PROB
@@ -58,7 +59,7 @@ class FitResult(TrendFits):
     Tables: :meth:`summary`, :meth:`curves`, :meth:`observed`, :meth:`comparison`,
     :meth:`diagnostics`, :meth:`parameters`, :meth:`verdicts`, :meth:`resolution`. Figures:
     :meth:`plot_epsilon`, :meth:`plot_metric`, :meth:`plot_comparison`,
-    :meth:`plot_resolution`. Files: :meth:`save`.
+    :meth:`plot_resolution`, :meth:`plot_pass_at_k`. Files: :meth:`save`.
     """
 
     # --- tables --------------------------------------------------------------------------
@@ -280,6 +281,22 @@ class FitResult(TrendFits):
 
         return plot_resolution(
             self._resolution, self._curves, task=self._task(task).task, trend=trend, ax=ax
+        )
+
+    def plot_pass_at_k(
+        self, task: str | None = None, *, trend: str = "power_law", length=None, axes=None
+    ):
+        """pass@k against k per size (posterior bands and the data's estimator) and pass@1
+        against size with the floors 1/items and 1/(items × attempts), for a task whose items
+        were attempted several times; ``length`` defaults to the one with the most items."""
+
+        data = self._task(task)
+        design = attempt_table(self._observed, data.task)
+        if length is None:
+            length = float(design.groupby("length")["n_items"].sum().idxmax())
+        design = design[design["length"] == length]
+        return plot_pass_at_k(
+            self._summary, design, task=data.task, trend=trend, length=length, axes=axes
         )
 
     # --- files -------------------------------------------------------------------------------

@@ -74,8 +74,10 @@ def plot_pass_at_k(
         axes[0].plot(part["k"], part["mean"], color=color, label=str(model))
         axes[0].fill_between(part["k"], part["hdi_low"], part["hdi_high"], color=color, alpha=0.2)
         axes[0].plot(part["k"], part["observed"], "o", color=color, markersize=4)
+    counted = "design" in design and design["design"].isin(["counted", "until pass"]).any()
+    target = "" if counted else f"L = {length:g}, "  # counted attempts have no token length
     axes[0].set(xscale="log", yscale="log", xlabel="attempts k", ylabel="pass@k",
-                title=f"{task}: pass@k (L = {length:g}, {trend_label(trend)})")  # fmt: skip
+                title=f"{task}: pass@k ({target}{trend_label(trend)})")  # fmt: skip
     axes[0].legend(fontsize="small", title="model", ncol=2)
     one = rows[rows["k"] == 1].sort_values("n_params")
     sizes = design.sort_values("n_params")

@@ -1,0 +1,162 @@
+"""Repeated attempts: do the intervals of pass@k, of its exponent in k and of a pass@1 below
+1/items cover the simulated truth?
+
+Three studies, each over many simulated data sets fitted with the power law:
+
+``exponent``
+    A fixed number of attempts per item (counted: ``n_attempts``/``n_success``), item success
+    probabilities from the model's own lognormal population and from a beta population
+    (Schaeffer et al. 2025; :mod:`mirage_bayes.simulate.attempts`), the second a design the model
+    does not assume. Per size: is the truth inside the 94% HDI of ``pass_exponent`` (``b`` of
+    ``−log pass@k ≈ A·k^(−b)`` over the k grid) and of pass@k at the largest k?
+``until_pass``
+    Items attempted until their first exact match (up to a cap), both populations: coverage of
+    pass@1 at the sizes whose truth lies below 1/items, and whether the interval excludes 0.
+``rendered``
+    Attempts rendered as text (``simulate_outputs(attempts=...)``: insertions, deletions, echoes,
+    empty outputs) and scored token by token: coverage of pass@1 and pass@A.
+
+Run from the repository root::
+
+    python validation/run_attempts_validation.py exponent [--datasets 40]
+    python validation/run_attempts_validation.py until_pass [--datasets 40]
+    python validation/run_attempts_validation.py rendered [--datasets 10]
+
+Writes ``validation/results/attempts_<study>.csv`` and prints a Markdown table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from mirage_bayes.fitting.generation import fit
+from mirage_bayes.inputs.io import read_outputs
+from mirage_bayes.models.attempts import default_ks, log_pass_exponent
+from mirage_bayes.simulate.attempts import simulate_attempts
+from mirage_bayes.simulate.generation import simulate_outputs
+
+RESULTS = Path(__file__).parent / "results"
+SIZES = np.logspace(8, 11, 6)
+POPULATIONS = ("lognormal", "beta")
+
+
+def _fit_summary(outputs: pd.DataFrame, seed: int, draws: int, ks=()) -> pd.DataFrame:
+    result = fit(outputs, trends=["power_law"], draws=draws, tune=draws, seed=seed,
+                 progressbar=False, log=None, ks=ks)  # fmt: skip
+    summary = result.summary()
+    return summary[summary["trend"] == "power_law"]
+
+
+def _as_read(frame: pd.DataFrame, seed: int) -> pd.DataFrame:
+    """A simulated counted-attempts table read back as a user's file would be."""
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / f"attempts_{seed}.csv"
+        frame.to_csv(path, index=False)
+        return read_outputs(path)
+
+
+def _covered(rows: pd.DataFrame, truth: pd.Series) -> pd.Series:
+    return rows["hdi_low"].le(truth) & truth.le(rows["hdi_high"])
+
+
+def exponent(datasets: int, items: int, attempts: int, draws: int) -> pd.DataFrame:
+    ks = default_ks(attempts)
+    frames = []
+    for population in POPULATIONS:
+        for seed in range(datasets):
+            outputs, truth = simulate_attempts(
+                n_params=SIZES, n_items=items, max_attempts=attempts, until_pass=False,
+                population=population, ks=ks, seed=seed, length=4,
+            )  # fmt: skip
+            summary = _fit_summary(_as_read(outputs, seed), seed, draws)
+            grid = truth.pivot(index="model", columns="k", values="pass_at_k")[ks]
+            true_b = pd.Series(log_pass_exponent(np.asarray(ks), grid.to_numpy()), grid.index)
+            b = summary[summary["quantity"] == "pass_exponent"].set_index("model")
+            top = summary[summary["quantity"] == f"pass_at_{attempts}"].set_index("model")
+            frames.append(pd.DataFrame({
+                "population": population, "seed": seed, "model": b.index,
+                "n_params": b["n_params"], "b_true": true_b[b.index], "b_mean": b["mean"],
+                "b_covered": _covered(b, true_b[b.index]),
+                "pass_top_true": grid[attempts][b.index], "pass_top_mean": top["mean"],
+                "pass_top_covered": _covered(top, grid[attempts][top.index]),
+            }))  # fmt: skip
+    return pd.concat(frames, ignore_index=True)
+
+
+def until_pass(datasets: int, items: int, cap: int, draws: int) -> pd.DataFrame:
+    frames = []
+    for population in POPULATIONS:
+        for seed in range(datasets):
+            outputs, truth = simulate_attempts(
+                n_params=SIZES, n_items=items, max_attempts=cap, population=population,
+                seed=seed, length=4,
+            )  # fmt: skip
+            summary = _fit_summary(_as_read(outputs, seed), seed, draws, ks=[1])
+            one = summary[summary["quantity"] == "pass_at_1"].set_index("model")
+            want = truth[truth["k"] == 1].set_index("model")["pass_at_k"][one.index]
+            frames.append(pd.DataFrame({
+                "population": population, "seed": seed, "model": one.index,
+                "n_params": one["n_params"], "truth": want, "mean": one["mean"],
+                "hdi_low": one["hdi_low"], "hdi_high": one["hdi_high"],
+                "below_one_over_items": want < 1.0 / items, "covered": _covered(one, want),
+            }))  # fmt: skip
+    return pd.concat(frames, ignore_index=True)
+
+
+def rendered(datasets: int, items: int, attempts: int, draws: int) -> pd.DataFrame:
+    frames = []
+    for seed in range(datasets):
+        outputs, truth = simulate_outputs(n_items=items, lengths=(3,), attempts=attempts,
+                                          seed=seed, n_params=np.logspace(8, 11, 8))  # fmt: skip
+        outputs.attrs.update(item_ids=True, prescored=False, source=f"seed {seed}")
+        summary = _fit_summary(outputs, seed, draws)
+        for k in (1, attempts):
+            want = truth[(truth["quantity"] == "pass_at_k") & (truth["k"] == k)]
+            want = want.set_index("model")["value"]
+            got = summary[summary["quantity"] == f"pass_at_{k}"].set_index("model")
+            frames.append(pd.DataFrame({"seed": seed, "k": k, "model": got.index,
+                                        "truth": want[got.index], "mean": got["mean"],
+                                        "covered": _covered(got, want[got.index])}))  # fmt: skip
+    return pd.concat(frames, ignore_index=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("study", choices=("exponent", "until_pass", "rendered"))
+    parser.add_argument("--datasets", type=int, default=40)
+    parser.add_argument("--items", type=int, default=60)
+    parser.add_argument("--attempts", type=int, default=50, help="attempts, or the cap")
+    parser.add_argument("--draws", type=int, default=500)
+    o = parser.parse_args()
+    if o.study == "exponent":
+        table = exponent(o.datasets, o.items, o.attempts, o.draws)
+        summary = table.groupby("population").agg(
+            cells=("b_covered", "size"), b_covered=("b_covered", "mean"),
+            pass_top_covered=("pass_top_covered", "mean"),
+        )  # fmt: skip
+    elif o.study == "until_pass":
+        table = until_pass(o.datasets, o.items, o.attempts, o.draws)
+        low = table[table["below_one_over_items"]]
+        summary = low.groupby("population").agg(
+            cells=("covered", "size"), covered=("covered", "mean"),
+            above_zero=("hdi_low", lambda v: float((v > 0).mean())),
+        )  # fmt: skip
+    else:
+        table = rendered(o.datasets, o.items, o.attempts, o.draws)
+        summary = table.groupby("k").agg(cells=("covered", "size"), covered=("covered", "mean"))
+    RESULTS.mkdir(exist_ok=True)
+    table.to_csv(RESULTS / f"attempts_{o.study}.csv", index=False)
+    summary = summary.round(3).reset_index()
+    print("| " + " | ".join(summary.columns) + " |")
+    print("|" + "---|" * len(summary.columns))
+    for row in summary.itertuples(index=False):
+        print("| " + " | ".join(str(v) for v in row) + " |")
+
+
+if __name__ == "__main__":
+    main()
