@@ -21,10 +21,10 @@ from collections.abc import Sequence
 import numpy as np
 
 from mirage_bayes.models.chance_link import effective_chance, scored_error
+from mirage_bayes.models.generation import population_grid
 
 __all__ = ["KS_STEPS", "default_ks", "log_pass_exponent", "pass_at_k"]
 
-GRID_LIMIT = 5.5  # as the likelihood: item difficulty over ±5.5 standard deviations
 N_NODES = 401  # (1 − a_u)^k varies fast in u when k is large: a finer grid than for accuracy
 KS_STEPS = (1, 2, 5)  # k = 1, 2, 5, 10, 20, 50, ...
 
@@ -63,9 +63,7 @@ def pass_at_k(
     chance_scale
         ``(draws,)``: the task's factor ``κ`` on ``g`` (default 1).
     """
-    nodes = np.linspace(-GRID_LIMIT, GRID_LIMIT, N_NODES)
-    w = np.exp(-0.5 * nodes**2)
-    w /= w.sum()
+    nodes, w = population_grid(N_NODES)
     eta = np.asarray(mu)[..., None] + np.asarray(sigma)[:, None, None] * nodes
     eps = -np.expm1(-np.exp(np.minimum(eta, 700.0)))  # (draws, scales, nodes)
     scale = np.ones(eps.shape[0]) if chance_scale is None else np.asarray(chance_scale)

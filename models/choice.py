@@ -55,7 +55,7 @@ import pymc as pm
 import pytensor.tensor as pt
 from scipy.special import ndtr
 
-from mirage_bayes.models.generation import GRID_LIMIT
+from mirage_bayes.models.generation import population_grid
 from mirage_bayes.models.protocols import ChoiceData
 from mirage_bayes.models.trends import Trend
 
@@ -264,9 +264,7 @@ def expected_q_moments(
 ) -> dict[str, np.ndarray]:
     """``E[q]`` and ``E[(1 − q)²]`` for ``log L_CE ~ Normal(μ, τ)``, ``q = exp(−L_CE)``: ``(draws,
     points)`` each, by the trapezoid rule on ±5.5 standard deviations (as the generation model)."""
-    nodes = np.linspace(-GRID_LIMIT, GRID_LIMIT, n_nodes)
-    w = np.exp(-0.5 * nodes**2)
-    w /= w.sum()
+    nodes, w = population_grid(n_nodes)
     eta = (
         np.asarray(mu, dtype=float)[..., None] + np.asarray(tau, dtype=float)[:, None, None] * nodes
     )

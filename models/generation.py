@@ -45,6 +45,14 @@ from mirage_bayes.models.trends import Trend
 GRID_LIMIT = 5.5  # integrate item difficulty over ±5.5 standard deviations (mass beyond: 4e-8)
 
 
+def population_grid(n_nodes: int) -> tuple[np.ndarray, np.ndarray]:
+    """Equally spaced standard-normal nodes on ±:data:`GRID_LIMIT` and their normalised weights:
+    the trapezoid rule for averages over the item population (smooth integrands)."""
+    nodes = np.linspace(-GRID_LIMIT, GRID_LIMIT, n_nodes)
+    w = np.exp(-0.5 * nodes**2)
+    return nodes, w / w.sum()
+
+
 def quadrature_grid(max_trials_per_item: float) -> tuple[np.ndarray, np.ndarray]:
     """Standard-normal grid nodes and normalised log weights.
 
@@ -237,9 +245,7 @@ def population_quantities(
     ``(draws, scales, lengths)``: ``E_items[(1 − ε_i)^L]``, the expected exact-match rate for
     targets of ``L`` tokens.
     """
-    nodes = np.linspace(-GRID_LIMIT, GRID_LIMIT, n_nodes)
-    w = np.exp(-0.5 * nodes**2)
-    w /= w.sum()
+    nodes, w = population_grid(n_nodes)
     eta = mu[..., None] + sigma[:, None, None] * nodes
     l_ce = np.exp(eta)
     epsilon = epsilon_from_eta(eta) @ w
@@ -264,9 +270,7 @@ def scored_quantities(
     (:mod:`mirage_bayes.models.chance_link`), ``g`` scaled by each draw's ``chance_scale`` (``κ``,
     default 1). With ``g = 0`` they are the quantities of :func:`population_quantities`.
     """
-    nodes = np.linspace(-GRID_LIMIT, GRID_LIMIT, n_nodes)
-    w = np.exp(-0.5 * nodes**2)
-    w /= w.sum()
+    nodes, w = population_grid(n_nodes)
     eps = epsilon_from_eta(mu[..., None] + sigma[:, None, None] * nodes)  # (draws, scales, nodes)
     scale = scale_or_ones(chance_scale, mu.shape[0])[:, None, None]
     accuracy, epsilon = [], []

@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from mirage_bayes.models.attempts import default_ks
-from mirage_bayes.models.generation import GRID_LIMIT
+from mirage_bayes.models.generation import population_grid
 
 # GPT-3 family sizes (Brown et al. 2020), the family behind the paper's InstructGPT figures.
 GPT3_SIZES = (1.25e8, 3.5e8, 7.6e8, 1.3e9, 2.7e9, 6.7e9, 1.3e10, 1.75e11)
@@ -82,9 +82,7 @@ def population_truth(
     """Population ε and accuracy per scale and length, averaged over item difficulty; with
     ``ks``, also ``pass_at_k`` (in a column ``k``): ``1 − E_items[(1 − a_i)^k]``, the share of
     items that at least one of ``k`` attempts gets right."""
-    nodes = np.linspace(-GRID_LIMIT, GRID_LIMIT, n_nodes)
-    w = np.exp(-0.5 * nodes**2)
-    w /= w.sum()
+    nodes, w = population_grid(n_nodes)
     l_ce = np.exp(eta[:, None] + sigma_item * nodes[None, :])
     rows = []
     for s in range(len(eta)):
