@@ -13,9 +13,11 @@ from __future__ import annotations
 import warnings
 from collections.abc import Sequence
 
+import arviz as az
 import numpy as np
 
 from mirage_bayes.fitting.data import TaskData
+from mirage_bayes.fitting.inference import chance_scale_of, stacked
 from mirage_bayes.models.attempts import default_ks, log_pass_exponent, pass_at_k
 
 __all__ = [
@@ -97,16 +99,16 @@ def observed_exponent(observed: np.ndarray, ks: Sequence[int]) -> np.ndarray:
 
 def attempt_quantities(
     data: TaskData,
-    mu: np.ndarray,
-    sigma: np.ndarray,
+    idata: az.InferenceData,
     lengths: Sequence[int],
     chance: np.ndarray,
     ks: Sequence[int],
-    chance_scale: np.ndarray | None = None,
 ) -> list[tuple[str, int, np.ndarray, np.ndarray]]:
     """``(quantity, length, observed per scale, draws (draws, scales))`` of pass@k for every
-    ``k`` and of ``pass_exponent``, per target length, for the summary table."""
-    draws = pass_at_k(mu, sigma, lengths, chance, ks, chance_scale)
+    ``k`` and of ``pass_exponent``, per target length, for the summary table; ``chance`` is
+    ``(scales, lengths)``."""
+    mu, sigma = stacked(idata, "mu"), stacked(idata, "sigma_item")
+    draws = pass_at_k(mu, sigma, lengths, chance, ks, chance_scale_of(idata))
     observed = observed_pass_at_k(data, lengths, ks)
     out = []
     for j, length in enumerate(lengths):

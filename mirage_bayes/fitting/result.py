@@ -163,9 +163,8 @@ class FitResult(TrendFits):
                 if data.has_attempts:
                     ks = attempt_ks(data, self.meta.get("ks"))
                     for quantity, length, seen, values in attempt_quantities(
-                        data, stacked(idata, "mu"), stacked(idata, "sigma_item"), lengths,
-                        chance, ks, scale,
-                    ):  # fmt: skip
+                        data, idata, lengths, chance, ks
+                    ):
                         frames.append(rows_for(*args, quantity, length, seen, values))
         return pd.concat(frames, ignore_index=True)[SUMMARY_COLUMNS]
 
