@@ -11,6 +11,7 @@ __all__ = [
     "RETRY_TARGET_ACCEPT",
     "DEFAULT_MAX_ITEMS",
     "DEFAULT_THRESHOLD",
+    "BROKEN_TREND",
     "DEFAULT_TRENDS",
     "ESS_BULK_MIN",
     "HDI_PROB",
@@ -23,6 +24,8 @@ __all__ = [
     "MIN_DRAWS",
     "REPLICATES",
     "RHAT_MAX",
+    "REFERENCE_TREND",
+    "SMOOTH_TREND",
     "TREND_NAMES",
     "TREND_PREFERENCE",
     "VERSION",
@@ -30,12 +33,18 @@ __all__ = [
 
 VERSION = "0.1.0"
 
+# The trends by the role they play in a verdict: the data-driven reference every fit is compared
+# with, the smooth law (the null of "no emergence") and the broken alternative. Code outside
+# mirage_bayes.models names a trend by its role, so that the roles stay in one place.
+REFERENCE_TREND = "scale_free"
+SMOOTH_TREND = "power_law"
+BROKEN_TREND = "broken_power_law"
 # Every trend of mirage_bayes.models.TRENDS (tests/models/test_models.py checks that they agree),
-# and those compared by default; scale_free is always fitted as the reference.
-TREND_NAMES = ("scale_free", "power_law", "broken_power_law")
-DEFAULT_TRENDS = ("power_law", "broken_power_law")
+# and those compared by default; the reference is always fitted.
+TREND_NAMES = (REFERENCE_TREND, SMOOTH_TREND, BROKEN_TREND)
+DEFAULT_TRENDS = (SMOOTH_TREND, BROKEN_TREND)
 # Where one trend stands for a task (plans, the resolution section): the smooth law first.
-TREND_PREFERENCE = (*DEFAULT_TRENDS, "scale_free")
+TREND_PREFERENCE = (*DEFAULT_TRENDS, REFERENCE_TREND)
 
 # The sampler-diagnostics policy: r̂ ≤ RHAT_MAX, bulk ESS ≥ ESS_BULK_MIN, no divergences.
 RHAT_MAX = 1.01

@@ -14,6 +14,7 @@ import pytest
 
 import mirage_bayes
 from mirage_bayes import legacy
+from mirage_bayes.settings import TREND_NAMES
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 
@@ -92,3 +93,23 @@ def test_every_package_is_installed():
         for init in (ROOT / "mirage_bayes").rglob("__init__.py")
     }
     assert found | {"mirage_bayes.models"} == listed
+
+
+def test_only_the_models_and_settings_name_a_trend():
+    """Outside ``models/`` a trend is named by its role (``settings.SMOOTH_TREND`` ...), so that
+    which trend plays which role lives in one place. Docstrings may name them."""
+    named = []
+    for path in sorted((ROOT / "mirage_bayes").rglob("*.py")):
+        if path.name == "settings.py":
+            continue
+        tree = ast.parse(path.read_text())
+        docstrings = {
+            id(node.value) for node in ast.walk(tree)
+            if isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant)
+        }  # fmt: skip
+        named += [
+            f"{path.relative_to(ROOT)}:{node.lineno}" for node in ast.walk(tree)
+            if isinstance(node, ast.Constant) and node.value in TREND_NAMES
+            and id(node) not in docstrings
+        ]  # fmt: skip
+    assert not named, named

@@ -11,6 +11,7 @@ from mirage_bayes.forecast.run import forecast
 from mirage_bayes.inputs.scoring import resolve_tokenizer
 from mirage_bayes.inputs.sources import read_inputs
 from mirage_bayes.output.destination import claim_destination
+from mirage_bayes.settings import REFERENCE_TREND
 
 __all__ = ["run"]
 
@@ -22,7 +23,7 @@ def run(args: argparse.Namespace) -> int:
     except InputError as error:
         error.where = "--tokenizer"
         raise
-    if args.trends == ["scale_free"]:
+    if args.trends == [REFERENCE_TREND]:
         raise InputError(
             "scale_free has no trend to extrapolate",
             where="--trends",

@@ -32,7 +32,7 @@ from mirage_bayes.models.choice import (
 )
 from mirage_bayes.output.choice_report import plot_choice_metrics, render_choice_report
 from mirage_bayes.output.save import staged_folder, summary_tasks, write_posteriors
-from mirage_bayes.settings import HDI_PROB, VERSION
+from mirage_bayes.settings import HDI_PROB, REFERENCE_TREND, VERSION
 
 if TYPE_CHECKING:
     from mirage_bayes.fitting.choice_data import ChoiceTaskData
@@ -167,7 +167,7 @@ class ChoiceFitResult(TrendFits):
         for data in self.tasks:
             grid = np.geomspace(data.n_params.min(), data.n_params.max(), CURVE_POINTS)
             for trend, idata in self.idatas[data.task].items():
-                if trend == "scale_free":
+                if trend == REFERENCE_TREND:
                     continue  # no shape between scales: drawn at the scales only
                 post = posterior_dict(idata)
                 every = max(1, len(post["sigma_obs"]) // CURVE_DRAWS)

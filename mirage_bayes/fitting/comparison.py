@@ -13,6 +13,7 @@ import xarray as xr
 from scipy.special import logsumexp
 
 from mirage_bayes.models import TRENDS
+from mirage_bayes.settings import BROKEN_TREND, REFERENCE_TREND, SMOOTH_TREND
 
 # Below this, an ELPD difference is small whatever its standard error (Sivula et al. 2022).
 SMALL_ELPD = 4.0
@@ -131,14 +132,14 @@ def verdict_word(comparison: pd.DataFrame, n_scales: int) -> str:
     """``smooth`` or ``broken`` when one law beats the other by more than two standard errors,
     ``undecided`` within them, ``too few sizes`` when the data cannot identify the broken law,
     ``not compared`` when one of the two laws was not asked for."""
-    main = pair(comparison, "power_law", "broken_power_law")
+    main = pair(comparison, SMOOTH_TREND, BROKEN_TREND)
     if main is None:
-        too_few = n_scales < TRENDS["broken_power_law"].min_scales
+        too_few = n_scales < TRENDS[BROKEN_TREND].min_scales
         return "too few sizes" if too_few else "not compared"
     better, diff, se = main
     if diff <= 2 * se:
         return "undecided"
-    return "smooth" if better == "power_law" else "broken"
+    return "smooth" if better == SMOOTH_TREND else "broken"
 
 
 def word_of(verdict_text: str) -> str:
@@ -183,11 +184,11 @@ def verdict(
             f"The sampler failed its checks for the {listed} fit{plural} (see the "
             "diagnostics): read the comparison below with care."
         )
-    main = pair(comparison, "power_law", "broken_power_law")
+    main = pair(comparison, SMOOTH_TREND, BROKEN_TREND)
     if main is not None:
-        parts.append(preference_sentence(task, main, "power_law", "broken_power_law"))
+        parts.append(preference_sentence(task, main, SMOOTH_TREND, BROKEN_TREND))
         better, diff, se = main
-        if better == "power_law" or diff <= 2 * se:
+        if better == SMOOTH_TREND or diff <= 2 * se:
             parts.append(
                 f"Nothing here requires a change in how {wording.quantity} scales: a sharp rise "
                 f"in {wording.metric} is what the smooth law predicts."
@@ -205,13 +206,13 @@ def verdict(
                 "contains it; a real break was found every time from 6 model sizes on in the "
                 "model-selection study (validation/README.md)."
             )
-    for trend in ("power_law", "broken_power_law"):
-        versus = pair(comparison, trend, "scale_free")
+    for trend in (SMOOTH_TREND, BROKEN_TREND):
+        versus = pair(comparison, trend, REFERENCE_TREND)
         if versus is None:
             continue
-        clear_loss = versus[0] == "scale_free" and versus[1] > 2 * versus[2]
+        clear_loss = versus[0] == REFERENCE_TREND and versus[1] > 2 * versus[2]
         if main is None or clear_loss:
-            parts.append(preference_sentence(task, versus, trend, "scale_free"))
+            parts.append(preference_sentence(task, versus, trend, REFERENCE_TREND))
         if clear_loss:
             name = TRENDS[trend].phrase.capitalize()
             parts.append(f"{name} misses how {wording.moves} moves from size to size.")
@@ -222,10 +223,10 @@ def verdict(
             f"With {n_scales} model size{'s' if n_scales != 1 else ''}, {names} could not be "
             f"identified and {verb} not fitted."
         )
-        if "broken_power_law" in skipped:
+        if BROKEN_TREND in skipped:
             parts.append(
                 "These data cannot tell a smooth law from a break in it: that takes at least "
-                f"{TRENDS['broken_power_law'].min_scales} model sizes."
+                f"{TRENDS[BROKEN_TREND].min_scales} model sizes."
             )
     if len(parts) == 1:
         parts.append(f"Only the scale-free reference could be fitted to {task}.")
@@ -242,7 +243,7 @@ def task_entry(
 
     ``diagnostics`` holds the task's rows of a result's ``diagnostics()`` table.
     """
-    main = pair(comparison, "power_law", "broken_power_law")
+    main = pair(comparison, SMOOTH_TREND, BROKEN_TREND)
     return {
         "preferred_trend": str(comparison.sort_values("rank").iloc[0]["trend"]),
         "power_vs_broken": None
@@ -282,4 +283,4 @@ def fit_repr(name: str, verdict_texts: dict[str, str], tasks: list, ok: bool) ->
 
 def broken_clearly_better(main: tuple[str, float, float] | None) -> bool:
     """Whether the broken law beats the power law by more than two standard errors."""
-    return main is not None and main[0] == "broken_power_law" and main[1] > 2 * main[2]
+    return main is not None and main[0] == BROKEN_TREND and main[1] > 2 * main[2]

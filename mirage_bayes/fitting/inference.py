@@ -31,7 +31,13 @@ from mirage_bayes.models.generation import (
     posterior_predictive_errors,
 )
 from mirage_bayes.seeds import derive_seed
-from mirage_bayes.settings import ESS_BULK_MIN, RETRY_TARGET_ACCEPT, RHAT_MAX, VERSION
+from mirage_bayes.settings import (
+    ESS_BULK_MIN,
+    REFERENCE_TREND,
+    RETRY_TARGET_ACCEPT,
+    RHAT_MAX,
+    VERSION,
+)
 
 # Stan's diagnostics policy (Vehtari et al. 2021): the thresholds behind every warning.
 
@@ -205,7 +211,7 @@ def trends_for(n_scales: int, requested: Sequence[str]) -> tuple[list[str], list
 
     ``scale_free`` is always fitted: it is the reference the trends are compared against.
     """
-    wanted = list(dict.fromkeys(["scale_free", *requested]))
+    wanted = list(dict.fromkeys([REFERENCE_TREND, *requested]))
     fitted = [t for t in wanted if TRENDS[t].min_scales <= n_scales]
     return fitted, [t for t in wanted if t not in fitted]
 

@@ -24,7 +24,7 @@ from mirage_bayes.models.generation import scored_quantities
 from mirage_bayes.output.attempts import attempt_table, plot_pass_at_k
 from mirage_bayes.output.plots import plot_epsilon, plot_metric, plot_resolution
 from mirage_bayes.output.save import save_result
-from mirage_bayes.settings import HDI_PROB
+from mirage_bayes.settings import HDI_PROB, REFERENCE_TREND, SMOOTH_TREND
 
 SUMMARY_COLUMNS = [
     "task", "trend", "model", "n_params", "quantity", "length",
@@ -215,7 +215,7 @@ class FitResult(TrendFits):
             grid = np.geomspace(data.n_params.min(), data.n_params.max(), CURVE_POINTS)
             lengths = self.lengths(data)
             for trend, idata in self.idatas[data.task].items():
-                if trend == "scale_free":
+                if trend == REFERENCE_TREND:
                     continue  # no shape between scales: drawn at the scales only
                 post = posterior_dict(idata)
                 every = max(1, len(post["sigma_item"]) // CURVE_DRAWS)
@@ -274,7 +274,7 @@ class FitResult(TrendFits):
             task=task, quantity=quantity, lengths=lengths, ax=ax,
         )  # fmt: skip
 
-    def plot_resolution(self, task: str | None = None, *, trend: str = "power_law", ax=None):
+    def plot_resolution(self, task: str | None = None, *, trend: str = SMOOTH_TREND, ax=None):
         """Observed accuracy, the posterior band of true accuracy and the floors ``1/n``,
         ``1/(n·L)``, on log axes: is an observed zero evidence of no ability?"""
 
@@ -283,7 +283,7 @@ class FitResult(TrendFits):
         )
 
     def plot_pass_at_k(
-        self, task: str | None = None, *, trend: str = "power_law", length=None, axes=None
+        self, task: str | None = None, *, trend: str = SMOOTH_TREND, length=None, axes=None
     ):
         """pass@k against k per size (posterior bands and the data's estimator) and pass@1
         against size with the floors 1/items and 1/(items × attempts), for a task whose items

@@ -71,7 +71,7 @@ from mirage_bayes.inputs.tables import file_sha256
 from mirage_bayes.models import TRENDS
 from mirage_bayes.models.generation import build_model, set_task_data
 from mirage_bayes.seeds import derive_seed
-from mirage_bayes.settings import DEFAULT_TRENDS, HDI_PROB
+from mirage_bayes.settings import DEFAULT_TRENDS, HDI_PROB, REFERENCE_TREND
 
 DIAGNOSTIC_COLUMNS = [
     "task", "trend", "fitted_scales", "max_rhat", "min_ess_bulk", "divergences", "ok", "problems"
@@ -276,7 +276,7 @@ def forecast(
         )
     log = log or (lambda _message: None)
     warnings_ = []
-    if "scale_free" in trends:
+    if REFERENCE_TREND in trends:
         warnings_.append("scale_free has no trend to extrapolate: it is not refitted")
     wanted = [t for t in FORECAST_TRENDS if t in trends]
     tokenizers: dict[str, str] = {}

@@ -44,11 +44,13 @@ from mirage_bayes.meta.laws import (
 )
 from mirage_bayes.seeds import seed_sequence
 from mirage_bayes.settings import (
+    BROKEN_TREND,
     META_CHAINS,
     META_DRAWS,
     META_RETRIES,
     META_TUNE,
     RETRY_TARGET_ACCEPT,
+    SMOOTH_TREND,
 )
 
 __all__ = [
@@ -157,7 +159,7 @@ def _once(kind, trend, data, config: MetaConfig, seed: int, tune: int, draws: in
         target_accept=target_accept,
         # The broken law's parameters stay correlated (slope, departure and break trade off);
         # a low-rank mass-matrix update about halves its leapfrog steps.
-        low_rank_modified_mass_matrix=trend == "broken_power_law",
+        low_rank_modified_mass_matrix=trend == BROKEN_TREND,
         store_unconstrained=False, store_gradient=False, store_mass_matrix=False,
     )  # fmt: skip
     draw_batches, stat_batches = trace.get_arrow_trace()
@@ -189,7 +191,7 @@ def sample_posterior(
     be unidentified without harm: a curve without a break leaves the break location free.
     A fit that fails is rerun with more tuning and draws (module docstring).
     """
-    if config.sampler == "grid" and (kind, trend) == ("proportion", "power_law"):
+    if config.sampler == "grid" and (kind, trend) == ("proportion", SMOOTH_TREND):
         rng = np.random.default_rng(seed)
         return (*grid_posterior(data, config.draws * config.chains, rng), 1)
     for attempt in range(config.retries + 1):
@@ -206,7 +208,7 @@ def sample_posterior(
 def _fitted_by_chain(kind, trend, posterior, data, chains: int) -> dict[str, np.ndarray]:
     """The fitted curve at the sizes the diagnostics check, shaped (chain, draw)."""
     n_sizes = data["x"].size
-    sizes = range(n_sizes) if trend == "broken_power_law" else sorted({0, n_sizes - 1})
+    sizes = range(n_sizes) if trend == BROKEN_TREND else sorted({0, n_sizes - 1})
     curve = fitted_value(kind, curve_draws(kind, trend, posterior, data), data)
     curve = curve.reshape(chains, -1, n_sizes)
     fitted = {f"fitted_{s}": curve[..., s] for s in sizes}

@@ -19,6 +19,7 @@ import numpy as np
 
 from mirage_bayes.fitting.inference import Diagnostics
 from mirage_bayes.models.aggregate import eta_draws, line_prior, pointwise_loglik
+from mirage_bayes.settings import SMOOTH_TREND
 
 __all__ = ["GRID_POINTS", "grid_posterior", "log_posterior"]
 
@@ -37,7 +38,7 @@ def log_posterior(a: np.ndarray, beta: np.ndarray, data: dict[str, np.ndarray]) 
     """Unnormalized log posterior of ``(a, β)`` pairs (``-inf`` where it is not finite)."""
     (a_mu, a_sd), (b_mu, b_sd) = line_prior("proportion")
     posterior = {"a": a, "beta": beta}
-    eta = eta_draws("proportion", "power_law", posterior, data)
+    eta = eta_draws("proportion", SMOOTH_TREND, posterior, data)
     loglik = pointwise_loglik("proportion", eta, posterior, data).sum(axis=1)
     prior = -0.5 * (((a - a_mu) / a_sd) ** 2 + ((beta - b_mu) / b_sd) ** 2)
     out = loglik + prior

@@ -47,6 +47,7 @@ from scipy.special import gammaln
 from mirage_bayes.models import aggregate
 from mirage_bayes.models.aggregate import AGGREGATE_TRENDS
 from mirage_bayes.models.trends import softplus
+from mirage_bayes.settings import BROKEN_TREND, SMOOTH_TREND
 
 __all__ = [
     "KINDS",
@@ -78,7 +79,7 @@ def parameter_names(kind: str, trend: str) -> tuple[str, ...]:
     """The sampled parameters of a model."""
     if kind == "proportion":
         return aggregate.parameter_names(kind, trend)
-    names = ("a", "beta") if trend == "power_law" else ("a", "beta", "departure", "x_break")
+    names = ("a", "beta") if trend == SMOOTH_TREND else ("a", "beta", "departure", "x_break")
     return names + (("e",) if kind == "loss" else ()) + ("sigma",)
 
 
@@ -113,7 +114,7 @@ def build_model(kind: str, trend: str, n_scales: int = 8) -> pm.Model:
         a = pm.Normal("a", a_mu, a_sd)
         beta = pm.Normal("beta", b_mu, b_sd)
         eta = a + beta * (x - x_center[0])
-        if trend == "broken_power_law":
+        if trend == BROKEN_TREND:
             departure = pm.Normal("departure", 0.0, dep_sd)
             x_break = pm.Uniform("x_break", -1.25, 1.25)
             delta = departure / aggregate.kink(1.0, x_break, BREAK_SHARPNESS, pt.softplus)
@@ -145,7 +146,7 @@ def curve_draws(
     x = np.asarray(data["x"], dtype=float)[None, :]
     a, beta = posterior["a"][:, None], posterior["beta"][:, None]
     eta = a + beta * (x - float(data["x_center"][0]))
-    if trend == "broken_power_law":
+    if trend == BROKEN_TREND:
         dep, xb = (posterior[p][:, None] for p in ("departure", "x_break"))
         delta = dep / aggregate.kink(1.0, xb, BREAK_SHARPNESS, softplus)
         eta = eta + delta * aggregate.kink(x, xb, BREAK_SHARPNESS, softplus)

@@ -64,6 +64,7 @@ from mirage_bayes.meta.laws import (
     to_oriented,
     to_value,
 )
+from mirage_bayes.settings import BROKEN_TREND, SMOOTH_TREND
 
 __all__ = ["fit_triplet", "run_batch", "EXACT_LOO_MAX_SIZES", "NO_BROKEN_NOTE"]
 
@@ -118,13 +119,13 @@ def _fill(triplet: Triplet, config: MetaConfig, out: dict, notes: list[str]) -> 
         return
     out["emergence_score"] = float(emergence_score(triplet.oriented, triplet.resolution))
     out["class"] = classify(v, se, None)
-    if n_sizes < MIN_SCALES["power_law"]:
+    if n_sizes < MIN_SCALES[SMOOTH_TREND]:
         notes.append(f"{n_sizes} sizes: the smooth law needs 3 (no ppp, no late-jump check)")
         return
     seeds = triplet_seeds(config.seed, triplet.key)
     data = model_data(triplet)
-    posterior, diag, attempts = sample_posterior(kind, "power_law", data, config, int(seeds[0]))
-    curve = curve_draws(kind, "power_law", posterior, data)
+    posterior, diag, attempts = sample_posterior(kind, SMOOTH_TREND, data, config, int(seeds[0]))
+    curve = curve_draws(kind, SMOOTH_TREND, posterior, data)
     reps = replicate(kind, curve, posterior, data, np.random.default_rng(seeds[2]))
     rep_scores = emergence_score(to_oriented(kind, reps, data), triplet.resolution)
     above = _thin(rep_scores > config.threshold, config)
@@ -142,14 +143,14 @@ def _fill(triplet: Triplet, config: MetaConfig, out: dict, notes: list[str]) -> 
         **dict(zip(("smooth_low", "smooth_high"),
                    np.quantile(fitted, BAND, axis=0).tolist(), strict=True)),
     }  # fmt: skip
-    if n_sizes >= MIN_SCALES["power_law"] + 1:
+    if n_sizes >= MIN_SCALES[SMOOTH_TREND] + 1:
         _late(triplet, config, data, seeds, out, notes)
     else:
         notes.append("3 sizes: too few to forecast the largest from the smaller ones")
     if not config.broken:
         notes.append(NO_BROKEN_NOTE)
-    elif n_sizes < MIN_SCALES["broken_power_law"]:
-        notes.append(f"{n_sizes} sizes: the broken law needs {MIN_SCALES['broken_power_law']}")
+    elif n_sizes < MIN_SCALES[BROKEN_TREND]:
+        notes.append(f"{n_sizes} sizes: the broken law needs {MIN_SCALES[BROKEN_TREND]}")
     else:
         _loo(triplet, config, data, seeds, posterior, curve, out, notes)
 
@@ -192,9 +193,9 @@ def _late(triplet, config: MetaConfig, data, seeds, out: dict, notes: list[str])
     kind, n_sizes = triplet.kind, triplet.n_scales
     h = n_future(n_sizes)
     past = subset(kind, data, np.arange(n_sizes - h))
-    posterior, diag, attempts = sample_posterior(kind, "power_law", past, config, int(seeds[3]))
+    posterior, diag, attempts = sample_posterior(kind, SMOOTH_TREND, past, config, int(seeds[3]))
     full = at_sizes(data, float(past["x_center"][0]))
-    curve = curve_draws(kind, "power_law", posterior, full)
+    curve = curve_draws(kind, SMOOTH_TREND, posterior, full)
     rng = np.random.default_rng(seeds[4])
     model_reps = replicate(kind, curve, posterior, full, rng)
     reps = to_value(kind, model_reps, full)
@@ -237,9 +238,9 @@ def _loo(triplet, config, data, seeds, posterior, curve, out: dict, notes: list[
     """Broken vs smooth law: PSIS-LOO per size, exact refits where Pareto k > 0.7."""
     kind, n_sizes = triplet.kind, triplet.n_scales
     smooth_ll = pointwise_loglik(kind, curve, posterior, data)
-    post_b, diag_b, attempts = sample_posterior(kind, "broken_power_law", data, config,
+    post_b, diag_b, attempts = sample_posterior(kind, BROKEN_TREND, data, config,
                                                 int(seeds[1]))  # fmt: skip
-    curve_b = curve_draws(kind, "broken_power_law", post_b, data)
+    curve_b = curve_draws(kind, BROKEN_TREND, post_b, data)
     broken_ll = pointwise_loglik(kind, curve_b, post_b, data)
     out.update(broken_max_rhat=diag_b.max_rhat, broken_min_ess_bulk=diag_b.min_ess_bulk,
                broken_divergences=diag_b.divergences, broken_ok=diag_b.ok,
@@ -259,9 +260,9 @@ def _loo(triplet, config, data, seeds, posterior, curve, out: dict, notes: list[
         divergent, variance = 0, 0.0
         for i, size in enumerate(bad):
             seed = int(seeds[5]) + 7919 * i
-            for trend, elpd in (("power_law", elpd_s), ("broken_power_law", elpd_b)):
+            for trend, elpd in ((SMOOTH_TREND, elpd_s), (BROKEN_TREND, elpd_b)):
                 elpd[size], mcse, diverged = exact_elpd(kind, trend, data, int(size), config,
-                                                        seed + (trend != "power_law"))  # fmt: skip
+                                                        seed + (trend != SMOOTH_TREND))  # fmt: skip
                 divergent += int(diverged)
                 variance += mcse**2
         k[bad] = np.nan

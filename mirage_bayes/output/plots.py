@@ -22,7 +22,7 @@ from matplotlib.lines import Line2D
 from mirage_bayes.models.trends import TRENDS
 from mirage_bayes.output.figures import new_figure
 from mirage_bayes.output.filenames import file_stems
-from mirage_bayes.settings import TREND_NAMES
+from mirage_bayes.settings import SMOOTH_TREND, TREND_NAMES
 
 __all__ = [
     "figure_stems", "plot_comparison", "plot_epsilon", "plot_metric", "plot_resolution",
@@ -261,13 +261,13 @@ def plot_metric(
         draw_trends(axis, fit, quantity, length, color)
         if quantity == "accuracy":
             independent = _rows(
-                curves, task, trend="power_law", quantity="accuracy_independent", length=length
+                curves, task, trend=SMOOTH_TREND, quantity="accuracy_independent", length=length
             ).sort_values("n_params")
             label = None if overlay else "power law, independent tokens"
             x, y = independent["n_params"], independent["mean"]
             if len(x):  # an empty line would still claim a legend entry
                 axis.plot(
-                    x, y, ls="--", lw=1.3, color=color or trend_color("power_law"), label=label
+                    x, y, ls="--", lw=1.3, color=color or trend_color(SMOOTH_TREND), label=label
                 )
         _draw_observed(axis, fit, quantity, length, color)
         if not overlay and length is not None:
@@ -359,7 +359,7 @@ def plot_resolution(
     curves: pd.DataFrame,
     *,
     task: str,
-    trend: str = "power_law",
+    trend: str = SMOOTH_TREND,
     lengths: Iterable[float] | None = None,
     ax: Axes | None = None,
 ) -> Figure:

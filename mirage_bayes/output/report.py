@@ -28,7 +28,13 @@ from mirage_bayes.output.plots import (
     save_figures,
     trend_label,
 )
-from mirage_bayes.settings import DEFAULT_MAX_ITEMS, ESS_BULK_MIN, RHAT_MAX, TREND_PREFERENCE
+from mirage_bayes.settings import (
+    DEFAULT_MAX_ITEMS,
+    ESS_BULK_MIN,
+    REFERENCE_TREND,
+    RHAT_MAX,
+    TREND_PREFERENCE,
+)
 
 __all__ = ["render_report", "task_section_head", "write_fit_report"]
 
@@ -243,7 +249,7 @@ def meta_rows(meta: Mapping[str, Any]) -> list[tuple[str, str]]:
 def _meta_value(key: str, value: Any) -> str:
     if key in _META_KEYS["trends fitted"] and isinstance(value, list | tuple):
         # The scale-free reference is fitted beside every requested trend.
-        shown = [t for t in value if t != "scale_free"]
+        shown = [t for t in value if t != REFERENCE_TREND]
         return ", ".join(["scale_free (reference)", *shown])
     if key == "lengths" and not value:
         return "those in the data"

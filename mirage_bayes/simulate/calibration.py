@@ -28,6 +28,7 @@ from mirage_bayes.inputs.scoring import score_outputs
 from mirage_bayes.models import TRENDS, population_quantities
 from mirage_bayes.models.chance_link import effective_chance, scored_error
 from mirage_bayes.models.generation import chance_scale_prior, epsilon_from_eta
+from mirage_bayes.settings import SMOOTH_TREND
 from mirage_bayes.simulate.generation import model_name
 
 
@@ -184,7 +185,7 @@ def coverage_run(
     rows = []
     for sim in range(n_simulations):
         frame = simulate_counts(mu_true, sigma_item, design, rng)
-        idata, _ = _fit_one(frame, "power_law", draws, seed + sim)
+        idata, _ = _fit_one(frame, SMOOTH_TREND, draws, seed + sim)
         post = population_quantities(stacked(idata, "mu"), stacked(idata, "sigma_item"), lengths)
         targets = [("epsilon", None, post["epsilon"], truth["epsilon"][0])] + [
             ("accuracy", length, post["accuracy"][..., j], truth["accuracy"][0, :, j])

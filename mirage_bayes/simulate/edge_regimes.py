@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from mirage_bayes.fitting.generation import fit
+from mirage_bayes.settings import SMOOTH_TREND
 
 SIZES = (1e8, 1e9, 1e10, 1e11, 1e12)
 
@@ -94,7 +95,7 @@ def run_case(
     start = time.perf_counter()
     try:
         result = fit(
-            outputs, trends=("power_law",), draws=draws, tune=draws, chains=2, seed=seed,
+            outputs, trends=(SMOOTH_TREND,), draws=draws, tune=draws, chains=2, seed=seed,
             progressbar=False, log=None,
         )  # fmt: skip
         summary = result.summary()
@@ -116,6 +117,6 @@ def run_case(
         "min_ess_bulk": float(diagnostics["min_ess_bulk"].min()),
         "divergences": int(diagnostics["divergences"].sum()),
         "diagnostics_ok": bool(result.ok),
-        "loo_points": int(comparison.attrs["n_points"]["power_law"]),
+        "loo_points": int(comparison.attrs["n_points"][SMOOTH_TREND]),
         "result": result,
     }
