@@ -14,7 +14,8 @@ own reader, ``inspect_ai.log.read_eval_log``, which gives an ``EvalLog``:
 
 Refused, each with one line: a log whose ``status`` is not ``success`` (cancelled, failed or
 still running), a sample that ended with an error, a sample with no target or several, and
-several samples with the same id (epochs: repeated attempts are not yet supported).
+one sample twice in one epoch. Several samples with the same id are the epochs of an eval run
+with ``--epochs N``: each is an attempt of the sample (an ``attempt`` column numbered by epoch).
 
 inspect_ai is an optional dependency (``pip install "mirage-bayes[inspect]"``); it is imported
 only when an Inspect log is read.
@@ -106,21 +107,20 @@ def _target(sample: Any, where: str) -> str:
     return target
 
 
-def _check_epochs(samples: list[Any], where: str) -> None:
-    counts: dict[str, int] = {}
+def _epochs(samples: list[Any], where: str) -> bool:
+    """Whether the eval ran several epochs (then each is an attempt of its sample); refuses one
+    epoch of one sample twice."""
+    seen: set[tuple[str, int]] = set()
     for sample in samples:
-        key = str(sample.id)
-        counts[key] = counts.get(key, 0) + 1
-    repeated = {k: n for k, n in counts.items() if n > 1}
-    if repeated:
-        item, n = next(iter(repeated.items()))
-        raise InputError(
-            f"sample {item} appears {n} times (the eval ran {n} epochs); repeated attempts "
-            "are not yet supported",
-            where=where,
-            fix="run inspect eval with --epochs 1, or keep one epoch: log.samples = [s for s "
-            "in log.samples if s.epoch == 1], then inspect_ai.log.write_eval_log(log, PATH)",
-        )
+        key = (str(sample.id), int(getattr(sample, "epoch", 1) or 1))
+        if key in seen:
+            raise InputError(
+                f"sample {key[0]} appears twice in epoch {key[1]}",
+                where=where,
+                fix="give a log written by inspect eval, with one sample per id and epoch",
+            )
+        seen.add(key)
+    return len({epoch for _, epoch in seen}) > 1
 
 
 def _run(path: Path, log: Any) -> Run:
@@ -141,7 +141,7 @@ def _run(path: Path, log: Any) -> Run:
             where=where,
             fix="give a log written with its samples (not a header-only log)",
         )
-    _check_epochs(samples, where)
+    epochs = _epochs(samples, where)
     run = Run(where, task, model)
     for sample in samples:
         at = f"{where}, sample {sample.id}"
@@ -156,6 +156,8 @@ def _run(path: Path, log: Any) -> Run:
             )
         output = sample.output.completion if sample.output is not None else ""
         row = {"item": str(sample.id).strip(), "target": _target(sample, at)}
+        if epochs:  # each epoch is one attempt of the sample (mirage_bayes.fitting.attempts)
+            row["attempt"] = int(sample.epoch)
         run.rows.append({**row, "output": output or ""})
     return run
 

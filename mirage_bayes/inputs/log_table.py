@@ -52,7 +52,8 @@ class Run:
     """The items of one task evaluated on one model, as one log records them.
 
     ``where`` names the log (a file or a run folder) in messages. Each row is
-    ``{"item", "target", "output"}`` (raw) or ``{"item", "correct"}`` (pre-scored).
+    ``{"item", "target", "output"}`` (raw) or ``{"item", "correct"}`` (pre-scored), and
+    ``"attempt"`` where an item was sampled more than once.
     """
 
     where: str
@@ -184,7 +185,7 @@ def log_frame(
     rows = [
         {"task": run.task, "model": run.model, **row}
         for run in runs
-        for row in sorted(run.rows, key=lambda r: item_key(r["item"]))
+        for row in sorted(run.rows, key=lambda r: (item_key(r["item"]), r.get("attempt", 0)))
     ]
     models = [r["model"] for r in rows]
     out = pd.DataFrame(
@@ -202,5 +203,8 @@ def log_frame(
     else:
         out["target"] = pd.Series([r["target"] for r in rows], dtype=str)
         out["output"] = pd.Series([r["output"] for r in rows], dtype=str)
+    if any("attempt" in r for r in rows):
+        # Repeated attempts of one item (Inspect's epochs): numbered, as the outputs table has them.
+        out["attempt"] = pd.Series([str(r.get("attempt", 1)) for r in rows], dtype=str)
     out.attrs.update(kind="generation", prescored=prescored, item_ids=True, source=source)
     return out

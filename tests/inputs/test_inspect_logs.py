@@ -13,7 +13,9 @@ import pandas as pd
 import pytest
 
 from mirage_bayes.cli import main
+from mirage_bayes.fitting.data import split_tasks
 from mirage_bayes.inputs.io import read_outputs
+from mirage_bayes.inputs.scoring import score_outputs
 from mirage_bayes.inputs.sources import read_inputs
 
 from support import DATA, expect_input_error, fits_alike
@@ -76,15 +78,27 @@ def test_inspect_logs_equal_the_equivalent_outputs_table(inspect_logs):
     pd.testing.assert_frame_equal(read_inputs(files), table)
 
 
-def test_inspect_epochs_are_refused_unless_there_is_one(tmp_path: Path, inspect_api):
-    samples = [(0, "885", "883", 1), (0, "885", "885", 2), (1, "635", "635", 1)]
+def test_inspect_epochs_are_attempts_of_their_sample(tmp_path: Path, inspect_api):
+    samples = [(0, "885", "883", 1), (0, "885", "885", 2), (1, "635", "635", 1),
+               (1, "635", "35", 2)]  # fmt: skip
     path = tmp_path / "two_epochs.eval"
     inspect_api[0].write_eval_log(eval_log(inspect_api, "hf/EleutherAI/pythia-70m", samples), path)
-    expect_input_error("sample 0 appears 2 times", "repeated attempts are not yet supported",
-                 "--epochs 1", "s.epoch == 1", paths=path)  # fmt: skip
+    got = read_inputs(path)
+    assert got["item"].tolist() == ["0", "0", "1", "1"]
+    assert got["attempt"].tolist() == ["1", "2", "1", "2"]
+    assert got["output"].tolist() == ["883", "885", "635", "35"]
+    (data,) = split_tasks(score_outputs(got)[0])
+    assert data.attempts.tolist() == [[2], [2]] and data.successes.tolist() == [[1], [1]]
+    # A .eval file keeps one sample per id and epoch; a .json log can hold one twice.
+    twice = [(0, "885", "883", 1), (0, "885", "885", 1)]
+    json_path = tmp_path / "twice.json"
+    inspect_api[0].write_eval_log(eval_log(inspect_api, "hf/EleutherAI/pythia-70m", twice),
+                                  json_path)  # fmt: skip
+    expect_input_error("sample 0 appears twice in epoch 1", paths=json_path)
     one = [(0, "885", "883", 2), (1, "635", "635", 2)]  # one epoch, whatever its number
     inspect_api[0].write_eval_log(eval_log(inspect_api, "hf/EleutherAI/pythia-70m", one), path)
-    assert read_inputs(path)["output"].tolist() == ["883", "635"]
+    table = read_inputs(path)
+    assert table["output"].tolist() == ["883", "635"] and "attempt" not in table
 
 
 def test_inspect_sizes_tasks_and_targets(tmp_path: Path, inspect_api):
