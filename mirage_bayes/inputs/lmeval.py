@@ -17,7 +17,9 @@ records each task's configuration under ``configs[<task>]``, among it ``output_t
 Two output types are read:
 
 * ``generate_until``: ``filtered_resps`` is ``[generation]``; the target string and the filtered
-  generation become ``target`` and ``output``, scored exactly as an ``outputs.csv``;
+  generation become ``target`` and ``output``, scored exactly as an ``outputs.csv``; a task run
+  with ``repeats: N`` whose filter keeps every repeat (``[[generation, ...]]``) gives each
+  document N attempts (an ``attempt`` column);
 * ``multiple_choice``: one log-likelihood request per choice; ``filtered_resps`` is
   ``[[logprob, is_greedy], ...]`` and ``target`` the gold index (or the gold choice's text);
   they become ``choices_logprobs`` and ``answer``. When the task also asks for
@@ -186,8 +188,13 @@ def _read_log(log: _Log, records: list[tuple[int, dict[str, Any]]]) -> None:
                              where=str(log.path), fix=LOG_FIX)  # fmt: skip
         seen[item] = number
         if log.output_type == GENERATION:
-            target, output = generation(record, where)
-            log.rows.append({"line": number, "item": item, "target": target, "output": output})
+            target, outputs = generation(record, where)
+            row = {"line": number, "item": item, "target": target}
+            if len(outputs) == 1:
+                log.rows.append({**row, "output": outputs[0]})
+            else:  # the task's repeats, no filter reducing them: attempts of the document
+                log.rows += [{**row, "output": o, "attempt": str(a)}
+                             for a, o in enumerate(outputs, start=1)]  # fmt: skip
         else:
             choices.append(choice(record, number, where, log.delimiter))
     if choices:
@@ -319,6 +326,8 @@ def _generation_frame(logs: list[_Log], n_params: dict[str, float], source: str)
             "output": pd.Series([r["output"] for r in rows], dtype=str),
         }
     )
+    if any("attempt" in r for r in rows):
+        out["attempt"] = pd.Series([r.get("attempt", "1") for r in rows], dtype=str)
     out.attrs.update(kind="generation", prescored=False, item_ids=True, source=source)
     return out
 

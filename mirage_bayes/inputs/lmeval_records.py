@@ -56,8 +56,9 @@ def _as_list(value: Any) -> list[Any] | None:
     return None
 
 
-def generation(record: dict[str, Any], where: str) -> tuple[str, str]:
-    """(target, output) of a ``generate_until`` sample."""
+def generation(record: dict[str, Any], where: str) -> tuple[str, list[str]]:
+    """(target, outputs) of a ``generate_until`` sample: one output, or one per repeat where the
+    task ran ``repeats: N`` and no filter reduced them to one answer (each is an attempt)."""
     target = _target(record, where)
     references = _as_list(target)
     if references is not None and references and all(isinstance(r, str) for r in references):
@@ -77,15 +78,10 @@ def generation(record: dict[str, Any], where: str) -> tuple[str, str]:
             fix=LOG_FIX,
         )
     output = responses[0]
-    if isinstance(output, list):  # no filter reduced several repeats to one answer
-        if len(output) != 1:
-            raise InputError(
-                f"the filtered response holds {len(output)} generations",
-                where=where,
-                fix="log a filter that keeps one generation (take_first or a majority vote)",
-            )
-        output = output[0]
-    return str(target), "" if output is None else str(output)
+    outputs = output if isinstance(output, list) else [output]  # a list: unreduced repeats
+    if not outputs:
+        raise InputError("the filtered response holds no generation", where=where, fix=LOG_FIX)
+    return str(target), ["" if o is None else str(o) for o in outputs]
 
 
 def _number(value: Any, where: str) -> float:

@@ -224,6 +224,20 @@ def test_line_separators_inside_strings_do_not_split_records(tmp_path: Path):
     assert logs["output"].tolist() == ["4\u20282"]
 
 
+def test_repeats_kept_by_the_filter_are_attempts(tmp_path: Path):
+    # A task with repeats: 3 and a filter that keeps every repeat logs [[g1, g2, g3]].
+    records = [{"doc_id": 0, "target": "42", "filtered_resps": [["42", "41", "42"]]},
+               {"doc_id": 1, "target": "7", "filtered_resps": [["7", "7", "1"]]}]  # fmt: skip
+    write_run(tmp_path / "run", "rep", "generate_until", records)
+    logs = read_inputs(tmp_path / "run", params=known_sizes(tmp_path))
+    assert logs["item"].tolist() == ["0"] * 3 + ["1"] * 3
+    assert logs["attempt"].tolist() == ["1", "2", "3"] * 2
+    assert logs["output"].tolist() == ["42", "41", "42", "7", "7", "1"]
+    empty = [{"doc_id": 0, "target": "42", "filtered_resps": [[]]}]
+    write_run(tmp_path / "run", "rep", "generate_until", empty)
+    expect_input_error("holds no generation", paths=tmp_path / "run", params=known_sizes(tmp_path))
+
+
 def test_a_single_reference_in_a_list_is_used(tmp_path: Path):
     records = [{"doc_id": 0, "target": "['Paris']", "filtered_resps": ["Paris"]}]
     write_run(tmp_path / "run", "capital", "generate_until", records)
