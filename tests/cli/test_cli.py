@@ -174,6 +174,22 @@ def test_simulate_writes_outputs_and_truth(tmp_path, capsys):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["t.csv", "x.csv"]
 
 
+def test_simulate_attempts(tmp_path, capsys):
+    out, truth = tmp_path / "x.csv", tmp_path / "t.csv"
+    args = ["simulate", "--out", out, "--truth", truth, "--items", 4, "--lengths", "2",
+            "--scales", "1e8,1e9", "--attempts", 5]  # fmt: skip
+    assert run_main(args) == 0
+    table = pd.read_csv(out, dtype={"target": str, "output": str})
+    assert len(table) == 40 and sorted(table["attempt"].unique()) == [1, 2, 3, 4, 5]
+    # The same item keeps its target across attempts and sizes; outputs vary by attempt.
+    assert table.groupby("item")["target"].nunique().eq(1).all()
+    true = pd.read_csv(truth)
+    assert sorted(true.loc[true["quantity"] == "pass_at_k", "k"].unique()) == [1, 2, 5]
+    one = true[(true["quantity"] == "pass_at_k") & (true["k"] == 1)]["value"].to_numpy()
+    acc = true[true["quantity"] == "accuracy"]["value"].to_numpy()
+    assert one == pytest.approx(acc)  # pass@1 is the accuracy
+
+
 def test_simulate_refuses_to_overwrite_without_force(tmp_path, capsys):
     out, truth = tmp_path / "x.csv", tmp_path / "t.csv"
     out.write_text("precious")
