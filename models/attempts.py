@@ -23,10 +23,13 @@ import numpy as np
 from mirage_bayes.models.chance_link import effective_chance, scored_error
 from mirage_bayes.models.generation import population_grid
 
-__all__ = ["KS_STEPS", "default_ks", "log_pass_exponent", "pass_at_k"]
+__all__ = [
+    "KS_STEPS", "SATURATED", "default_ks", "exponent_ks", "log_pass_exponent", "pass_at_k",
+]  # fmt: skip
 
 N_NODES = 401  # (1 − a_u)^k varies fast in u when k is large: a finer grid than for accuracy
 KS_STEPS = (1, 2, 5)  # k = 1, 2, 5, 10, 20, 50, ...
+SATURATED = 0.999  # pass@k above this is left out of the exponent (see exponent_ks)
 
 
 def default_ks(max_k: int) -> list[int]:
@@ -80,9 +83,17 @@ def pass_at_k(
     return out
 
 
+def exponent_ks(pass_k: np.ndarray) -> np.ndarray:
+    """Which ``k`` the exponent is read over (last axis): those where pass@k is below
+    :data:`SATURATED`. Closer to 1, ``1 − pass@k`` is set by the few hardest items of the
+    population, which neither a finite test set nor the quadrature over item difficulty
+    resolves; with fewer than two such ``k`` the exponent is undefined (pass@k saturates)."""
+    return np.asarray(pass_k) < SATURATED
+
+
 def log_pass_exponent(ks: np.ndarray, pass_k: np.ndarray) -> np.ndarray:
     """The exponent ``b`` of ``−log(pass@k) ≈ A·k^(−b)``, per draw, from a least-squares line
-    through ``(log k, log(−log pass@k))`` (last axis: ``ks``)."""
+    through ``(log k, log(−log pass@k))`` (last axis: ``ks``; pass in ``(0, 1)``)."""
     x = np.log(np.asarray(ks, dtype=np.float64))
     with np.errstate(divide="ignore", invalid="ignore"):
         y = np.log(-np.log(np.clip(pass_k, 1e-300, 1.0 - 1e-16)))

@@ -8,7 +8,9 @@ Three studies, each over many simulated data sets fitted with the power law:
     probabilities from the model's own lognormal population and from a beta population
     (Schaeffer et al. 2025; :mod:`mirage_bayes.simulate.attempts`), the second a design the model
     does not assume. Per size: is the truth inside the 94% HDI of ``pass_exponent`` (``b`` of
-    ``−log pass@k ≈ A·k^(−b)`` over the k grid) and of pass@k at the largest k?
+    ``−log pass@k ≈ A·k^(−b)`` over the k of the grid where the fitted pass@k is below 0.999;
+    the truth's exponent over the same k, from pass@k integrated over the population) and of
+    pass@k at the largest k?
 ``until_pass``
     Items attempted until their first exact match (up to a cap), both populations: coverage of
     pass@1 at the sizes whose truth lies below 1/items, and whether the interval excludes 0.
@@ -36,7 +38,7 @@ import pandas as pd
 
 from mirage_bayes.fitting.generation import fit
 from mirage_bayes.inputs.io import read_outputs
-from mirage_bayes.models.attempts import default_ks, log_pass_exponent
+from mirage_bayes.models.attempts import default_ks, exponent_ks, log_pass_exponent
 from mirage_bayes.simulate.attempts import simulate_attempts
 from mirage_bayes.simulate.generation import simulate_outputs
 
@@ -75,16 +77,29 @@ def exponent(datasets: int, items: int, attempts: int, draws: int) -> pd.DataFra
             )  # fmt: skip
             summary = _fit_summary(_as_read(outputs, seed), seed, draws)
             grid = truth.pivot(index="model", columns="k", values="pass_at_k")[ks]
-            true_b = pd.Series(log_pass_exponent(np.asarray(ks), grid.to_numpy()), grid.index)
             b = summary[summary["quantity"] == "pass_exponent"].set_index("model")
             top = summary[summary["quantity"] == f"pass_at_{attempts}"].set_index("model")
-            frames.append(pd.DataFrame({
-                "population": population, "seed": seed, "model": b.index,
-                "n_params": b["n_params"], "b_true": true_b[b.index], "b_mean": b["mean"],
-                "b_covered": _covered(b, true_b[b.index]),
-                "pass_top_true": grid[attempts][b.index], "pass_top_mean": top["mean"],
-                "pass_top_covered": _covered(top, grid[attempts][top.index]),
-            }))  # fmt: skip
+            fitted = summary[summary["quantity"].str.match(r"pass_at_\d+$")]
+            fitted = fitted.assign(k=fitted["quantity"].str.slice(8).astype(int))
+            fitted = fitted.pivot(index="model", columns="k", values="mean")[ks]
+            for model in b.index:
+                # The truth's exponent over the k the fit read it over (not saturated).
+                keep = exponent_ks(fitted.loc[model].to_numpy())
+                if keep.sum() < 2:
+                    continue
+                true_b = float(log_pass_exponent(np.asarray(ks)[keep],
+                                                 grid.loc[model].to_numpy()[keep]))  # fmt: skip
+                row = b.loc[model]
+                frames.append(pd.DataFrame([{
+                    "population": population, "seed": seed, "model": model,
+                    "n_params": row["n_params"], "ks": int(keep.sum()), "b_true": true_b,
+                    "b_mean": row["mean"], "b_low": row["hdi_low"], "b_high": row["hdi_high"],
+                    "b_covered": row["hdi_low"] <= true_b <= row["hdi_high"],
+                    "pass_top_true": grid.loc[model, attempts],
+                    "pass_top_mean": top.loc[model, "mean"],
+                    "pass_top_covered": top.loc[model, "hdi_low"] <= grid.loc[model, attempts]
+                    <= top.loc[model, "hdi_high"],
+                }]))  # fmt: skip
     return pd.concat(frames, ignore_index=True)
 
 

@@ -5,7 +5,8 @@ what the data say directly is the unbiased estimator of Chen et al. (2021): for 
 ``n`` times with ``c`` exact matches, ``1 − C(n − c, k) / C(n, k)``, averaged over the items
 (defined for ``k ≤ n``). Both are per model size and target length; summary quantities are named
 ``pass_at_<k>``, and ``pass_exponent`` is ``b`` of ``−log pass@k ≈ A·k^(−b)`` fitted over the
-``k`` grid (Schaeffer et al. 2025: the hardest items' share sets it).
+``k`` of the grid where pass@k is below 0.999 (Schaeffer et al. 2025: the hardest items' share
+sets it; a size where fewer than two ``k`` are left has none).
 """
 
 from __future__ import annotations
@@ -18,10 +19,10 @@ import numpy as np
 
 from mirage_bayes.fitting.data import TaskData
 from mirage_bayes.fitting.inference import chance_scale_of, stacked
-from mirage_bayes.models.attempts import default_ks, log_pass_exponent, pass_at_k
+from mirage_bayes.models.attempts import default_ks, exponent_ks, log_pass_exponent, pass_at_k
 
 __all__ = [
-    "attempt_ks", "attempt_quantities", "observed_exponent", "observed_pass_at_k",
+    "attempt_ks", "attempt_quantities", "exponent_draws", "observed_pass_at_k",
     "pass_quantity", "unbiased_pass_at_k", "unit_note",
 ]  # fmt: skip
 
@@ -90,11 +91,25 @@ def observed_pass_at_k(data: TaskData, lengths: Sequence[int], ks: Sequence[int]
     return out
 
 
-def observed_exponent(observed: np.ndarray, ks: Sequence[int]) -> np.ndarray:
-    """``pass_exponent`` of the estimator (``(scales, lengths)``; NaN where a ``k`` is missing
-    or pass@k is 0 or 1, which has no log)."""
-    inside = (observed > 0) & (observed < 1)
-    return np.where(inside.all(-1), log_pass_exponent(np.asarray(ks), observed), np.nan)
+def exponent_draws(
+    ks: Sequence[int], draws: np.ndarray, observed: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """``pass_exponent`` per draw and from the data, per scale (``draws``: ``(draws, scales,
+    ks)``, ``observed``: ``(scales, ks)``), each over the ``k`` where the posterior mean of
+    pass@k is not saturated (:func:`~mirage_bayes.models.attempts.exponent_ks`); NaN where
+    fewer than two ``k`` are left, or, for the data, where an estimate there is 0 or 1."""
+    ks = np.asarray(ks)
+    out = np.full(draws.shape[:2], np.nan)
+    seen = np.full(draws.shape[1], np.nan)
+    for s in range(draws.shape[1]):
+        keep = exponent_ks(draws[:, s].mean(0))
+        if keep.sum() < 2:
+            continue
+        out[:, s] = log_pass_exponent(ks[keep], draws[:, s][:, keep])
+        values = observed[s, keep]
+        if ((values > 0) & (values < 1)).all():
+            seen[s] = log_pass_exponent(ks[keep], values)
+    return out, seen
 
 
 def attempt_quantities(
@@ -115,6 +130,6 @@ def attempt_quantities(
         for m, k in enumerate(ks):
             out.append((pass_quantity(k), length, observed[:, j, m], draws[:, :, j, m]))
         if len(ks) >= 2:
-            exponent = log_pass_exponent(np.asarray(ks), draws[:, :, j, :])
-            out.append(("pass_exponent", length, observed_exponent(observed[:, j], ks), exponent))
+            exponent, seen = exponent_draws(ks, draws[:, :, j, :], observed[:, j])
+            out.append(("pass_exponent", length, seen, exponent))
     return out

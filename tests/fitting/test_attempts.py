@@ -12,14 +12,18 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from mirage_bayes.fitting.attempts import observed_pass_at_k, unbiased_pass_at_k
+from mirage_bayes.fitting.attempts import (
+    exponent_draws,
+    observed_pass_at_k,
+    unbiased_pass_at_k,
+)
 from mirage_bayes.fitting.data import split_tasks
 from mirage_bayes.inputs.chance import chance_match_rates
 from mirage_bayes.inputs.io import read_outputs
 from mirage_bayes.inputs.scoring import score_outputs
-from mirage_bayes.models.attempts import default_ks, pass_at_k
+from mirage_bayes.models.attempts import default_ks, log_pass_exponent, pass_at_k
 from mirage_bayes.models.chance_link import scored_error
-from mirage_bayes.simulate.attempts import simulate_attempts
+from mirage_bayes.simulate.attempts import item_success, population_pass_at_k, simulate_attempts
 from mirage_bayes.simulate.generation import simulate_outputs
 
 from support import one_error_line, run_main
@@ -230,3 +234,28 @@ def test_until_pass_recovers_accuracy_below_one_over_the_items(tmp_path):
     assert covered.sum() >= 5, both
     report = (out / "report.md").read_text()
     assert "Attempted until the first exact match" in report
+
+
+def test_the_exponent_leaves_out_saturated_k():
+    # −log pass@k = A·k^(−b) exactly, b = 0.5; at the second size pass@k reaches 0.999 by k = 20.
+    ks = np.array([1, 2, 5, 10, 20, 50])
+    curves = np.stack([1.0 - np.exp(-0.3 * ks**-0.5), np.exp(-0.05 * ks**-2.0)])  # (scales, ks)
+    draws = np.repeat(curves[None], 4, axis=0)
+    exponent, seen = exponent_draws(ks, draws, curves)
+    b_first = log_pass_exponent(ks, np.exp(-(0.3 * ks**-0.5)))
+    assert exponent[:, 1] == pytest.approx(2.0)  # read over k = 1, 2, 5 only
+    assert seen[1] == pytest.approx(2.0)
+    assert np.isfinite(exponent[:, 0]).all() and np.isfinite(b_first)
+    saturated = np.repeat(np.ones((1, 6))[None] * 0.9999, 4, axis=0)
+    assert np.isnan(exponent_draws(ks, saturated, saturated[0])[0]).all()
+
+
+@pytest.mark.parametrize("population", ["lognormal", "beta"])
+def test_population_truth_is_the_item_average(population):
+    eta = np.log(np.array([3.0, 0.5, 0.05]))
+    rng = np.random.default_rng(1)
+    a = item_success(eta, 400_000, rng, population=population, length=2)
+    for size in range(3):
+        truth = population_pass_at_k(eta, size, [1, 10], population=population, length=2)
+        sampled = [1 - np.mean((1 - a[:, size]) ** k) for k in (1, 10)]
+        assert truth == pytest.approx(sampled, abs=3e-3)
