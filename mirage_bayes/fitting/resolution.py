@@ -288,13 +288,18 @@ def floors_by_task(observed: pd.DataFrame) -> dict[str, list[dict]]:
     """Resolution floors per task for ``summary.json``: one record per observed scale and length.
 
     Records hold ``model, n_params, length, n_items, floor_accuracy`` (``1/n``) and
-    ``floor_token_rate`` (``1/(n·L)``).
+    ``floor_token_rate`` (``1/(n·L)``); where items were attempted several times also
+    ``attempts_per_item`` and ``floor_attempts`` (``1/(n·attempts)``, the accuracy the attempts
+    resolve).
     """
     out: dict[str, list[dict]] = {}
     for task, rows in observed.groupby("task", sort=False):
         acc, tok = resolution_floors(rows["n_items"].to_numpy(), rows["length"].to_numpy())
-        out[str(task)] = [
-            {
+        per_item = rows.get("attempts_per_item", pd.Series(1.0, index=rows.index)).to_numpy()
+        repeated = bool((per_item > 1).any())
+        out[str(task)] = []
+        for r, fa, ft, a in zip(rows.itertuples(index=False), acc, tok, per_item, strict=True):
+            record = {
                 "model": str(r.model),
                 "n_params": float(r.n_params),
                 "length": int(r.length),
@@ -302,8 +307,9 @@ def floors_by_task(observed: pd.DataFrame) -> dict[str, list[dict]]:
                 "floor_accuracy": float(fa),
                 "floor_token_rate": float(ft),
             }
-            for r, fa, ft in zip(rows.itertuples(index=False), acc, tok, strict=True)
-        ]
+            if repeated:
+                record |= {"attempts_per_item": float(a), "floor_attempts": float(fa / a)}
+            out[str(task)].append(record)
     return out
 
 

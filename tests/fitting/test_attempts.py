@@ -160,7 +160,10 @@ def test_fit_with_attempts_reports_pass_at_k(tmp_path):
     report = (out / "report.md").read_text()
     assert "### Repeated attempts: pass@k" in report and "With 12 attempts per item" in report
     assert (out / "figures" / "simulated_arithmetic_pass_at_k.png").exists()
-    assert json.loads((out / "summary.json").read_text())["tasks"]
+    floors = json.loads((out / "summary.json").read_text())["tasks"]["simulated_arithmetic"]
+    floors = floors["resolution"]
+    assert floors[0]["attempts_per_item"] == 12
+    assert floors[0]["floor_attempts"] == pytest.approx(1 / (40 * 12))
 
 
 # --- counted attempts: n_attempts/n_success and attempts_to_pass/max_attempts -----------------
