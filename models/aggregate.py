@@ -102,20 +102,10 @@ def build_model(kind: str, trend: str, n_scales: int = 8) -> pm.Model:
     """
     if kind not in KINDS or trend not in AGGREGATE_TRENDS:
         raise ValueError(f"unknown model {kind}/{trend}")
-    a_mu, a_sd, b_mu, b_sd, dep_sd = _PRIORS[kind]
-    x0 = np.linspace(-1.0, 1.0, n_scales)
     with pm.Model() as model:
-        x = pm.Data("x", x0)
+        x = pm.Data("x", np.linspace(-1.0, 1.0, n_scales))
         x_center = pm.Data("x_center", np.zeros(1))
-        a = pm.Normal("a", a_mu, a_sd)
-        beta = pm.Normal("beta", b_mu, b_sd)
-        eta = a + beta * (x - x_center[0])
-        if trend == "broken_power_law":
-            departure = pm.Normal("departure", 0.0, dep_sd)
-            x_break = pm.Uniform("x_break", -1.25, 1.25)
-            f = BREAK_SHARPNESS
-            delta = departure / kink(1.0, x_break, f, pt.softplus)
-            eta = eta + delta * kink(x, x_break, f, pt.softplus)
+        eta = declare_curve(trend, x, x_center, _PRIORS[kind])
         if kind == "proportion":
             k = pm.Data("k", np.zeros(n_scales))
             n = pm.Data("n", np.full(n_scales, 100.0))
@@ -126,6 +116,22 @@ def build_model(kind: str, trend: str, n_scales: int = 8) -> pm.Model:
             sigma = pm.HalfNormal("sigma", 1.0)
             pm.Potential("likelihood", pm.logp(pm.Normal.dist(eta, sigma), z).sum())
     return model
+
+
+def declare_curve(trend: str, x, x_center, priors: tuple[float, ...]):
+    """Declare, in the current PyMC model, the line ``a + β·(x − x_c)`` and for the broken law
+    its kink, with ``priors`` ``(a mean, a sd, β mean, β sd, departure sd)``; return the curve.
+    Shared by every metric family of ``meta`` (:mod:`mirage_bayes.meta.laws`)."""
+    a_mu, a_sd, b_mu, b_sd, dep_sd = priors
+    a = pm.Normal("a", a_mu, a_sd)
+    beta = pm.Normal("beta", b_mu, b_sd)
+    eta = a + beta * (x - x_center[0])
+    if trend == "broken_power_law":
+        departure = pm.Normal("departure", 0.0, dep_sd)
+        x_break = pm.Uniform("x_break", -1.25, 1.25)
+        delta = departure / kink(1.0, x_break, BREAK_SHARPNESS, pt.softplus)
+        eta = eta + delta * kink(x, x_break, BREAK_SHARPNESS, pt.softplus)
+    return eta
 
 
 def _binomial_kernel(eta, k, n, chance):

@@ -105,20 +105,12 @@ def build_model(kind: str, trend: str, n_scales: int = 8) -> pm.Model:
         raise ValueError(f"unknown model {kind}/{trend}")
     if kind == "proportion":
         return aggregate.build_model(kind, trend, n_scales)
-    a_mu, a_sd, b_mu, b_sd, dep_sd = _PRIORS[kind]
     with pm.Model() as model:
         x = pm.Data("x", np.linspace(-1.0, 1.0, n_scales))
         x_center = pm.Data("x_center", np.zeros(1))
         floor = pm.Data("floor", np.full(n_scales, 0.1))
         y = pm.Data("ell" if kind == "loss" else "z", np.zeros(n_scales))
-        a = pm.Normal("a", a_mu, a_sd)
-        beta = pm.Normal("beta", b_mu, b_sd)
-        eta = a + beta * (x - x_center[0])
-        if trend == BROKEN_TREND:
-            departure = pm.Normal("departure", 0.0, dep_sd)
-            x_break = pm.Uniform("x_break", -1.25, 1.25)
-            delta = departure / aggregate.kink(1.0, x_break, BREAK_SHARPNESS, pt.softplus)
-            eta = eta + delta * aggregate.kink(x, x_break, BREAK_SHARPNESS, pt.softplus)
+        eta = aggregate.declare_curve(trend, x, x_center, _PRIORS[kind])
         if kind == "loss":
             e = pm.Normal("e", *LOSS_E_PRIOR)
             eta = pt.logaddexp(e, eta)
