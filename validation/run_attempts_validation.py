@@ -14,6 +14,9 @@ Three studies, each over many simulated data sets fitted with the power law:
 ``until_pass``
     Items attempted until their first exact match (up to a cap), both populations: coverage of
     pass@1 at the sizes whose truth lies below 1/items, and whether the interval excludes 0.
+``tails``
+    Where a beta population departs from the model: quantiles of ``log(−log a)``, standardized,
+    against the normal's.
 ``rendered``
     Attempts rendered as text (``simulate_outputs(attempts=...)``: insertions, deletions, echoes,
     empty outputs) and scored token by token: coverage of pass@1 and pass@A.
@@ -23,6 +26,7 @@ Run from the repository root::
     python validation/run_attempts_validation.py exponent [--datasets 40]
     python validation/run_attempts_validation.py until_pass [--datasets 40]
     python validation/run_attempts_validation.py rendered [--datasets 10]
+    python validation/run_attempts_validation.py tails
 
 Writes ``validation/results/attempts_<study>.csv`` and prints a Markdown table.
 """
@@ -35,6 +39,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from scipy import stats
 
 from mirage_bayes.fitting.generation import fit
 from mirage_bayes.inputs.io import read_outputs
@@ -140,15 +145,28 @@ def rendered(datasets: int, items: int, attempts: int, draws: int) -> pd.DataFra
     return pd.concat(frames, ignore_index=True)
 
 
+def tails(beta: tuple[float, float] = (0.3, 3.0)) -> pd.DataFrame:
+    """Quantiles of item difficulty on the model's scale, ``u = log(−log a)`` standardized, for
+    a beta population of success probabilities, beside the normal the model assumes."""
+    a = np.clip(np.random.default_rng(0).beta(*beta, 1_000_000), 1e-300, 1.0 - 1e-16)
+    u = np.log(-np.log(a))
+    z = (u - u.mean()) / u.std()
+    probs = [0.001, 0.01, 0.1, 0.5, 0.9, 0.99, 0.999]
+    return pd.DataFrame({"quantile": probs, "beta": np.quantile(z, probs).round(3),
+                         "normal": stats.norm.ppf(probs).round(3)})  # fmt: skip
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("study", choices=("exponent", "until_pass", "rendered"))
+    parser.add_argument("study", choices=("exponent", "until_pass", "rendered", "tails"))
     parser.add_argument("--datasets", type=int, default=40)
     parser.add_argument("--items", type=int, default=60)
     parser.add_argument("--attempts", type=int, default=50, help="attempts, or the cap")
     parser.add_argument("--draws", type=int, default=500)
     o = parser.parse_args()
-    if o.study == "exponent":
+    if o.study == "tails":
+        table = summary = tails()
+    elif o.study == "exponent":
         table = exponent(o.datasets, o.items, o.attempts, o.draws)
         summary = table.groupby("population").agg(
             cells=("b_covered", "size"), b_covered=("b_covered", "mean"),
@@ -166,7 +184,7 @@ def main() -> None:
         summary = table.groupby("k").agg(cells=("covered", "size"), covered=("covered", "mean"))
     RESULTS.mkdir(exist_ok=True)
     table.to_csv(RESULTS / f"attempts_{o.study}.csv", index=False)
-    summary = summary.round(3).reset_index()
+    summary = summary.round(3).reset_index(drop=o.study == "tails")
     print("| " + " | ".join(summary.columns) + " |")
     print("|" + "---|" * len(summary.columns))
     for row in summary.itertuples(index=False):
