@@ -100,7 +100,8 @@ def test_only_the_models_and_settings_name_a_trend():
     which trend plays which role lives in one place. Docstrings may name them."""
     named = []
     for path in sorted((ROOT / "mirage_bayes").rglob("*.py")):
-        if path.name == "settings.py":
+        inside = path.relative_to(ROOT / "mirage_bayes").parts
+        if path.name == "settings.py" or inside[0] == "models":  # a copy of models/ installed
             continue
         tree = ast.parse(path.read_text())
         docstrings = {
