@@ -116,6 +116,9 @@ def fit(
     if scored is None:
         scored, tokenizers = score_outputs(outputs, tokenizer, chance=chance)
     tasks = split_tasks(scored)
+    if ks and not any(t.has_attempts for t in tasks):
+        log("--k applies to items attempted several times; every item here was attempted once, "
+            "so no pass@k is reported")  # fmt: skip
     chance_sources = dict(scored.attrs.get("chance", {}))
     for data in tasks:
         chance_sources.setdefault(data.task, "column" if "chance" in scored else "none")

@@ -18,6 +18,7 @@ from mirage_bayes.fitting.attempts import (
     unbiased_pass_at_k,
 )
 from mirage_bayes.fitting.data import split_tasks
+from mirage_bayes.fitting.generation import fit
 from mirage_bayes.inputs.chance import chance_match_rates
 from mirage_bayes.inputs.io import read_outputs
 from mirage_bayes.inputs.scoring import score_outputs
@@ -26,7 +27,7 @@ from mirage_bayes.models.chance_link import scored_error
 from mirage_bayes.simulate.attempts import item_success, population_pass_at_k, simulate_attempts
 from mirage_bayes.simulate.generation import simulate_outputs
 
-from support import one_error_line, run_main
+from support import EXAMPLE, one_error_line, run_main
 
 
 @given(n=st.integers(1, 40), data=st.data())
@@ -262,3 +263,16 @@ def test_population_truth_is_the_item_average(population):
         truth = population_pass_at_k(eta, size, [1, 10], population=population, length=2)
         sampled = [1 - np.mean((1 - a[:, size]) ** k) for k in (1, 10)]
         assert truth == pytest.approx(sampled, abs=3e-3)
+
+
+def test_k_without_attempts_is_said():
+    class Said(Exception):
+        pass
+
+    def log(message):
+        if "--k applies" in message:
+            raise Said(message)
+
+    outputs = read_outputs(EXAMPLE)
+    with pytest.raises(Said, match="attempted once"):
+        fit(outputs, ks=[3], log=log, progressbar=False)
