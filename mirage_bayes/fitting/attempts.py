@@ -33,14 +33,14 @@ def pass_quantity(k: int) -> str:
 
 
 def unit_note(data: TaskData) -> str:
-    """What ε counts when attempts were given as counts (empty otherwise): the opening of the
-    task's note in the log and the report."""
+    """What ε counts when attempts were given as counts (empty otherwise), for the task's note in
+    the log and the report."""
     if "n_attempts" not in data.rows:
         return ""
     how = "attempted until the first exact match" if data.until_pass else "counted attempts"
     return (
         f"{how}: the unit of ε is one attempt (the whole answer), so ε is the share of attempts "
-        "that fail and accuracy (length 1) is pass@1; "
+        "that fail and accuracy (length 1) is pass@1"
     )
 
 

@@ -38,6 +38,11 @@ def _late_check(data: TaskData, log: Callable[[str], None], *, seed: int) -> Lat
     )
 
 
+def _note(data: TaskData, source: str) -> str:
+    """The task's note under its verdict: chance matches, then the unit counted attempts use."""
+    return "; ".join(part for part in (chance_note(data, source), unit_note(data)) if part)
+
+
 def _stderr(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
@@ -141,7 +146,11 @@ def fit(
         "ks": sorted({int(v) for v in ks}),
         "chance": {
             t.task: chance_summary(t, chance_sources[t.task])
-            | {"note": unit_note(t) + chance_note(t, chance_sources[t.task])}
+            | {
+                "note": "; ".join(
+                    filter(None, [chance_note(t, chance_sources[t.task]), unit_note(t)])
+                )
+            }
             for t in tasks
         },
     } | loop.run_meta(config, trends)
