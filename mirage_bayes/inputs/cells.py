@@ -129,8 +129,11 @@ def check_duplicates(
     models: list[str],
     items: list[str],
     attempts: list[str] | None = None,
+    *,
+    repeats_readable: bool = True,
 ) -> None:
-    """Refuse two rows of one (task, model, item), or of one attempt of it with ``attempts``."""
+    """Refuse two rows of one (task, model, item), or of one attempt of it with ``attempts``;
+    ``repeats_readable``: whether the table's kind reads repeated attempts (the fix says so)."""
     keys = pd.DataFrame({"task": tasks, "model": models, "item": items})
     if attempts is not None:
         keys["attempt"] = attempts
@@ -146,9 +149,11 @@ def check_duplicates(
                 where=table.rows(i, j),
                 fix="number each attempt of an item once per model",
             )
+        fix = "keep one row per model and item"
+        if repeats_readable:
+            fix += ", or number repeated attempts in an 'attempt' column"
         raise InputError(
             f"duplicate row for task {tasks[j]!r}, model {models[j]!r}, item {items[j]!r}",
             where=table.rows(i, j),
-            fix="keep one row per model and item, or number repeated attempts in an 'attempt' "
-            "column",
+            fix=fix,
         )

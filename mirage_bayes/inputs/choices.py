@@ -297,7 +297,7 @@ def read_choice_table(table: Table) -> pd.DataFrame:
             lists.append(values)
     answers = _answers(table, [len(v) for v in lists])
     if item_ids:
-        check_duplicates(table, tasks, models, items)  # type: ignore[arg-type]
+        check_duplicates(table, tasks, models, items, repeats_readable=False)  # type: ignore[arg-type]
     out = pd.DataFrame(
         {
             "task": pd.Series(tasks, dtype=str),
