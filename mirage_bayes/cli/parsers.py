@@ -228,6 +228,11 @@ def add_plan(commands) -> None:
         help="instead of a fit: per-token error rate of each hypothetical scale, e.g. 0.3,0.1,0.02",
     )  # fmt: skip
     plan.add_argument(
+        "--resolve", type=args.float_list, default=None,
+        help="instead of a fit: accuracies to resolve, e.g. 1e-3,1e-4 (with --length; add "
+        "--items N for the attempts per item N items need)",
+    )  # fmt: skip
+    plan.add_argument(
         "--n-params", type=args.float_list, default=None,
         help="with --epsilon: parameter count of each scale (labels the figure's x axis)",
     )  # fmt: skip

@@ -17,6 +17,7 @@ from mirage_bayes.errors import InputError
 from mirage_bayes.plan.design import (
     PLAN_COLUMNS,
     format_plan,
+    plan_for_resolution,
     plan_from_epsilon,
     plan_from_fit,
     plot_plan,
@@ -32,11 +33,12 @@ __all__ = ["run", "write_plan"]
 
 def _check(args: argparse.Namespace) -> None:
     """Every input problem as one InputError, before any work."""
-    if (args.fit_dir is None) == (args.epsilon is None):
+    given = [v for v in (args.fit_dir, args.epsilon, args.resolve) if v is not None]
+    if len(given) != 1:
         raise InputError(
-            "give either a fit folder or --epsilon, not both or neither",
+            "give either a fit folder or --epsilon or --resolve, exactly one",
             fix="e.g. mirage-bayes plan mirage_out, or mirage-bayes plan --epsilon 0.3,0.1 "
-            "--length 5",
+            "--length 5, or mirage-bayes plan --resolve 1e-3 --length 5 --items 100",
         )
     if not 0 < args.prob < 1:
         raise InputError(f"--prob {args.prob} is impossible", fix="give a probability in (0, 1)")
@@ -44,10 +46,14 @@ def _check(args: argparse.Namespace) -> None:
         raise InputError(
             f"--halfwidth {args.halfwidth} is impossible", fix="give a half-width in (0, 0.5)"
         )
+    if args.resolve is not None:
+        _check_resolve(args)
+        return
     if args.epsilon is None:
-        for flag, given in (("--n-params", args.n_params), ("--sigma-item", args.sigma_item)):
-            if given:
-                raise InputError(f"{flag} only applies with --epsilon", fix=f"drop {flag}")
+        for flag, value in (("--n-params", args.n_params), ("--sigma-item", args.sigma_item)):
+            if value:
+                raise InputError(f"{flag} only applies with --epsilon or --resolve",
+                                 fix=f"drop {flag}")  # fmt: skip
         return
     if args.trend is not None:
         raise InputError("--trend only applies with a fit folder", fix="drop --trend")
@@ -74,6 +80,20 @@ def _check(args: argparse.Namespace) -> None:
                 where="--n-params",
                 fix="give finite sizes above 0, e.g. --n-params 1e8,1e9",
             )
+
+
+def _check_resolve(args: argparse.Namespace) -> None:
+    """``--resolve``: accuracies in (0, 1), target lengths, an item spread ≥ 0."""
+    for flag, value in (("--trend", args.trend), ("--n-params", args.n_params)):
+        if value is not None:
+            raise InputError(f"{flag} does not apply with --resolve", fix=f"drop {flag}")
+    if any(not 0 < a < 1 for a in args.resolve):
+        raise InputError("values must lie strictly between 0 and 1", where="--resolve",
+                         fix="give accuracies such as 1e-3,1e-4")  # fmt: skip
+    if not args.lengths:
+        raise InputError("--resolve needs target lengths", fix="add e.g. --length 5")
+    if not (math.isfinite(args.sigma_item) and args.sigma_item >= 0):
+        raise InputError(f"--sigma-item {args.sigma_item} is impossible", fix="give an sd ≥ 0")
 
 
 _PNG_SOFTWARE = "mirage-bayes plan"  # written into plan.png's Software field
@@ -165,6 +185,9 @@ def run(args: argparse.Namespace) -> int:
                 "items": args.items}  # fmt: skip
     if args.fit_dir is not None:
         table = plan_from_fit(args.fit_dir, trend=args.trend, lengths=args.lengths, **criteria)
+    elif args.resolve is not None:
+        table = plan_for_resolution(args.resolve, args.lengths, sigma_item=args.sigma_item,
+                                    **criteria)  # fmt: skip
     else:
         table = plan_from_epsilon(
             args.epsilon, args.lengths, sigma_item=args.sigma_item, n_params=args.n_params,

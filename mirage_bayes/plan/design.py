@@ -189,6 +189,19 @@ def mu_for_epsilon(epsilon: float, sigma_item: float) -> float:
     return float(brentq(excess, -60.0, 10.0, xtol=1e-12))
 
 
+def epsilon_for_accuracy(accuracy: float, length: int, sigma_item: float) -> float:
+    """The population-mean ε at which targets of ``length`` tokens are matched with population
+    accuracy ``accuracy`` (items spread by ``sigma_item``)."""
+
+    def excess(mu: float) -> float:
+        acc = population_quantities(np.array([[mu]]), np.array([sigma_item]), [length])
+        return float(np.log(max(acc["accuracy"][0, 0, 0], 1e-300))) - float(np.log(accuracy))
+
+    mu = float(brentq(excess, -60.0, 10.0, xtol=1e-12))
+    eps = population_quantities(np.array([[mu]]), np.array([sigma_item]), [length])["epsilon"]
+    return float(eps[0, 0])
+
+
 def _cell(
     labels: tuple[str, str, str, float],
     length: int,
@@ -265,6 +278,29 @@ def plan_from_epsilon(
             accuracy = acc["accuracy"][:, 0, j]
             rows.append(_cell(labels, length, np.array([eps]), accuracy, criteria, extra))
     return _frame(rows)
+
+
+def plan_for_resolution(
+    accuracies: Sequence[float],
+    lengths: Sequence[int],
+    *,
+    sigma_item: float = 0.0,
+    items: int | None = None,
+    prob: float = 0.95,
+    halfwidth: float = 0.05,
+    max_items: int = MAX_ITEMS,
+) -> pd.DataFrame:
+    """Designs that resolve given accuracies: for each accuracy and length, the items needed
+    with one attempt each and, with ``items``, the attempts those items need (P(≥ 1 exact
+    match) ≥ ``prob`` either way). :func:`plan_from_epsilon` at the ε that gives the accuracy."""
+    frames = []
+    for length in lengths:
+        eps = [epsilon_for_accuracy(a, int(length), sigma_item) for a in accuracies]
+        frame = plan_from_epsilon(eps, [length], sigma_item=sigma_item, prob=prob, items=items,
+                                  halfwidth=halfwidth, max_items=max_items,
+                                  task="resolution")  # fmt: skip
+        frames.append(frame.assign(model=[f"acc={a:g}" for a in accuracies]))
+    return pd.concat(frames, ignore_index=True)
 
 
 def plan_from_fit(

@@ -29,6 +29,7 @@ from mirage_bayes.plan.design import (
     items_for_halfwidth,
     jeffreys_halfwidths,
     mu_for_epsilon,
+    plan_for_resolution,
     plan_from_epsilon,
     plan_from_fit,
     plot_plan,
@@ -381,3 +382,32 @@ def test_cli_plan_with_items_prints_the_design(fit_folder, tmp_path, capsys):
     # The smallest model, least accurate, needs the most attempts.
     attempts = plan["attempts_any_correct"].to_numpy()
     assert attempts[0] == attempts.max() and attempts[0] > attempts[-1]
+
+
+def test_plan_for_a_resolution_hits_the_accuracy_and_compares_designs():
+    plan = plan_for_resolution([1e-3, 1e-4], [5, 2], sigma_item=0.5, items=100, prob=0.95)
+    assert list(plan["model"]) == ["acc=0.001", "acc=0.0001"] * 2
+    assert plan["accuracy"].to_numpy() == pytest.approx([1e-3, 1e-4] * 2, rel=1e-6)
+    for row in plan.itertuples():
+        # New items tried once each: P(≥ 1 correct) = 1 − (1 − a)^n exactly.
+        expected = math.ceil(math.log(0.05) / math.log1p(-row.accuracy))
+        assert row.items_any_correct == expected
+        # 100 items tried repeatedly need more generations than new items would.
+        assert row.generations >= row.items_any_correct and row.floor_attempts <= 1e-2
+
+
+def test_cli_plan_for_a_resolution(tmp_path, capsys):
+    out = tmp_path / "plan.csv"
+    args = ["plan", "--resolve", "1e-3", "--length", "5", "--sigma-item", "0.5", "--items", "100",
+            "--out", out]  # fmt: skip
+    assert run_main(args) == 0
+    printed = capsys.readouterr().out
+    assert "acc=0.001" in printed and "100 × " in printed
+    for bad, mentions in ((["--resolve", "2", "--length", "5"], "between 0 and 1"),
+                          (["--resolve", "1e-3"], "--resolve needs target lengths"),
+                          (["--resolve", "1e-3", "--length", "5", "--trend", "power_law"],
+                           "--trend does not apply"),
+                          (["--resolve", "1e-3", "--epsilon", "0.1", "--length", "5"],
+                           "exactly one")):  # fmt: skip
+        assert run_main(["plan", *bad, "--out", tmp_path / "x.csv"]) == 2
+        assert mentions in one_error_line(capsys)
