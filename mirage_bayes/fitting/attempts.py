@@ -16,6 +16,7 @@ from collections.abc import Sequence
 
 import arviz as az
 import numpy as np
+from scipy.special import gammaln
 
 from mirage_bayes.fitting.data import TaskData
 from mirage_bayes.fitting.inference import chance_scale_of, stacked
@@ -53,18 +54,16 @@ def attempt_ks(data: TaskData, requested: Sequence[int] | None = None) -> list[i
 
 
 def unbiased_pass_at_k(n: np.ndarray, c: np.ndarray, k: int) -> np.ndarray:
-    """``1 − C(n − c, k) / C(n, k)`` elementwise, as the stable product
-    ``1 − Π_{i = n − c + 1}^{n} (1 − k / i)``; NaN where ``n < k``."""
-    n, c = np.asarray(n, dtype=np.int64), np.asarray(c, dtype=np.int64)
-    out = np.full(n.shape, np.nan)
-    for index in zip(*np.nonzero(n >= k), strict=True):
-        n_i, c_i = int(n[index]), int(c[index])
-        if n_i - c_i < k:
-            out[index] = 1.0
-        else:
-            i = np.arange(n_i - c_i + 1, n_i + 1, dtype=np.float64)
-            out[index] = 1.0 - float(np.prod(1.0 - k / i))
-    return out
+    """``1 − C(n − c, k) / C(n, k)`` elementwise, through log-gamma (vectorised; exact to
+    rounding where the ratio is tiny); NaN where ``n < k``."""
+    n, c = np.asarray(n, dtype=np.float64), np.asarray(c, dtype=np.float64)
+    fail = n - c
+    with np.errstate(invalid="ignore"):
+        # log C(n − c, k) − log C(n, k); gammaln of a negative argument (n − c < k) is not used.
+        log_ratio = (gammaln(fail + 1) - gammaln(np.maximum(fail - k, 0) + 1)
+                     - gammaln(n + 1) + gammaln(np.maximum(n - k, 0) + 1))  # fmt: skip
+    out = np.where(fail < k, 1.0, -np.expm1(log_ratio))
+    return np.where(n >= k, out, np.nan)
 
 
 def observed_pass_at_k(data: TaskData, lengths: Sequence[int], ks: Sequence[int]) -> np.ndarray:

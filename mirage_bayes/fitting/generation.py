@@ -146,11 +146,7 @@ def fit(
         "ks": sorted({int(v) for v in ks}),
         "chance": {
             t.task: chance_summary(t, chance_sources[t.task])
-            | {
-                "note": "; ".join(
-                    filter(None, [chance_note(t, chance_sources[t.task]), unit_note(t)])
-                )
-            }
+            | {"note": _note(t, chance_sources[t.task])}
             for t in tasks
         },
     } | loop.run_meta(config, trends)

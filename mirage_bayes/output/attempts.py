@@ -142,15 +142,12 @@ def attempts_section(
         ])  # fmt: skip
     d, one = smallest
     above = "is above zero" if one["hdi_low"] > 0 else "cannot be told from zero"
-    until = getattr(d, "design", "") == "until pass"
+    kind = getattr(d, "design", "")  # how attempts were given (TaskData.observed_by_length)
+    until = kind == "until pass"
     how = (f"Attempted until the first exact match ({format_number(d.attempts_per_item)} "
            "attempts per item on average)" if until
            else f"With {d.attempts_per_item:g} attempts per item")  # fmt: skip
-    targets = (
-        ""
-        if getattr(d, "design", "") in ("counted", "until pass")
-        else (f" on the {int(length)}-token targets")
-    )
+    targets = "" if kind in ("counted", "until pass") else (f" on the {int(length)}-token targets")
     estimator = (
         "the share of items that passed within k attempts"
         if until
