@@ -15,6 +15,8 @@ __all__ = [
     "DEFAULT_TRENDS",
     "ESS_BULK_MIN",
     "HDI_PROB",
+    "ITEM_CHOICES",
+    "LATE_ALPHA",
     "META_CHAINS",
     "META_DRAWS",
     "META_RETRIES",
@@ -72,5 +74,12 @@ META_DRAWS = 500
 META_TUNE = 500
 META_CHAINS = 4
 META_RETRIES = 2
+ITEM_CHOICES = ("normal", "log_gamma", "compare")
+"""``fit --items``: the item families of :mod:`mirage_bayes.models.item_families`, or both."""
+LATE_ALPHA = 0.05
+"""The late-jump threshold, ``p_late < LATE_ALPHA``: at 0.05 the simulated late jumps of
+``validation/late_alpha_tradeoff.py`` are found in 91–97% of curves and at most 2.7% of the
+smooth laws that do not themselves look late are called late jumps; at 0.01 only 72% of the late
+jumps near a chance floor of 0.25 were found."""
 META_SOURCES = ("bigbench-bigg", "pythia-arithmetic", "lm-eval", "logs")
 REPLICATES = ("pool", "mean")

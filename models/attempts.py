@@ -21,7 +21,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from mirage_bayes.models.chance_link import effective_chance, scored_error
-from mirage_bayes.models.generation import population_grid
+from mirage_bayes.models.generation import population_mean, population_weights
 
 __all__ = [
     "KS_STEPS", "SATURATED", "default_ks", "exponent_ks", "log_pass_exponent", "pass_at_k",
@@ -48,6 +48,7 @@ def pass_at_k(
     chance: np.ndarray,
     ks: Sequence[int],
     chance_scale: np.ndarray | None = None,
+    item_shape: np.ndarray | None = None,
 ) -> np.ndarray:
     """pass@k per draw, scale, target length and ``k``: ``(draws, scales, lengths, ks)``.
 
@@ -65,8 +66,10 @@ def pass_at_k(
         Numbers of attempts.
     chance_scale
         ``(draws,)``: the task's factor ``κ`` on ``g`` (default 1).
+    item_shape
+        ``(draws,)``: shapes of the log-gamma item family (``None``: normal items).
     """
-    nodes, w = population_grid(N_NODES)
+    nodes, w = population_weights(N_NODES, item_shape, np.asarray(mu).shape[0])
     eta = np.asarray(mu)[..., None] + np.asarray(sigma)[:, None, None] * nodes
     eps = -np.expm1(-np.exp(np.minimum(eta, 700.0)))  # (draws, scales, nodes)
     scale = np.ones(eps.shape[0]) if chance_scale is None else np.asarray(chance_scale)
@@ -79,7 +82,7 @@ def pass_at_k(
             # log(1 − a_u), exact where a_u is tiny (most items at small sizes)
             log_miss = np.log(-np.expm1(log_right))
         for m, k in enumerate(ks):
-            out[:, :, j, m] = 1.0 - np.exp(float(k) * log_miss) @ w
+            out[:, :, j, m] = 1.0 - population_mean(np.exp(float(k) * log_miss), w)
     return out
 
 

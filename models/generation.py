@@ -26,13 +26,19 @@ from __future__ import annotations
 import numpy as np
 import pymc as pm
 import pytensor.tensor as pt
-from scipy.special import gammaln, logsumexp
+from scipy.special import gammaln
 
 from mirage_bayes.models.chance_link import (
     CHANCE_CAP,
     CHANCE_SCALE_SD,
     effective_chance,
     scored_error,
+)
+from mirage_bayes.models.item_families import (
+    ITEM_FAMILIES,
+    SHAPE_PARAMETER,
+    family_of,
+    grid_log_weights,
 )
 from mirage_bayes.models.likelihood import (
     MarginalItemLogLik,
@@ -42,36 +48,60 @@ from mirage_bayes.models.likelihood import (
 from mirage_bayes.models.protocols import GenerationData
 from mirage_bayes.models.trends import Trend
 
-GRID_LIMIT = 5.5  # integrate item difficulty over ±5.5 standard deviations (mass beyond: 4e-8)
 
+def grid_nodes(max_trials_per_item: float, family: str = "normal") -> np.ndarray:
+    """Equally spaced standardized nodes over the family's range (:mod:`.item_families`).
 
-def population_grid(n_nodes: int) -> tuple[np.ndarray, np.ndarray]:
-    """Equally spaced standard-normal nodes on ±:data:`GRID_LIMIT` and their normalised weights:
-    the trapezoid rule for averages over the item population (smooth integrands)."""
-    nodes = np.linspace(-GRID_LIMIT, GRID_LIMIT, n_nodes)
-    w = np.exp(-0.5 * nodes**2)
-    return nodes, w / w.sum()
+    The trapezoid rule is spectrally accurate while the grid is finer than the narrowest peak
+    it integrates. An item's likelihood in ``z = u / sigma`` is at least
+    ``1 / (sigma·sqrt(0.65·T))`` wide (0.65 bounds the Fisher information of one token on the
+    cloglog scale), so a spacing of ``0.9/sqrt(T)`` keeps the per-item error below 1e-3 up to
+    ``sigma = 2`` (a value its prior exceeds with probability 0.045);
+    ``tests/models/test_models.py`` checks this on a fine grid.
+    """
+    low, high = ITEM_FAMILIES[family].limits
+    spacing = min(0.35, 0.9 / np.sqrt(max(max_trials_per_item, 1.0)))
+    n_nodes = min(int(np.ceil((high - low) / spacing)) + 1, int(801 * (high - low) / 11.0))
+    return np.linspace(low, high, n_nodes)
 
 
 def quadrature_grid(max_trials_per_item: float) -> tuple[np.ndarray, np.ndarray]:
-    """Standard-normal grid nodes and normalised log weights.
-
-    Equally spaced nodes with Gaussian weights: the trapezoid rule (the end nodes' weight is
-    below 1e-7), which is spectrally accurate while the grid is finer than the narrowest peak it
-    integrates. An item's likelihood in ``z = u / sigma`` is at least ``1 / (sigma·sqrt(0.65·T))``
-    wide (0.65 bounds the Fisher information of one token on the cloglog scale), so a spacing of
-    ``0.9/sqrt(T)`` keeps the per-item error below 1e-3 up to ``sigma = 2`` (a value its prior
-    exceeds with probability 0.045); ``tests/models/test_models.py`` checks this on a fine grid.
-    """
-    spacing = min(0.35, 0.9 / np.sqrt(max(max_trials_per_item, 1.0)))
-    n_nodes = min(int(np.ceil(2 * GRID_LIMIT / spacing)) + 1, 801)
-    nodes = np.linspace(-GRID_LIMIT, GRID_LIMIT, n_nodes)
-    log_w = -0.5 * nodes**2
-    log_w -= logsumexp(log_w)
-    return nodes, log_w
+    """Standard-normal grid nodes (:func:`grid_nodes`) and normalised log weights: the
+    trapezoid rule with Gaussian weights (the end nodes' weight is below 1e-7)."""
+    nodes = grid_nodes(max_trials_per_item)
+    return nodes, ITEM_FAMILIES["normal"].log_weights(nodes, None)[0]
 
 
-def build_model(data: GenerationData, trend: Trend, *, swappable: bool = False) -> pm.Model:
+def population_grid(n_nodes: int) -> tuple[np.ndarray, np.ndarray]:
+    """Equally spaced standard-normal nodes on the normal family's range and their normalised
+    weights: the trapezoid rule for averages over the item population (smooth integrands)."""
+    nodes, w = population_weights(n_nodes, None, 1)
+    return nodes, w[0]
+
+
+def population_weights(
+    n_nodes: int, item_shape: np.ndarray | None, n_draws: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Nodes and normalised weights ``(n_draws, nodes)`` of a posterior's item family for
+    averages over the item population: ``n_nodes`` over the normal family's range, and as
+    finely spaced over a wider one."""
+    low, high = family_of(item_shape).limits
+    nodes = np.linspace(low, high, int(round((n_nodes - 1) * (high - low) / 11.0)) + 1)
+    return nodes, np.exp(grid_log_weights(nodes, item_shape, n_draws))
+
+
+def draw_grid(
+    data: GenerationData, item_shape: np.ndarray | None, n_draws: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """The quadrature grid of ``data`` for every draw of a posterior: nodes and
+    ``(n_draws, nodes)`` log weights of its item family."""
+    nodes = grid_nodes(data.trials.sum(1).max(), family_of(item_shape).name)
+    return nodes, grid_log_weights(nodes, item_shape, n_draws)
+
+
+def build_model(
+    data: GenerationData, trend: Trend, *, swappable: bool = False, items: str = "normal"
+) -> pm.Model:
     """The PyMC model of one task under one trend.
 
     Parameters
@@ -86,12 +116,16 @@ def build_model(data: GenerationData, trend: Trend, *, swappable: bool = False) 
         :func:`set_task_data` can give the model new data or weights and an already compiled
         log density sees them without being rebuilt. The log density equals the default
         model's while every weight is 1.
+    items
+        The item-difficulty family, a key of :data:`~.item_families.ITEM_FAMILIES`.
     """
-    nodes, log_w = quadrature_grid(data.trials.sum(1).max())
+    family = ITEM_FAMILIES[items]
+    nodes = grid_nodes(data.trials.sum(1).max(), items)
     coords = {"scale": data.models}
     with pm.Model(coords=coords) as model:
         if swappable:
-            box = {name: pm.Data(name, value) for name, value in model_data(data).items()}
+            values = model_data(data, items=items)
+            box = {name: pm.Data(name, value) for name, value in values.items()}
             x, weight = box["scale_x"], box["scale_weight"]
             inputs = (
                 box["grid_nodes"], box["grid_log_w"],
@@ -102,16 +136,19 @@ def build_model(data: GenerationData, trend: Trend, *, swappable: bool = False) 
         else:
             x = pt.as_tensor(data.x)
             inputs = (
-                nodes, log_w, data.pattern_errors, data.pattern_trials - data.pattern_errors,
+                nodes, None, data.pattern_errors, data.pattern_trials - data.pattern_errors,
                 data.pattern_counts, data.pattern_log_binom,
                 data.chance_groups, data.pattern_group.astype(np.float64),
             )  # fmt: skip
         mu = pm.Deterministic("mu", trend.build(x, data.n_scales), dims="scale")
         sigma = pm.HalfNormal("sigma_item", 1.0)
-        *counts, chance, group = inputs
+        grid, _, *counts, chance, group = inputs
+        # Normal weights are data (a swappable model's grid changes with the task); a family
+        # with a shape makes them a function of its parameter.
+        log_w = inputs[1] if swappable and not family.parameters else family.build(grid)
         if has_chance(data):
             chance = pt.minimum(chance * chance_scale_prior(), CHANCE_CAP)
-        value, *_ = MarginalItemLogLik()(mu, sigma, *counts, chance, group)
+        value, *_ = MarginalItemLogLik()(mu, sigma, grid, log_w, *counts, chance, group)
         pm.Potential("item_loglik", value)
     return model
 
@@ -153,17 +190,21 @@ def pattern_log_binom_by_scale(data: GenerationData) -> np.ndarray:
     return gammaln(t + 1) - gammaln(k + 1) - gammaln(t - k + 1)
 
 
-def model_data(data: GenerationData, weights: np.ndarray | None = None) -> dict[str, np.ndarray]:
+def model_data(
+    data: GenerationData, weights: np.ndarray | None = None, items: str = "normal"
+) -> dict[str, np.ndarray]:
     """Values of the containers of a swappable model for ``data`` and per-scale ``weights``.
 
     ``weights`` (default all 1) multiplies each scale's log-likelihood; 0 leaves the scale out.
+    The grid spans the range of the item family ``items``.
     """
     if weights is None:
         weights = np.ones(data.n_scales)
     weights = np.asarray(weights, dtype=np.float64)
     if weights.shape != (data.n_scales,) or not np.all((weights >= 0) & np.isfinite(weights)):
         raise ValueError(f"weights must be {data.n_scales} finite non-negative numbers")
-    nodes, log_w = quadrature_grid(data.trials.sum(1).max())
+    nodes = grid_nodes(data.trials.sum(1).max(), items)
+    log_w = ITEM_FAMILIES["normal"].log_weights(nodes, None)[0]
     return {
         "scale_x": data.x,
         "scale_weight": weights,
@@ -189,7 +230,8 @@ def set_task_data(model: pm.Model, data: GenerationData, weights: np.ndarray | N
         raise ValueError(
             f"the model has {len(model.coords['scale'])} scales, the data {data.n_scales}"
         )
-    pm.set_data(model_data(data, weights), model=model)
+    items = family_of(model.named_vars.get(SHAPE_PARAMETER)).name
+    pm.set_data(model_data(data, weights, items), model=model)
 
 
 # --- NumPy counterparts, evaluated on posterior draws after sampling --------------------------
@@ -201,7 +243,11 @@ def epsilon_from_eta(eta: np.ndarray) -> np.ndarray:
 
 
 def item_log_likelihood(
-    data: GenerationData, mu: np.ndarray, sigma: np.ndarray, chance_scale: np.ndarray | None = None
+    data: GenerationData,
+    mu: np.ndarray,
+    sigma: np.ndarray,
+    chance_scale: np.ndarray | None = None,
+    item_shape: np.ndarray | None = None,
 ) -> np.ndarray:
     """Marginal log-likelihood of every item's data for every draw: ``(draws, items)``.
 
@@ -215,19 +261,26 @@ def item_log_likelihood(
         ``(draws,)`` item difficulty standard deviations.
     chance_scale
         ``(draws,)`` factors ``κ`` on the chance rates (``None``: 1).
+    item_shape
+        ``(draws,)`` shapes of the log-gamma item family (``None``: normal items).
     """
-    return pattern_log_likelihood(data, mu, sigma, chance_scale)[:, data.pattern_of_item]
+    loglik = pattern_log_likelihood(data, mu, sigma, chance_scale, item_shape)
+    return loglik[:, data.pattern_of_item]
 
 
 def pattern_log_likelihood(
-    data: GenerationData, mu: np.ndarray, sigma: np.ndarray, chance_scale: np.ndarray | None = None
+    data: GenerationData,
+    mu: np.ndarray,
+    sigma: np.ndarray,
+    chance_scale: np.ndarray | None = None,
+    item_shape: np.ndarray | None = None,
 ) -> np.ndarray:
     """Marginal log-likelihood of one item of every pattern: ``(draws, patterns)``.
 
     Items with the same pattern have the same value, so this is the sufficient form of
     :func:`item_log_likelihood` for test sets too large to hold ``draws × items`` values.
     """
-    nodes, log_w = quadrature_grid(data.trials.sum(1).max())
+    nodes, log_w = draw_grid(data, item_shape, mu.shape[0])
     return pattern_loglik_draws(
         np.ascontiguousarray(mu, dtype=np.float64), np.asarray(sigma, dtype=np.float64),
         nodes, log_w, data.pattern_errors, data.pattern_trials - data.pattern_errors,
@@ -237,20 +290,32 @@ def pattern_log_likelihood(
 
 
 def population_quantities(
-    mu: np.ndarray, sigma: np.ndarray, lengths: list[int], n_nodes: int = 161
+    mu: np.ndarray,
+    sigma: np.ndarray,
+    lengths: list[int],
+    n_nodes: int = 161,
+    item_shape: np.ndarray | None = None,
 ) -> dict[str, np.ndarray]:
     """Averages over the item-difficulty distribution, per draw and scale.
 
     Returns ``epsilon`` ``(draws, scales)``: mean per-token error rate; ``accuracy``
     ``(draws, scales, lengths)``: ``E_items[(1 − ε_i)^L]``, the expected exact-match rate for
-    targets of ``L`` tokens.
+    targets of ``L`` tokens. ``item_shape`` (per draw) selects the log-gamma item family.
     """
-    nodes, w = population_grid(n_nodes)
+    nodes, w = population_weights(n_nodes, item_shape, mu.shape[0])
     eta = mu[..., None] + sigma[:, None, None] * nodes
     l_ce = np.exp(eta)
-    epsilon = epsilon_from_eta(eta) @ w
-    accuracy = np.stack([np.exp(-float(length) * l_ce) @ w for length in lengths], -1)
+    epsilon = population_mean(epsilon_from_eta(eta), w)
+    accuracy = np.stack(
+        [population_mean(np.exp(-float(length) * l_ce), w) for length in lengths], -1
+    )
     return {"epsilon": epsilon, "accuracy": accuracy}
+
+
+def population_mean(values: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """``values`` ``(draws, scales, nodes)`` averaged over the nodes with each draw's weights
+    ``w`` ``(draws, nodes)``."""
+    return np.einsum("dsq,dq->ds", values, w)
 
 
 def scored_quantities(
@@ -260,6 +325,7 @@ def scored_quantities(
     chance: np.ndarray,
     n_nodes: int = 161,
     chance_scale: np.ndarray | None = None,
+    item_shape: np.ndarray | None = None,
 ) -> dict[str, np.ndarray]:
     """What the scorer counts, chance matches included, averaged over item difficulty.
 
@@ -270,15 +336,15 @@ def scored_quantities(
     (:mod:`mirage_bayes.models.chance_link`), ``g`` scaled by each draw's ``chance_scale`` (``κ``,
     default 1). With ``g = 0`` they are the quantities of :func:`population_quantities`.
     """
-    nodes, w = population_grid(n_nodes)
+    nodes, w = population_weights(n_nodes, item_shape, mu.shape[0])
     eps = epsilon_from_eta(mu[..., None] + sigma[:, None, None] * nodes)  # (draws, scales, nodes)
     scale = scale_or_ones(chance_scale, mu.shape[0])[:, None, None]
     accuracy, epsilon = [], []
     for j, length in enumerate(lengths):
         rate = scored_error(eps, effective_chance(np.asarray(chance)[None, :, j, None], scale))
         with np.errstate(divide="ignore"):  # ε = 1 without chance: log 0, accuracy exactly 0
-            accuracy.append(np.exp(float(length) * np.log1p(-rate)) @ w)
-        epsilon.append(rate @ w)
+            accuracy.append(population_mean(np.exp(float(length) * np.log1p(-rate)), w))
+        epsilon.append(population_mean(rate, w))
     return {"accuracy": np.stack(accuracy, -1), "epsilon": np.stack(epsilon, -1)}
 
 
@@ -290,6 +356,7 @@ def posterior_predictive_errors(
     *,
     per_pattern: bool = False,
     chance_scale: np.ndarray | None = None,
+    item_shape: np.ndarray | None = None,
 ) -> np.ndarray:
     """Replicated scored error counts ``(draws, items, scales)`` for the items as observed.
 
@@ -298,8 +365,9 @@ def posterior_predictive_errors(
     is scored wrong with probability ``ε·(1 − g·ε^m)``, chance matches included, as the scorer
     would count it, ``g`` scaled by each draw's ``chance_scale``. With ``per_pattern`` the
     replicates are of one item of each pattern: ``(draws, patterns, scales)``.
+    ``item_shape`` (per draw) selects the log-gamma item family.
     """
-    nodes, log_w = quadrature_grid(data.trials.sum(1).max())
+    nodes, log_w = draw_grid(data, item_shape, mu.shape[0])
     mu = np.ascontiguousarray(mu, dtype=np.float64)
     scale = scale_or_ones(chance_scale, mu.shape[0])
     if per_pattern:

@@ -97,7 +97,10 @@ def marginal_loglik_and_grad(
     """Σ_p n[p]·log Σ_q w[q] Π_s Binomial(k[p,s] | k+c, P(scored wrong | η[s,q], g[G[p], s])),
     and its gradient.
 
-    Returns ``(value, d value / d mu, d value / d sigma, d value / d chance)``.
+    Returns ``(value, d value / d mu, d value / d sigma, d value / d chance,
+    d value / d log_w)``; the last is each node's share of the items' posterior mass, so an item
+    distribution whose weights are parameters (:mod:`mirage_bayes.models.item_families`) gets its
+    gradient from the same pass.
     """
     n_scales, n_nodes, n_patterns = mu.shape[0], nodes.shape[0], errors.shape[0]
     n_groups = chance.shape[0]
@@ -107,6 +110,7 @@ def marginal_loglik_and_grad(
     acc_err = np.zeros((n_groups, n_scales, n_nodes))
     acc_ok = np.zeros((n_groups, n_scales, n_nodes))
     per_node = np.empty(n_nodes)
+    grad_log_w = np.zeros(n_nodes)
     total = 0.0
     for p in range(n_patterns):
         g = group[p]
@@ -125,6 +129,8 @@ def marginal_loglik_and_grad(
             norm += per_node[q]
         total += counts[p] * (top + np.log(norm) + log_binom[p])
         scale = counts[p] / norm
+        for q in range(n_nodes):
+            grad_log_w[q] += scale * per_node[q]
         for s in range(n_scales):
             k, c = errors[p, s], correct[p, s]
             if k == 0.0 and c == 0.0:
@@ -146,19 +152,20 @@ def marginal_loglik_and_grad(
                     grad_chance[g, s] += acc_ok[g, s, q] * dok_dg[g, s, q]
             grad_mu[s] += d_eta
             grad_sigma += d_eta * nodes[q]
-    return total, grad_mu, grad_sigma, grad_chance
+    return total, grad_mu, grad_sigma, grad_chance, grad_log_w
 
 
 class MarginalItemLogLik(Op):
-    """PyTensor Op: the marginal log-likelihood and its gradient in ``mu``, ``sigma`` and
-    ``chance``.
+    """PyTensor Op: the marginal log-likelihood and its gradient in ``mu``, ``sigma``,
+    ``chance`` and the grid's log weights.
 
     Inputs ``(mu, sigma, nodes, log_w, errors, correct, counts, log_binom, chance, group)``: the
     trend at every scale, the item spread, the grid (nodes and normalised log weights), the
     patterns (``errors`` and ``correct`` are ``patterns × scales``, ``counts`` and ``log_binom``
     per pattern) and the chance-match rates (``chance`` is ``groups × scales``, ``group`` the
-    group of each pattern, as floats). Outputs ``(value, d/dmu, d/dsigma, d/dchance)``; the
-    gradient in ``chance`` lets the model scale the measured rates by a parameter. The data are
+    group of each pattern, as floats). Outputs ``(value, d/dmu, d/dsigma, d/dchance, d/dlog_w)``;
+    the gradient in ``chance`` lets the model scale the measured rates by a parameter, the one in
+    ``log_w`` lets an item distribution with a shape parameter set the weights. The data are
     inputs rather than attributes so that a compiled function can be given new data
     (``pm.Data`` + ``pm.set_data``) without being rebuilt; the likelihood is linear in the
     per-scale counts, so a scale weighted by ``w`` in ``errors`` and ``correct`` contributes
@@ -183,12 +190,12 @@ class MarginalItemLogLik(Op):
             raise TypeError("mu must be a vector and sigma a scalar")
         if tuple(v.ndim for v in data) != self._DATA_NDIM:
             raise TypeError(f"data inputs must have dimensions {self._DATA_NDIM}")
-        outputs = [pt.dscalar(), pt.dvector(), pt.dscalar(), pt.dmatrix()]
+        outputs = [pt.dscalar(), pt.dvector(), pt.dscalar(), pt.dmatrix(), pt.dvector()]
         return Apply(self, [mu, sigma, *data], outputs)
 
     def perform(self, node, inputs, output_storage):
         mu, sigma, *data, group = inputs
-        value, grad_mu, grad_sigma, grad_chance = marginal_loglik_and_grad(
+        value, grad_mu, grad_sigma, grad_chance, grad_log_w = marginal_loglik_and_grad(
             np.ascontiguousarray(mu, dtype=np.float64),
             float(sigma),
             *(np.ascontiguousarray(a, dtype=np.float64) for a in data),
@@ -198,22 +205,25 @@ class MarginalItemLogLik(Op):
         output_storage[1][0] = grad_mu
         output_storage[2][0] = np.asarray(grad_sigma)
         output_storage[3][0] = grad_chance
+        output_storage[4][0] = grad_log_w
 
     def connection_pattern(self, node):
-        # The counts and grid are constants or pm.Data; only the chance rates may be scaled by a
-        # parameter, so they are the one data input with a gradient.
-        data = [[False] * 4] * 6
-        return [[True] * 4] * 2 + data + [[True] * 4, [False] * 4]
+        # The counts and nodes are constants or pm.Data; the chance rates may be scaled by a
+        # parameter and the log weights set by one, so those two have a gradient.
+        on, off = [True] * 5, [False] * 5
+        return [on, on, off, on, off, off, off, off, on, off]
 
     def L_op(self, inputs, outputs, output_grads):
         g = output_grads[0]
-        off = [disconnected_type() for _ in range(6)]
-        return [g * outputs[1], g * outputs[2], *off, g * outputs[3], disconnected_type()]
+        off = [disconnected_type() for _ in range(4)]
+        return [g * outputs[1], g * outputs[2], disconnected_type(), g * outputs[4], *off,
+                g * outputs[3], disconnected_type()]  # fmt: skip
 
 
 @numba.njit(cache=True)
 def _node_loglik(mu, sigma, nodes, log_w, errors, correct, chance, group, out):
-    """Fill ``out[p, q]``: log w[q] + log-likelihood of pattern ``p`` at node ``q`` (one draw)."""
+    """Fill ``out[p, q]``: log w[q] + log-likelihood of pattern ``p`` at node ``q`` (one draw:
+    ``log_w`` is that draw's row)."""
     n_scales, n_nodes = mu.shape[0], nodes.shape[0]
     log_err, log_ok, _, _, _, _ = _link_tables(mu, sigma, nodes, chance, False)
     for p in range(errors.shape[0]):
@@ -241,14 +251,15 @@ def pattern_loglik_draws(
 ):
     """Marginal log-likelihood of every pattern for every draw: ``(draws, patterns)``.
 
-    ``chance_scale`` is each draw's factor ``κ`` on the chance rates (ones without one).
+    ``chance_scale`` is each draw's factor ``κ`` on the chance rates (ones without one), and
+    ``log_w`` each draw's grid log weights ``(draws, nodes)`` (the item family's).
     """
     n_draws, n_patterns, n_nodes = mu.shape[0], errors.shape[0], nodes.shape[0]
     out = np.empty((n_draws, n_patterns))
     per_node = np.empty((n_patterns, n_nodes))
     for d in range(n_draws):
         rates = _scaled(chance, chance_scale[d])
-        _node_loglik(mu[d], sigma[d], nodes, log_w, errors, correct, rates, group, per_node)
+        _node_loglik(mu[d], sigma[d], nodes, log_w[d], errors, correct, rates, group, per_node)
         for p in range(n_patterns):
             top = per_node[p].max()
             total = 0.0
@@ -276,7 +287,7 @@ def sample_item_nodes(
     per_node = np.empty((n_patterns, n_nodes))
     for d in range(n_draws):
         rates = _scaled(chance, chance_scale[d])
-        _node_loglik(mu[d], sigma[d], nodes, log_w, errors, correct, rates, group, per_node)
+        _node_loglik(mu[d], sigma[d], nodes, log_w[d], errors, correct, rates, group, per_node)
         for p in range(n_patterns):
             top = per_node[p].max()
             running = 0.0
@@ -312,7 +323,7 @@ def held_out_loglik_draws(
     for d in range(n_draws):
         rates = _scaled(chance, chance_scale[d])
         _node_loglik(
-            mu[d], sigma[d], nodes, log_w, fitted_errors, fitted_correct, rates, group, base
+            mu[d], sigma[d], nodes, log_w[d], fitted_errors, fitted_correct, rates, group, base
         )
         log_err, log_ok, _, _, _, _ = _link_tables(mu[d], sigma[d], nodes, rates, False)
         for p in range(n_patterns):

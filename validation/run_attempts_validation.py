@@ -23,7 +23,7 @@ Three studies, each over many simulated data sets fitted with the power law:
 
 Run from the repository root::
 
-    python validation/run_attempts_validation.py exponent [--datasets 40]
+    python validation/run_attempts_validation.py exponent [--datasets 40] [--family log_gamma]
     python validation/run_attempts_validation.py until_pass [--datasets 40]
     python validation/run_attempts_validation.py rendered [--datasets 10]
     python validation/run_attempts_validation.py tails
@@ -52,9 +52,11 @@ SIZES = np.logspace(8, 11, 6)
 POPULATIONS = ("lognormal", "beta")
 
 
-def _fit_summary(outputs: pd.DataFrame, seed: int, draws: int, ks=()) -> pd.DataFrame:
+def _fit_summary(
+    outputs: pd.DataFrame, seed: int, draws: int, ks=(), family: str = "normal"
+) -> pd.DataFrame:
     result = fit(outputs, trends=["power_law"], draws=draws, tune=draws, seed=seed,
-                 progressbar=False, log=None, ks=ks)  # fmt: skip
+                 progressbar=False, log=None, ks=ks, items=family)  # fmt: skip
     summary = result.summary()
     return summary[summary["trend"] == "power_law"]
 
@@ -71,16 +73,18 @@ def _covered(rows: pd.DataFrame, truth: pd.Series) -> pd.Series:
     return rows["hdi_low"].le(truth) & truth.le(rows["hdi_high"])
 
 
-def exponent(datasets: int, items: int, attempts: int, draws: int) -> pd.DataFrame:
+def exponent(
+    datasets: int, items: int, attempts: int, draws: int, family: str, populations
+) -> pd.DataFrame:
     ks = default_ks(attempts)
     frames = []
-    for population in POPULATIONS:
+    for population in populations:
         for seed in range(datasets):
             outputs, truth = simulate_attempts(
                 n_params=SIZES, n_items=items, max_attempts=attempts, until_pass=False,
                 population=population, ks=ks, seed=seed, length=4,
             )  # fmt: skip
-            summary = _fit_summary(_as_read(outputs, seed), seed, draws)
+            summary = _fit_summary(_as_read(outputs, seed), seed, draws, family=family)
             grid = truth.pivot(index="model", columns="k", values="pass_at_k")[ks]
             b = summary[summary["quantity"] == "pass_exponent"].set_index("model")
             top = summary[summary["quantity"] == f"pass_at_{attempts}"].set_index("model")
@@ -96,7 +100,7 @@ def exponent(datasets: int, items: int, attempts: int, draws: int) -> pd.DataFra
                                                  grid.loc[model].to_numpy()[keep]))  # fmt: skip
                 row = b.loc[model]
                 frames.append(pd.DataFrame([{
-                    "population": population, "seed": seed, "model": model,
+                    "population": population, "items": family, "seed": seed, "model": model,
                     "n_params": row["n_params"], "ks": int(keep.sum()), "b_true": true_b,
                     "b_mean": row["mean"], "b_low": row["hdi_low"], "b_high": row["hdi_high"],
                     "b_covered": row["hdi_low"] <= true_b <= row["hdi_high"],
@@ -163,11 +167,19 @@ def main() -> None:
     parser.add_argument("--items", type=int, default=60)
     parser.add_argument("--attempts", type=int, default=50, help="attempts, or the cap")
     parser.add_argument("--draws", type=int, default=500)
+    parser.add_argument(
+        "--family",
+        choices=("normal", "log_gamma"),
+        default="normal",
+        help="the item family fitted (fit --items)",
+    )
+    parser.add_argument("--populations", default=",".join(POPULATIONS))
     o = parser.parse_args()
     if o.study == "tails":
         table = summary = tails()
     elif o.study == "exponent":
-        table = exponent(o.datasets, o.items, o.attempts, o.draws)
+        populations = o.populations.split(",")
+        table = exponent(o.datasets, o.items, o.attempts, o.draws, o.family, populations)
         summary = table.groupby("population").agg(
             cells=("b_covered", "size"), b_covered=("b_covered", "mean"),
             pass_top_covered=("pass_top_covered", "mean"),
@@ -183,7 +195,10 @@ def main() -> None:
         table = rendered(o.datasets, o.items, o.attempts, o.draws)
         summary = table.groupby("k").agg(cells=("covered", "size"), covered=("covered", "mean"))
     RESULTS.mkdir(exist_ok=True)
-    table.to_csv(RESULTS / f"attempts_{o.study}.csv", index=False)
+    suffix = "" if o.family == "normal" else f"_{o.family}"
+    if o.study == "exponent" and o.populations != ",".join(POPULATIONS):
+        suffix += "_" + o.populations.replace(",", "_")
+    table.to_csv(RESULTS / f"attempts_{o.study}{suffix}.csv", index=False)
     summary = summary.round(3).reset_index(drop=o.study == "tails")
     print("| " + " | ".join(summary.columns) + " |")
     print("|" + "---|" * len(summary.columns))

@@ -80,6 +80,17 @@ def chance_rate(text: str) -> float:
     return value
 
 
+def probability(text: str) -> float:
+    """A number in (0, 1), such as a significance level."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not 0.0 < value < 1.0:
+        raise argparse.ArgumentTypeError(f"expected a number between 0 and 1, got {text!r}")
+    return value
+
+
 def positive_number(text: str) -> float:
     """A finite number above 0."""
     try:

@@ -44,6 +44,7 @@ def run(args: argparse.Namespace) -> int:
         tokenizer=args.tokenizer,
         chance=args.chance,
         ks=args.k,
+        items=args.items,
         **sampler_settings(args),
         progressbar=not args.quiet,
         log=log,

@@ -69,7 +69,7 @@ def run(args: argparse.Namespace) -> int:
         return 0
     config = MetaConfig(draws=args.draws, tune=args.tune, chains=args.chains, seed=args.seed,
                         threshold=args.threshold, broken=not args.no_broken,
-                        retries=args.retries)  # fmt: skip
+                        retries=args.retries, late_alpha=args.late_alpha)  # fmt: skip
     log = progress_log(args.quiet)  # also stops the run after a swallowed Ctrl-C
     result = analyse(triplets, config, workers=args.workers, scheduler=args.scheduler,
                      progress=not args.quiet, log=log,

@@ -17,6 +17,8 @@ from mirage_bayes.settings import (
     DEFAULT_MAX_ITEMS,
     DEFAULT_THRESHOLD,
     DEFAULT_TRENDS,
+    ITEM_CHOICES,
+    LATE_ALPHA,
     META_CHAINS,
     META_DRAWS,
     META_RETRIES,
@@ -102,6 +104,13 @@ def add_fit(commands) -> None:
         default=[],
         help="attempts k at which to report pass@k when items were attempted several times "
         "(an 'attempt' column), e.g. 1,10,100 (default 1,2,5,10,... up to the most attempts)",
+    )
+    fit.add_argument(
+        "--items",
+        choices=ITEM_CHOICES,
+        default="normal",
+        help="item difficulty: normal (default), log_gamma (skewed, light hard-item tail, shape "
+        "learnt) or compare (both, by LOO per task; twice the sampling)",
     )
     fit.add_argument(
         "--choices", type=int, default=2, help="K of the K-way choice in the Brier transform (2)"
@@ -319,6 +328,9 @@ def add_meta(commands) -> None:
         "--threshold", type=args.positive_number, default=DEFAULT_THRESHOLD,
         help=f"emergence-score threshold for 'emergent' (default: {DEFAULT_THRESHOLD:g})",
     )  # fmt: skip
+    meta.add_argument("--late-alpha", type=args.probability, default=LATE_ALPHA,
+                      help="a curve is a late jump when p_late is below this (and it rises "
+                      f"late; default: {LATE_ALPHA:g})")  # fmt: skip
     meta.add_argument("--seed", type=args.seed, default=0, help="random seed (default: 0)")
     meta.add_argument("--draws", type=args.positive, default=META_DRAWS,
                       help=f"draws per chain ({META_DRAWS})")  # fmt: skip

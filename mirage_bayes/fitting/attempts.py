@@ -19,7 +19,7 @@ import numpy as np
 from scipy.special import gammaln
 
 from mirage_bayes.fitting.data import TaskData
-from mirage_bayes.fitting.inference import chance_scale_of, stacked
+from mirage_bayes.fitting.inference import chance_scale_of, item_shape_of, stacked
 from mirage_bayes.models.attempts import default_ks, exponent_ks, log_pass_exponent, pass_at_k
 
 __all__ = [
@@ -122,7 +122,7 @@ def attempt_quantities(
     ``k`` and of ``pass_exponent``, per target length, for the summary table; ``chance`` is
     ``(scales, lengths)``."""
     mu, sigma = stacked(idata, "mu"), stacked(idata, "sigma_item")
-    draws = pass_at_k(mu, sigma, lengths, chance, ks, chance_scale_of(idata))
+    draws = pass_at_k(mu, sigma, lengths, chance, ks, chance_scale_of(idata), item_shape_of(idata))
     observed = observed_pass_at_k(data, lengths, ks)
     out = []
     for j, length in enumerate(lengths):

@@ -12,6 +12,7 @@ from mirage_bayes.fitting.attempts import unit_note
 from mirage_bayes.fitting.choice import fit_choices
 from mirage_bayes.fitting.data import TaskData, split_tasks
 from mirage_bayes.fitting.inference import SamplerConfig, diagnose, sample_trend
+from mirage_bayes.fitting.item_choice import choose_item_families
 from mirage_bayes.fitting.late_check import LateCheck, headline_length, late_check_rows
 from mirage_bayes.fitting.result import FitResult
 from mirage_bayes.fitting.trend_loop import KindSteps, run_trend_loop
@@ -19,6 +20,7 @@ from mirage_bayes.inputs.chance import chance_note, chance_summary
 from mirage_bayes.inputs.scoring import score_outputs
 from mirage_bayes.inputs.tables import file_sha256
 from mirage_bayes.models import TRENDS
+from mirage_bayes.models.item_families import ITEM_FAMILIES
 from mirage_bayes.settings import DEFAULT_TRENDS
 
 
@@ -62,6 +64,7 @@ def fit(
     log: Callable[[str], None] | None = _stderr,
     chance: float | None = None,
     ks: Sequence[int] = (),
+    items: str = "normal",
 ) -> FitResult:
     """Infer the per-token error rate of every model size and compare trends in scale.
 
@@ -92,6 +95,11 @@ def fit(
         Numbers of attempts ``k`` at which to report pass@k for a task whose items were
         attempted several times (rows with an ``attempt`` column); default 1, 2, 5, 10, ... up
         to the most attempts of an item (:mod:`mirage_bayes.fitting.attempts`).
+    items
+        How item difficulty is distributed: ``normal``, ``log_gamma`` (skewed, with a shape
+        learnt from the data; :mod:`mirage_bayes.models.item_families`), whose hard-item tail
+        decides how pass@k grows with ``k``, or ``compare``: both, compared by LOO per task,
+        each task keeping the better (:mod:`mirage_bayes.fitting.item_choice`).
 
     Returns
     -------
@@ -113,6 +121,10 @@ def fit(
         raise ValueError(f"unknown trend(s) {unknown}; choose from {sorted(TRENDS)}")
     if choices < 2:
         raise ValueError("choices must be at least 2")
+    if items not in (*ITEM_FAMILIES, "compare"):
+        raise ValueError(
+            f"unknown item family {items!r}; choose from {sorted(ITEM_FAMILIES)} or 'compare'"
+        )
     if seed < 0:
         raise ValueError("seed must be a non-negative integer")
     log = log or (lambda _message: None)
@@ -131,12 +143,20 @@ def fit(
     config = SamplerConfig(
         draws=draws, tune=tune, chains=chains, seed=seed, progressbar=progressbar
     )
-    steps = KindSteps(
-        sample=sample_trend,
-        diagnose=lambda _data, idata: diagnose(idata),
-        late_check=partial(_late_check, seed=seed),
+    families = list(ITEM_FAMILIES) if items == "compare" else [items]
+    loops = {}
+    for family in families:
+        if len(families) > 1:
+            log(f"item difficulty: the {family} family")
+        steps = KindSteps(
+            sample=partial(sample_trend, items=family),
+            diagnose=lambda _data, idata: diagnose(idata),
+            late_check=partial(_late_check, seed=seed),
+        )
+        loops[family] = run_trend_loop(tasks, trends, config, steps, log)
+    loop, family_records = (
+        choose_item_families(loops, tasks) if items == "compare" else (loops[items], [])
     )
-    loop = run_trend_loop(tasks, trends, config, steps, log)
     meta = {
         "input": outputs.attrs.get("source"),
         "input_sha256": file_sha256(outputs.attrs["source"]) if "source" in outputs.attrs else None,
@@ -144,6 +164,8 @@ def fit(
         "choices": choices,
         "lengths": sorted({int(v) for v in lengths}),
         "ks": sorted({int(v) for v in ks}),
+        "items": items,
+        "item_families": family_records,
         "chance": {
             t.task: chance_summary(t, chance_sources[t.task])
             | {"note": _note(t, chance_sources[t.task])}

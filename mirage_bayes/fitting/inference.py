@@ -30,6 +30,7 @@ from mirage_bayes.models.generation import (
     pattern_log_likelihood,
     posterior_predictive_errors,
 )
+from mirage_bayes.models.item_families import SHAPE_PARAMETER
 from mirage_bayes.seeds import derive_seed
 from mirage_bayes.settings import (
     ESS_BULK_MIN,
@@ -224,7 +225,9 @@ def skipped_note(task: str, trend: str, n_scales: int) -> str:
     )
 
 
-def sample_trend(data: TaskData, trend_name: str, config: SamplerConfig) -> az.InferenceData:
+def sample_trend(
+    data: TaskData, trend_name: str, config: SamplerConfig, items: str = "normal"
+) -> az.InferenceData:
     """Fit one trend to one task with NUTS.
 
     Parameters
@@ -235,6 +238,8 @@ def sample_trend(data: TaskData, trend_name: str, config: SamplerConfig) -> az.I
         Key of :data:`mirage_bayes.models.TRENDS`.
     config
         Sampler settings.
+    items
+        The item-difficulty family (:data:`mirage_bayes.models.item_families.ITEM_FAMILIES`).
 
     Returns
     -------
@@ -244,11 +249,12 @@ def sample_trend(data: TaskData, trend_name: str, config: SamplerConfig) -> az.I
         ``constant_data`` (tokens per item and scale, sizes); model metadata in ``attrs``.
     """
     trend = TRENDS[trend_name]
-    model = build_model(data, trend)
+    model = build_model(data, trend, items=items)
     seed = seed_for(config, data, trend_name)
     idata = run_nuts(model, config, seed)
     _add_item_groups(idata, data, np.random.default_rng(seed + 1))
     idata.attrs.update(fit_attrs("generation", trend_name, data, config))
+    idata.attrs["item_family"] = items
     return idata
 
 
@@ -261,6 +267,12 @@ def stacked(idata: az.InferenceData, name: str) -> np.ndarray:
 def chance_scale_of(idata: az.InferenceData) -> np.ndarray | None:
     """Draws of ``chance_scale``, the factor on the chance rates of a task that has them."""
     return stacked(idata, "chance_scale") if "chance_scale" in idata.posterior else None
+
+
+def item_shape_of(idata: az.InferenceData) -> np.ndarray | None:
+    """Draws of ``item_shape`` where items are log-gamma distributed; ``None`` for normal items
+    (:mod:`mirage_bayes.models.item_families`)."""
+    return stacked(idata, SHAPE_PARAMETER) if SHAPE_PARAMETER in idata.posterior else None
 
 
 ITEM_GROUP_LIMIT = 50_000_000
@@ -277,17 +289,17 @@ def _add_item_groups(idata: az.InferenceData, data: TaskData, rng: np.random.Gen
     n_chains = idata.posterior.sizes["chain"]
     n_draws = idata.posterior.sizes["draw"]
     mu, sigma = stacked(idata, "mu"), stacked(idata, "sigma_item")
-    scale = chance_scale_of(idata)
+    scale, shape = chance_scale_of(idata), item_shape_of(idata)
     coords = {"chain": idata.posterior.chain, "draw": idata.posterior.draw}
     per_pattern = n_chains * n_draws * len(data.items) * (data.n_scales + 1) > ITEM_GROUP_LIMIT
     if per_pattern:
         unit, labels = "pattern", np.arange(len(data.pattern_counts))
-        loglik = pattern_log_likelihood(data, mu, sigma, scale)
+        loglik = pattern_log_likelihood(data, mu, sigma, scale, shape)
         observed, trials = data.pattern_errors.astype(np.int64), data.pattern_trials
         extra = {"pattern_count": (("pattern",), data.pattern_counts.astype(np.int64))}
     else:
         unit, labels = "item", data.items
-        loglik = item_log_likelihood(data, mu, sigma, scale)
+        loglik = item_log_likelihood(data, mu, sigma, scale, shape)
         observed, trials, extra = data.errors, data.trials, {}
     idata.add_groups(
         log_likelihood=xr.Dataset(
@@ -295,7 +307,7 @@ def _add_item_groups(idata: az.InferenceData, data: TaskData, rng: np.random.Gen
             coords={**coords, unit: labels},
         )
     )
-    options = {"per_pattern": per_pattern, "chance_scale": scale}
+    options = {"per_pattern": per_pattern, "chance_scale": scale, "item_shape": shape}
     replicates = posterior_predictive_errors(data, mu, sigma, rng, **options)
     unit_scale = {unit: labels, "scale": data.models}
     idata.add_groups(

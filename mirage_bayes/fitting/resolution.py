@@ -30,8 +30,8 @@ import pandas as pd
 from scipy.stats import binom
 
 from mirage_bayes.fitting.data import TaskData
-from mirage_bayes.fitting.inference import stacked
-from mirage_bayes.models.generation import epsilon_from_eta, population_quantities, quadrature_grid
+from mirage_bayes.fitting.inference import item_shape_of, stacked
+from mirage_bayes.models.generation import draw_grid, epsilon_from_eta, population_quantities
 from mirage_bayes.settings import DEFAULT_MAX_ITEMS
 
 
@@ -234,6 +234,7 @@ def p_zero_same_items(
     lengths: Sequence[int],
     *,
     max_draws: int = SAME_ITEMS_DRAWS,
+    item_shape: np.ndarray | None = None,
 ) -> np.ndarray:
     """``P(0 correct)`` when the test set's own items are re-run, per scale and length.
 
@@ -253,6 +254,8 @@ def p_zero_same_items(
         Target lengths; the test set at a scale and length is the items with that many tokens.
     max_draws
         At most this many draws are used (the cost is draws × patterns × grid nodes).
+    item_shape
+        ``(draws,)`` shapes of the log-gamma item family (``None``: normal items).
 
     Returns
     -------
@@ -261,7 +264,9 @@ def p_zero_same_items(
     """
     every = max(1, len(sigma) // max_draws)
     mu, sigma = np.asarray(mu, dtype=float)[::every], np.asarray(sigma, dtype=float)[::every]
-    nodes, log_w = quadrature_grid(data.trials.sum(1).max())
+    if item_shape is not None:
+        item_shape = np.asarray(item_shape, dtype=float)[::every]
+    nodes, log_w = draw_grid(data, item_shape, len(sigma))
     errors, correct = data.pattern_errors, data.pattern_trials - data.pattern_errors
     # members[p, s, j]: how many items of pattern p are in the test set at scale s, length j.
     members = np.stack([data.pattern_trials == length for length in lengths], -1)
@@ -272,7 +277,7 @@ def p_zero_same_items(
         lam = np.exp(eta)  # (draws, scales, nodes)
         # log ε = log(1 − e^−λ) is η itself to double precision once λ < 1e-10.
         log_eps = np.where(lam < 1e-10, eta, np.log(epsilon_from_eta(eta)))
-        per_node = log_w + errors @ log_eps - correct @ lam  # (draws, patterns, nodes)
+        per_node = log_w[start : start + 50, None, :] + errors @ log_eps - correct @ lam
         weights = np.exp(per_node - per_node.max(-1, keepdims=True))
         weights /= weights.sum(-1, keepdims=True)
         for j, length in enumerate(lengths):
@@ -335,9 +340,10 @@ def resolution_table(result: FitLike, *, prob: float = 0.95) -> pd.DataFrame:
         table = data.observed_by_length().set_index(["model", "length"])
         for trend, idata in result.idatas[data.task].items():
             mu, sigma = stacked(idata, "mu"), stacked(idata, "sigma_item")
-            accuracy = population_quantities(mu, sigma, lengths)["accuracy"]
+            shape = item_shape_of(idata)
+            accuracy = population_quantities(mu, sigma, lengths, item_shape=shape)["accuracy"]
             rows = summary[(summary["task"] == data.task) & (summary["trend"] == trend)]
-            same = p_zero_same_items(data, mu, sigma, lengths)
+            same = p_zero_same_items(data, mu, sigma, lengths, item_shape=shape)
             for j, length in enumerate(lengths):
                 at = rows[rows["length"] == float(length)].set_index(["quantity", "model"])
                 for s, model in enumerate(data.models):

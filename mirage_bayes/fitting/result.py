@@ -10,7 +10,7 @@ import pandas as pd
 from mirage_bayes.fitting.attempts import attempt_ks, attempt_quantities
 from mirage_bayes.fitting.base import TrendFits, hdi, posterior_dict
 from mirage_bayes.fitting.data import TaskData
-from mirage_bayes.fitting.inference import chance_scale_of, stacked
+from mirage_bayes.fitting.inference import chance_scale_of, item_shape_of, stacked
 from mirage_bayes.fitting.resolution import observed_test_sets, p_zero_draws, resolution_table
 from mirage_bayes.fitting.transforms import (
     accuracy_independent,
@@ -21,6 +21,7 @@ from mirage_bayes.fitting.transforms import (
 from mirage_bayes.models import TRENDS, population_quantities
 from mirage_bayes.models.chance_link import effective_chance
 from mirage_bayes.models.generation import scored_quantities
+from mirage_bayes.models.item_families import SHAPE_PARAMETER
 from mirage_bayes.output.attempts import attempt_table, plot_pass_at_k
 from mirage_bayes.output.plots import plot_epsilon, plot_metric, plot_resolution
 from mirage_bayes.output.save import save_result
@@ -116,15 +117,16 @@ class FitResult(TrendFits):
             # not in the data), for the p_zero_correct rows.
             sizes, zero_seen = observed_test_sets(data, lengths)
             for trend, idata in self.idatas[data.task].items():
-                scale = chance_scale_of(idata)
+                scale, shape = chance_scale_of(idata), item_shape_of(idata)
                 factor = 1.0 if scale is None else scale[:, None]
                 draws = population_quantities(
-                    stacked(idata, "mu"), stacked(idata, "sigma_item"), lengths
-                )
+                    stacked(idata, "mu"), stacked(idata, "sigma_item"), lengths,
+                    item_shape=shape,
+                )  # fmt: skip
                 eps = draws["epsilon"]
                 as_scored = scored_quantities(
                     stacked(idata, "mu"), stacked(idata, "sigma_item"), lengths, chance,
-                    chance_scale=scale,
+                    chance_scale=scale, item_shape=shape,
                 )  # fmt: skip
                 scored = as_scored["accuracy"]
                 eps_scored_draws = (as_scored["epsilon"] * tokens).sum(-1) / tokens.sum(-1)
@@ -221,7 +223,9 @@ class FitResult(TrendFits):
                 every = max(1, len(post["sigma_item"]) // CURVE_DRAWS)
                 post = {name: values[::every] for name, values in post.items()}
                 mu = TRENDS[trend].mu(post, data.standardize(grid))
-                draws = population_quantities(mu, post["sigma_item"], lengths)
+                draws = population_quantities(
+                    mu, post["sigma_item"], lengths, item_shape=post.get(SHAPE_PARAMETER)
+                )
                 eps = draws["epsilon"]
                 quantities = [("epsilon", None, eps), ("brier", None, brier_score(eps, choices))]
                 for j, length in enumerate(lengths):
@@ -246,13 +250,14 @@ class FitResult(TrendFits):
 
     def parameters(self) -> pd.DataFrame:
         """Posterior mean and 94% HDI of σ_item, the chance factor κ (``chance_scale``, where the
-        task has chance matches) and each trend's parameters on the paper's scale
+        task has chance matches), the log-gamma item family's shape (``item_shape``, where items
+        are log-gamma) and each trend's parameters on the paper's scale
         (power law: α and log10 c of ``L_CE = (N/c)^α``; broken power law: c0, c1, log10 b,
         log10 d, f of Caballero et al.)."""
         return super().parameters()
 
     def _own_parameters(self, data, post):
-        names = ("sigma_item", "chance_scale")
+        names = ("sigma_item", "chance_scale", SHAPE_PARAMETER)
         return {name: post[name] for name in names if name in post}
 
     # --- figures ---------------------------------------------------------------------------

@@ -18,9 +18,9 @@ from mirage_bayes.fitting.data import TaskData
 from mirage_bayes.models import TRENDS, population_quantities
 from mirage_bayes.models.chance_link import effective_chance, scored_error
 from mirage_bayes.models.generation import (
+    draw_grid,
     epsilon_from_eta,
     pattern_log_binom_by_scale,
-    quadrature_grid,
     scale_or_ones,
 )
 from mirage_bayes.models.likelihood import held_out_loglik_draws, sample_item_nodes
@@ -69,7 +69,7 @@ def held_out_log_density(
     chance_scale
         ``(draws,)`` factors ``κ`` on the chance rates (``None``: 1).
     """
-    nodes, log_w = quadrature_grid(data.trials.sum(1).max())
+    nodes, log_w = draw_grid(data, None, len(mu))
     held = np.arange(fitted_scales, data.n_scales)
     per_draw = held_out_loglik_draws(
         np.ascontiguousarray(mu, dtype=np.float64), np.asarray(sigma, dtype=np.float64),
@@ -98,7 +98,7 @@ def predictive_test_set(
     where a size has no such item) for every length tested at a held-out size. Chance rates
     are scaled by each draw's ``chance_scale`` (default 1).
     """
-    nodes, log_w = quadrature_grid(data.trials.sum(1).max())
+    nodes, log_w = draw_grid(data, None, len(mu))
     weights = refit_weights(data.n_scales, fitted_scales)
     held = np.arange(fitted_scales, data.n_scales)
     trials = data.trials[:, held]
@@ -113,7 +113,7 @@ def predictive_test_set(
     for start in range(0, len(mu), chunk):
         block = slice(start, start + chunk)
         picks = sample_item_nodes(
-            mu[block], sigma[block], nodes, log_w, data.pattern_errors * weights,
+            mu[block], sigma[block], nodes, log_w[block], data.pattern_errors * weights,
             (data.pattern_trials - data.pattern_errors) * weights, data.chance_groups,
             data.pattern_group, data.pattern_of_item.astype(np.int64),
             rng.random((len(mu[block]), len(data.items))), scale[block],

@@ -42,6 +42,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from mirage_bayes.settings import LATE_ALPHA
+
 __all__ = [
     "CLASSES",
     "LATE_ALPHA",
@@ -69,7 +71,6 @@ CLASSES = {
 Z_DROP = 3.5
 Z_RISE = 3.0
 Z_GAIN = 2.0
-LATE_ALPHA = 0.01
 LATE_SHARE = 0.5
 EARLY_SHARE = 0.8
 MIN_SIZES_LATE = 6

@@ -30,7 +30,6 @@ import pyarrow
 from scipy.special import logsumexp
 
 from mirage_bayes.fitting.inference import Diagnostics
-from mirage_bayes.meta.classify import LATE_ALPHA
 from mirage_bayes.meta.emergence import DEFAULT_THRESHOLD
 from mirage_bayes.meta.grid import grid_posterior
 from mirage_bayes.meta.io import Triplet
@@ -45,6 +44,7 @@ from mirage_bayes.meta.laws import (
 from mirage_bayes.seeds import seed_sequence
 from mirage_bayes.settings import (
     BROKEN_TREND,
+    LATE_ALPHA,
     META_CHAINS,
     META_DRAWS,
     META_RETRIES,

@@ -22,7 +22,10 @@ from mirage_bayes.output.formatting import format_number, format_params, hdi_tex
 from mirage_bayes.output.plots import DPI, trend_label
 from mirage_bayes.settings import TREND_PREFERENCE
 
-__all__ = ["ATTEMPT_FIGURES", "attempts_section", "attempt_table", "plot_pass_at_k"]
+__all__ = [
+    "ATTEMPT_FIGURES", "attempts_section", "attempt_table", "item_family_section",
+    "plot_pass_at_k",
+]  # fmt: skip
 
 ATTEMPT_FIGURES = {
     "pass_at_k": (
@@ -35,6 +38,40 @@ ATTEMPT_FIGURES = {
         "alone; the attempts resolve it down to the second.",
     )
 }
+
+
+def item_family_section(family: dict, parameters: pd.DataFrame) -> dict[str, Any] | None:
+    """Text and table of the item-difficulty family of one task (``family``: its
+    ``summary.json`` entry; ``parameters``: the task's rows of the parameters table), or
+    ``None`` for normal items fitted alone."""
+    rows = family.get("comparison")
+    shape = parameters[parameters["parameter"] == "item_shape"]
+    if not rows and family["family"] == "normal":
+        return None
+    if rows and (shape["trend"] == rows[0]["trend"]).any():
+        shape = shape[shape["trend"] == rows[0]["trend"]]  # the trend the families were compared on
+    name = family["family"].replace("_", "-")
+    text = f"Item difficulty is {name} on the log cross-entropy scale"
+    if len(shape):
+        best = shape.iloc[0]
+        text += (f", with shape k = {format_number(best['mean'])} "
+                 f"{hdi_text(best['hdi_low'], best['hdi_high'])} (small k: a light hard-item "
+                 "tail and a long easy one; large k: close to normal)")  # fmt: skip
+    if not rows:
+        return {"text": text + ".", "table": None}
+    text += (". Both families were fitted and compared by leave-one-item-out ELPD on the "
+             f"{rows[0]['trend'].replace('_', ' ')}; the {name} family's fits are reported. "
+             "The hardest items set how pass@k grows with k and how far below 1/items an "
+             "accuracy can be read, and the data see them only through this choice.")  # fmt: skip
+    table = {
+        "headers": ["items", "ELPD (LOO)", "SE", "ELPD below the best", "SE of the difference",
+                    "Pareto k > 0.7", "reported"],
+        "rows": [[r["items"].replace("_", "-"), f"{r['elpd_loo']:.1f}", f"{r['se']:.1f}",
+                  f"{r['elpd_diff']:.1f}", f"{r['dse']:.1f}",
+                  "yes" if r["pareto_k_warning"] else "no", "yes" if r["kept"] else ""]
+                 for r in rows],
+    }  # fmt: skip
+    return {"text": text, "table": table}
 
 
 def _pass_rows(summary: pd.DataFrame, task: str, trend: str, length: float) -> pd.DataFrame:

@@ -16,8 +16,9 @@ from typing import Any
 import jinja2
 import pandas as pd
 
+from mirage_bayes.fitting.item_choice import task_item_family
 from mirage_bayes.fitting.resolution import CONSISTENT_ZERO
-from mirage_bayes.output.attempts import attempts_section
+from mirage_bayes.output.attempts import attempts_section, item_family_section
 from mirage_bayes.output.figures import figure_entries
 from mirage_bayes.output.formatting import MISSING, format_number, format_params, hdi_text
 from mirage_bayes.output.plots import (
@@ -424,6 +425,7 @@ def render_report(
                 if resolution is None
                 else _resolution_section(resolution, curves, task, stems[task], directory),
                 "attempts": attempts_section(summary, observed, task, stems[task], directory),
+                "item_family": item_family_section(task_item_family(meta, task), of["parameters"]),
             }
         )
     return write_fit_report(

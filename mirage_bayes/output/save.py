@@ -10,6 +10,7 @@ from typing import Any
 
 from mirage_bayes.fitting.comparison import task_entry
 from mirage_bayes.fitting.inference import sampler_warnings
+from mirage_bayes.fitting.item_choice import task_item_family
 from mirage_bayes.fitting.resolution import floors_by_task  # imports the models: only when saving
 from mirage_bayes.output.destination import staged_folder
 from mirage_bayes.output.filenames import task_files
@@ -61,6 +62,8 @@ def summary_json(result: FitLike) -> dict:
             "chance": meta.get("chance", {}).get(task),
             # Per observed scale and length: 1/n and 1/(n·L) (mirage_bayes.fitting.resolution).
             "resolution": floors.get(task, []),
+            # normal or log-gamma, and with --items compare their LOO comparison.
+            "item_family": task_item_family(meta, task),
         },
     )
 

@@ -79,8 +79,8 @@ def population_pass_at_k(
         c = np.exp(eta[size] - 0.5 * (eta.max() + eta.min()))
         log_x = v / alpha
         # Beta density in v: x^α (1 − x)^(β − 1) / (α·B(α, β)) per unit v, normalised on the grid.
-        with np.errstate(divide="ignore"):  # x = 1 at v = 0: density 0 there
-            log_w = v + (b - 1.0) * np.log1p(-np.exp(log_x))
+        with np.errstate(divide="ignore"):  # x = 1 at v = 0: density 0 there (for β > 1)
+            log_w = v + (b - 1.0) * np.log1p(-np.exp(log_x)) if b != 1.0 else v.copy()
         log_w -= np.logaddexp.reduce(log_w)
         log_a = c * log_x
     else:

@@ -103,7 +103,7 @@ def test_zero_weights_leave_held_out_scales_out_of_the_likelihood(simulated):
     for a, beta, sigma in POINTS:
         mu = (a + beta * simulated.x[:3])[None, :]
         per_pattern = pattern_loglik_draws(
-            mu, np.array([sigma]), nodes, log_w, fitted.pattern_errors,
+            mu, np.array([sigma]), nodes, log_w[None, :], fitted.pattern_errors,
             fitted.pattern_trials - fitted.pattern_errors, fitted.pattern_log_binom,
             fitted.chance_groups, fitted.pattern_group, np.ones(1),
         )  # fmt: skip

@@ -268,7 +268,7 @@ def test_compiled_kernel_gradient_matches_finite_differences(simulated):
     )  # fmt: skip
     assert simulated.chance_groups.max() > 0.05  # the chance term is exercised
     mu, sigma = true_eta(simulated) + 0.2, 0.7
-    value, grad_mu, grad_sigma, _ = marginal_loglik_and_grad(mu, sigma, *arrays)
+    value, grad_mu, grad_sigma, _, grad_log_w = marginal_loglik_and_grad(mu, sigma, *arrays)
     reference = item_log_likelihood(simulated, mu[None], np.array([sigma])).sum()
     assert value == pytest.approx(reference, rel=1e-10)
     step = 1e-6
@@ -280,6 +280,13 @@ def test_compiled_kernel_gradient_matches_finite_differences(simulated):
     plus = marginal_loglik_and_grad(mu, sigma + step, *arrays)[0]
     minus = marginal_loglik_and_grad(mu, sigma - step, *arrays)[0]
     assert grad_sigma == pytest.approx((plus - minus) / (2 * step), rel=1e-5, abs=1e-5)
+    # The log weights: a family with a shape parameter sets them (models/item_families.py).
+    assert grad_log_w.sum() == pytest.approx(simulated.pattern_counts.sum(), rel=1e-10)
+    for q in np.linspace(0, len(nodes) - 1, 9).astype(int):
+        bump = np.eye(len(nodes))[q] * 1e-5
+        up = marginal_loglik_and_grad(mu, sigma, nodes, log_w + bump, *arrays[2:])[0]
+        down = marginal_loglik_and_grad(mu, sigma, nodes, log_w - bump, *arrays[2:])[0]
+        assert grad_log_w[q] == pytest.approx((up - down) / 2e-5, rel=1e-4, abs=1e-6)
 
 
 @pytest.mark.parametrize("factor", [1.0, 6.0])  # 6: some rates above 1/3, where m = 1/g − 1
