@@ -96,7 +96,7 @@ def _population(label, shape, sizes, items, chance, count, seed, config, workers
     }  # fmt: skip
     if simulated in ("smooth", "saturating"):
         looks = looks_late(truth, chance).to_numpy()
-        entry["true_curvelooks_late"] = int(looks.sum())
+        entry["true_curve_looks_late"] = int(looks.sum())
         rest = ~looks
         entry["late_jump_among_the_rest"] = float(late[rest].mean()) if rest.any() else None
         entry["late_count_coverage"] = _coverage(result, rows=10)
@@ -144,9 +144,9 @@ def _markdown(report: dict) -> str:
         classes = ", ".join(f"{k} {v}" for k, v in sorted(e["classes"].items(),
                                                           key=lambda kv: -kv[1]))  # fmt: skip
         split = "—"
-        if "true_curvelooks_late" in e:
+        if "true_curve_looks_late" in e:
             rest = e["late_jump_among_the_rest"]
-            split = f"{e['true_curvelooks_late']} / " + ("—" if rest is None else f"{rest:.1%}")
+            split = f"{e['true_curve_looks_late']} / " + ("—" if rest is None else f"{rest:.1%}")
         cells = [e["population"], str(e["triplets"]), f"{e['late_jump']:.1%}", classes, split,
                  f"{e['ppp_below_05']:.1%}", f"{e['diagnostics_pass']:.1%}"]  # fmt: skip
         lines.append("| " + " | ".join(cells) + " |")

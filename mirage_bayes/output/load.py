@@ -59,6 +59,8 @@ def load_fit(fit_dir: str | Path) -> list[dict]:
             post, const = idata.posterior, idata.constant_data
             mu = post["mu"].transpose("chain", "draw", "scale").values
             sigma = post["sigma_item"].values.reshape(-1)
+            # Present where items were fitted as log-gamma (mirage_bayes.models.item_families).
+            shape = post["item_shape"].values.reshape(-1) if "item_shape" in post else None
             tokens = const["n_tokens"].values
             sizes = const["n_params"].values.astype(float)
             models = [str(m) for m in post["scale"].values]
@@ -82,6 +84,7 @@ def load_fit(fit_dir: str | Path) -> list[dict]:
                 "lengths": sorted(lengths),
                 "mu": mu.reshape(-1, mu.shape[-1]),
                 "sigma": sigma,
+                "item_shape": shape,
             }
         )
     return fits

@@ -33,13 +33,17 @@ ATTEMPT_COLUMNS = ["items", "attempts_any_correct", "attempts_first_success", "g
                    "floor_attempts"]  # fmt: skip
 
 
-def _pass_fn(mu: np.ndarray, sigma: np.ndarray, length: int) -> Callable[[int], np.ndarray]:
+def _pass_fn(
+    mu: np.ndarray, sigma: np.ndarray, length: int, item_shape: np.ndarray | None = None
+) -> Callable[[int], np.ndarray]:
     """``A ↦ pass@A`` per draw at one scale (``mu``: ``(draws,)``), chance-free as the plan's
-    accuracy is."""
+    accuracy is; ``item_shape`` for log-gamma items."""
     mu = np.asarray(mu, dtype=float).reshape(-1, 1)
     sigma = np.asarray(sigma, dtype=float).reshape(-1)
     no_chance = np.zeros((1, 1))
-    return lambda attempts: pass_at_k(mu, sigma, [length], no_chance, [attempts])[:, 0, 0, 0]
+    return lambda attempts: pass_at_k(
+        mu, sigma, [length], no_chance, [attempts], item_shape=item_shape
+    )[:, 0, 0, 0]
 
 
 def attempt_columns(
@@ -50,9 +54,10 @@ def attempt_columns(
     items: int,
     prob: float,
     max_attempts: int = MAX_ATTEMPTS,
+    item_shape: np.ndarray | None = None,
 ) -> dict[str, float | int | None]:
     """The attempt columns of one plan row (``None`` past ``max_attempts``)."""
-    pass_at = _pass_fn(mu, sigma, length)
+    pass_at = _pass_fn(mu, sigma, length, item_shape)
     any_correct = smallest_n(
         lambda a: 1.0 - float(np.mean((1.0 - pass_at(a)) ** items)) >= prob, max_attempts
     )

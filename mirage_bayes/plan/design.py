@@ -208,11 +208,11 @@ def _cell(
     epsilon: np.ndarray,
     accuracy: np.ndarray,
     criteria: tuple[float, float, int],
-    attempts: tuple[np.ndarray, np.ndarray, int] | None = None,
+    attempts: tuple[np.ndarray, np.ndarray, int, np.ndarray | None] | None = None,
 ) -> dict:
     """One plan row: both item counts at one scale (``task, trend, model, n_params``), length;
-    with ``attempts`` (``mu`` and ``sigma`` draws at the scale, items at hand) the attempt
-    columns of :mod:`mirage_bayes.plan.attempts` too."""
+    with ``attempts`` (``mu`` and ``sigma`` draws at the scale, items at hand, the log-gamma
+    item shape's draws or ``None``) the attempt columns of :mod:`mirage_bayes.plan.attempts` too."""
     task, trend, model, n_params = labels
     prob, halfwidth, max_items = criteria
     any_correct = items_for_any_correct(accuracy, prob=prob, max_items=max_items)
@@ -230,8 +230,8 @@ def _cell(
         "max_items": int(max_items),
     }
     if attempts is not None:
-        mu, sigma, items = attempts
-        row |= attempt_columns(mu, sigma, int(length), items=items, prob=prob)
+        mu, sigma, items, shape = attempts
+        row |= attempt_columns(mu, sigma, int(length), items=items, prob=prob, item_shape=shape)
     return row
 
 
@@ -273,7 +273,7 @@ def plan_from_epsilon(
         acc = population_quantities(np.array([[mu]]), np.array([sigma_item]), list(lengths))
         size = float(n_params[s]) if n_params is not None else np.nan
         labels = (task, "given", f"eps={eps:g}" if n_params is None else model_name(size), size)
-        extra = None if items is None else (np.array([mu]), np.array([sigma_item]), items)
+        extra = None if items is None else (np.array([mu]), np.array([sigma_item]), items, None)
         for j, length in enumerate(lengths):
             accuracy = acc["accuracy"][:, 0, j]
             rows.append(_cell(labels, length, np.array([eps]), accuracy, criteria, extra))
@@ -342,12 +342,15 @@ def plan_from_fit(
         chosen = trend or next(t for t in (*TREND_PREFERENCE, *by_trend) if t in by_trend)
         fit = by_trend[chosen]
         wanted = list(lengths) if lengths else fit["lengths"]
-        draws = population_quantities(fit["mu"], fit["sigma"], wanted)
+        draws = population_quantities(fit["mu"], fit["sigma"], wanted, item_shape=fit["item_shape"])
         for s, model in enumerate(fit["models"]):
             for j, length in enumerate(wanted):
                 labels = (task, chosen, model, float(fit["n_params"][s]))
                 epsilon, accuracy = draws["epsilon"][:, s], draws["accuracy"][:, s, j]
-                extra = None if items is None else (fit["mu"][:, s], fit["sigma"], items)
+                extra = (
+                    None if items is None
+                    else (fit["mu"][:, s], fit["sigma"], items, fit["item_shape"])
+                )  # fmt: skip
                 rows.append(_cell(labels, length, epsilon, accuracy, criteria, extra))
     return _frame(rows)
 

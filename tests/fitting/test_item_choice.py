@@ -111,6 +111,10 @@ def test_compare_finds_a_skewed_item_population(tmp_path):
     low, high = (float(v) for v in shape.split("[")[1].rstrip("]").split(", "))
     assert low < 1.0 < high, shape
     assert parameters is None or "item_shape" in set(parameters["parameter"])
+    # plan reads the log-gamma fit with its shape: attempts the 80 items need.
+    plan = tmp_path / "plan.csv"
+    assert run_main(["plan", out, "--items", "80", "--out", plan]) == 0
+    assert pd.read_csv(plan)["attempts_any_correct"].notna().any()
 
 
 def test_items_do_not_apply_to_multiple_choice(tmp_path, capsys):

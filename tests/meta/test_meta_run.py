@@ -41,7 +41,8 @@ def test_end_to_end_on_an_unseen_table(tmp_path, capsys):
     _mixed_table().to_parquet(path, index=False)
     out = tmp_path / "out"
     args = ["meta", str(path), "--out", str(out), "--draws", "150", "--tune", "200",
-            "--chains", "2", "--retries", "0", "--workers", "1", "--quiet"]  # fmt: skip
+            "--chains", "2", "--retries", "0", "--workers", "1", "--quiet",
+            "--late-alpha", "0.02"]  # fmt: skip
     assert main(args) == 0
     assert "Late jumps beyond the smooth law" in capsys.readouterr().out
     table = pd.read_csv(out / "meta.csv")
@@ -54,6 +55,7 @@ def test_end_to_end_on_an_unseen_table(tmp_path, capsys):
                 "verdict", "warnings"):  # fmt: skip
         assert key in summary
     assert summary["n_triplets"] == 9  # the two-size triplet gets a class, but no ppp
+    assert summary["late_alpha"] == 0.02
     assert sum(summary["classes"].values()) == 9
     short = table[table["task"] == "two_sizes"].iloc[0]
     assert np.isnan(short["ppp"]) and "needs 3" in short["note"]
@@ -173,3 +175,14 @@ def test_a_dead_worker_s_batches_are_refitted_then_one_line(tmp_path, monkeypatc
 
 def _always_die(batch, config):
     os._exit(9)
+
+
+@pytest.mark.parametrize("alpha", ["0", "1", "x"])
+def test_late_alpha_must_be_a_probability(alpha, tmp_path, capsys):
+    path = tmp_path / "t.csv"
+    _mixed_table().to_csv(path, index=False)
+    with pytest.raises(SystemExit) as stop:
+        main(["meta", str(path), "--out", str(tmp_path / "o"), "--late-alpha", alpha])
+    assert stop.value.code == 2
+    assert "between 0 and 1" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()
