@@ -12,7 +12,9 @@ that its answer shares. Treating chance matches as
 independent across the tokens of one output is an approximation (an echoed operand matches
 several tokens at once); ``tests/inputs/test_chance.py`` checks the posterior predictive of the
 scored counts against data simulated with real alignments. Item difficulty
-``u_i ~ Normal(0, σ_item)`` is shared across scales when item ids match.
+``u_i = σ_item·z_i`` is shared across scales when item ids match; ``z`` is standard normal, or
+a standardized log-gamma variable with a learnt shape (``items="log_gamma"``,
+:mod:`mirage_bayes.models.item_families`), whose weights on the grid are then parameters.
 
 Instead of sampling one ``u_i`` per item, each item's likelihood is integrated over ``u`` on a
 fixed grid (trapezoid rule, which is spectrally accurate for smooth peaked integrands):
