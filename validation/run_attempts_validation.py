@@ -112,19 +112,22 @@ def exponent(
     return pd.concat(frames, ignore_index=True)
 
 
-def until_pass(datasets: int, items: int, cap: int, draws: int) -> pd.DataFrame:
+def until_pass(
+    datasets: int, items: int, cap: int, draws: int, family: str, populations
+) -> pd.DataFrame:
     frames = []
-    for population in POPULATIONS:
+    for population in populations:
         for seed in range(datasets):
             outputs, truth = simulate_attempts(
                 n_params=SIZES, n_items=items, max_attempts=cap, population=population,
                 seed=seed, length=4,
             )  # fmt: skip
-            summary = _fit_summary(_as_read(outputs, seed), seed, draws, ks=[1])
+            summary = _fit_summary(_as_read(outputs, seed), seed, draws, ks=[1], family=family)
+            print(f"{population} data set {seed + 1}/{datasets} fitted", flush=True)
             one = summary[summary["quantity"] == "pass_at_1"].set_index("model")
             want = truth[truth["k"] == 1].set_index("model")["pass_at_k"][one.index]
             frames.append(pd.DataFrame({
-                "population": population, "seed": seed, "model": one.index,
+                "population": population, "items": family, "seed": seed, "model": one.index,
                 "n_params": one["n_params"], "truth": want, "mean": one["mean"],
                 "hdi_low": one["hdi_low"], "hdi_high": one["hdi_high"],
                 "below_one_over_items": want < 1.0 / items, "covered": _covered(one, want),
@@ -185,7 +188,8 @@ def main() -> None:
             pass_top_covered=("pass_top_covered", "mean"),
         )  # fmt: skip
     elif o.study == "until_pass":
-        table = until_pass(o.datasets, o.items, o.attempts, o.draws)
+        populations = o.populations.split(",")
+        table = until_pass(o.datasets, o.items, o.attempts, o.draws, o.family, populations)
         low = table[table["below_one_over_items"]]
         summary = low.groupby("population").agg(
             cells=("covered", "size"), covered=("covered", "mean"),
@@ -196,7 +200,7 @@ def main() -> None:
         summary = table.groupby("k").agg(cells=("covered", "size"), covered=("covered", "mean"))
     RESULTS.mkdir(exist_ok=True)
     suffix = "" if o.family == "normal" else f"_{o.family}"
-    if o.study == "exponent" and o.populations != ",".join(POPULATIONS):
+    if o.study in ("exponent", "until_pass") and o.populations != ",".join(POPULATIONS):
         suffix += "_" + o.populations.replace(",", "_")
     table.to_csv(RESULTS / f"attempts_{o.study}{suffix}.csv", index=False)
     summary = summary.round(3).reset_index(drop=o.study == "tails")
