@@ -32,7 +32,7 @@ from mirage_bayes.meta.plots import (
 from mirage_bayes.output.destination import staged_folder
 from mirage_bayes.output.formatting import format_number
 from mirage_bayes.output.report import template_environment
-from mirage_bayes.settings import VERSION
+from mirage_bayes.settings import LATE_ALPHA, VERSION
 
 if TYPE_CHECKING:
     from mirage_bayes.meta.run import MetaResult
@@ -66,7 +66,8 @@ def verdict(summary: dict[str, Any]) -> str:
     reading = ("more than a smooth law produces by chance" if observed > high
                else "no more than a smooth law produces by chance")  # fmt: skip
     text = (
-        f"M = {s['n_triplets']} triplets. Late jumps beyond the smooth law: {observed} observed, "
+        f"M = {s['n_triplets']} triplets. Late jumps beyond the smooth law "
+        f"(p_late < {format(s.get('late_alpha', LATE_ALPHA), 'g')}): {observed} observed, "
         f"{mean:.1f} expected under the smooth null given each curve's smaller sizes "
         f"({_interval(s['n_late_jumps_expected_hdi'])}) — {reading}; "
         f"{s['n_late_jumps_q05']} of them with q < 0.05 after Benjamini–Hochberg. "
