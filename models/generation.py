@@ -50,6 +50,16 @@ from mirage_bayes.models.likelihood import (
 from mirage_bayes.models.protocols import GenerationData
 from mirage_bayes.models.trends import Trend
 
+# Grids are sized for the normal family's range; a family with a wider range gets as many nodes
+# per unit of z, so its integrals are as accurate.
+NORMAL_WIDTH = np.ptp(ITEM_FAMILIES["normal"].limits)
+MAX_NORMAL_NODES = 801  # the finest quadrature grid over the normal family's range
+
+
+def _widened(n_nodes: int, low: float, high: float) -> int:
+    """Nodes over ``[low, high]`` as finely spaced as ``n_nodes`` over the normal range."""
+    return int(round((n_nodes - 1) * (high - low) / NORMAL_WIDTH)) + 1
+
 
 def grid_nodes(max_trials_per_item: float, family: str = "normal") -> np.ndarray:
     """Equally spaced standardized nodes over the family's range (:mod:`.item_families`).
@@ -63,7 +73,7 @@ def grid_nodes(max_trials_per_item: float, family: str = "normal") -> np.ndarray
     """
     low, high = ITEM_FAMILIES[family].limits
     spacing = min(0.35, 0.9 / np.sqrt(max(max_trials_per_item, 1.0)))
-    n_nodes = min(int(np.ceil((high - low) / spacing)) + 1, int(801 * (high - low) / 11.0))
+    n_nodes = min(int(np.ceil((high - low) / spacing)) + 1, _widened(MAX_NORMAL_NODES, low, high))
     return np.linspace(low, high, n_nodes)
 
 
@@ -88,7 +98,7 @@ def population_weights(
     averages over the item population: ``n_nodes`` over the normal family's range, and as
     finely spaced over a wider one."""
     low, high = family_of(item_shape).limits
-    nodes = np.linspace(low, high, int(round((n_nodes - 1) * (high - low) / 11.0)) + 1)
+    nodes = np.linspace(low, high, _widened(n_nodes, low, high))
     return nodes, np.exp(grid_log_weights(nodes, item_shape, n_draws))
 
 

@@ -21,7 +21,7 @@ from mirage_bayes.inputs.scoring import score_outputs
 from mirage_bayes.inputs.tables import file_sha256
 from mirage_bayes.models import TRENDS
 from mirage_bayes.models.item_families import ITEM_FAMILIES
-from mirage_bayes.settings import DEFAULT_TRENDS
+from mirage_bayes.settings import DEFAULT_TRENDS, ITEM_CHOICES
 
 
 def _late_check(data: TaskData, log: Callable[[str], None], *, seed: int) -> LateCheck:
@@ -121,10 +121,8 @@ def fit(
         raise ValueError(f"unknown trend(s) {unknown}; choose from {sorted(TRENDS)}")
     if choices < 2:
         raise ValueError("choices must be at least 2")
-    if items not in (*ITEM_FAMILIES, "compare"):
-        raise ValueError(
-            f"unknown item family {items!r}; choose from {sorted(ITEM_FAMILIES)} or 'compare'"
-        )
+    if items not in ITEM_CHOICES:
+        raise ValueError(f"unknown item family {items!r}; choose from {list(ITEM_CHOICES)}")
     if seed < 0:
         raise ValueError("seed must be a non-negative integer")
     log = log or (lambda _message: None)

@@ -17,6 +17,7 @@ import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
+from mirage_bayes.models.item_families import SHAPE_PARAMETER
 from mirage_bayes.output.figures import figure_entries, new_figure
 from mirage_bayes.output.formatting import format_number, format_params, hdi_text
 from mirage_bayes.output.plots import DPI, trend_label
@@ -45,7 +46,7 @@ def item_family_section(family: dict, parameters: pd.DataFrame) -> dict[str, Any
     ``summary.json`` entry; ``parameters``: the task's rows of the parameters table), or
     ``None`` for normal items fitted alone."""
     rows = family.get("comparison")
-    shape = parameters[parameters["parameter"] == "item_shape"]
+    shape = parameters[parameters["parameter"] == SHAPE_PARAMETER]
     if not rows and family["family"] == "normal":
         return None
     if rows and (shape["trend"] == rows[0]["trend"]).any():

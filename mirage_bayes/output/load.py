@@ -10,6 +10,7 @@ import arviz as az
 import numpy as np
 
 from mirage_bayes.errors import InputError
+from mirage_bayes.models.item_families import SHAPE_PARAMETER
 
 __all__ = ["load_fit"]
 
@@ -60,7 +61,7 @@ def load_fit(fit_dir: str | Path) -> list[dict]:
             mu = post["mu"].transpose("chain", "draw", "scale").values
             sigma = post["sigma_item"].values.reshape(-1)
             # Present where items were fitted as log-gamma (mirage_bayes.models.item_families).
-            shape = post["item_shape"].values.reshape(-1) if "item_shape" in post else None
+            shape = post[SHAPE_PARAMETER].values.reshape(-1) if SHAPE_PARAMETER in post else None
             tokens = const["n_tokens"].values
             sizes = const["n_params"].values.astype(float)
             models = [str(m) for m in post["scale"].values]

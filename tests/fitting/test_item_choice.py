@@ -77,7 +77,7 @@ def test_each_task_keeps_the_family_with_the_higher_elpd():
 
 def test_an_unknown_family_is_refused():
     frame = pd.read_csv(EXAMPLE)
-    with pytest.raises(ValueError, match="unknown item family 'student'"):
+    with pytest.raises(ValueError, match="unknown item family 'student'; choose from"):
         fit(frame, items="student", log=None)
 
 

@@ -13,6 +13,7 @@ from mirage_bayes.models.generation import (
     quadrature_grid,
 )
 from mirage_bayes.models.item_families import ITEM_FAMILIES, family_of, grid_log_weights
+from mirage_bayes.settings import ITEM_CHOICES
 
 
 @pytest.mark.parametrize("k", [0.5, 1.0, 3.0, 20.0])
@@ -54,6 +55,11 @@ def test_pytensor_weights_equal_numpy():
     point = {"log_item_shape": np.log(1.7)}
     got = model.compile_fn(log_w, inputs=[model["log_item_shape"]])(point)
     assert got == pytest.approx(grid_log_weights(nodes, np.array([1.7]), 1)[0], rel=1e-8)
+
+
+def test_the_cli_choices_are_the_families_and_compare():
+    """``fit --items`` is parsed without importing the models: its choices live in settings."""
+    assert ITEM_CHOICES == (*ITEM_FAMILIES, "compare")
 
 
 def test_family_of_a_posterior():
