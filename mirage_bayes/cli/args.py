@@ -69,37 +69,24 @@ draws = int_at_least(MIN_DRAWS, f"at least {MIN_DRAWS} draws per chain (ESS and 
 chains = int_at_least(MIN_CHAINS, f"at least {MIN_CHAINS} chains (r̂ compares chains)")
 
 
-def chance_rate(text: str) -> float:
-    """A chance-match rate in [0, 1)."""
-    try:
-        value = float(text)
-    except ValueError:
-        value = float("nan")
-    if not 0.0 <= value < 1.0:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number in [0, 1)")
-    return value
+def number_where(valid: Callable[[float], bool], what: str) -> Callable[[str], float]:
+    """An argparse type for numbers for which ``valid`` holds; ``what`` names them."""
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            value = float("nan")  # fails every test below, so one message covers both cases
+        if not valid(value):
+            raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}")
+        return value
+
+    return parse
 
 
-def probability(text: str) -> float:
-    """A number in (0, 1), such as a significance level."""
-    try:
-        value = float(text)
-    except ValueError:
-        value = float("nan")
-    if not 0.0 < value < 1.0:
-        raise argparse.ArgumentTypeError(f"expected a number between 0 and 1, got {text!r}")
-    return value
-
-
-def positive_number(text: str) -> float:
-    """A finite number above 0."""
-    try:
-        value = float(text)
-    except ValueError:
-        value = float("nan")
-    if not value > 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
-    return value
+chance_rate = number_where(lambda v: 0.0 <= v < 1.0, "a chance-match rate in [0, 1)")
+probability = number_where(lambda v: 0.0 < v < 1.0, "a number between 0 and 1")
+positive_number = number_where(lambda v: 0.0 < v < float("inf"), "a positive number")
 
 
 def trend_list(text: str) -> list[str]:
