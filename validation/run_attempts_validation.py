@@ -42,6 +42,7 @@ import pandas as pd
 from scipy import stats
 
 from mirage_bayes.fitting.generation import fit
+from mirage_bayes.fitting.item_choice import task_item_family
 from mirage_bayes.inputs.io import read_outputs
 from mirage_bayes.models.attempts import default_ks, exponent_ks, log_pass_exponent
 from mirage_bayes.simulate.attempts import simulate_attempts
@@ -58,7 +59,17 @@ def _fit_summary(
     result = fit(outputs, trends=["power_law"], draws=draws, tune=draws, seed=seed,
                  progressbar=False, log=None, ks=ks, items=family)  # fmt: skip
     summary = result.summary()
-    return summary[summary["trend"] == "power_law"]
+    summary = summary[summary["trend"] == "power_law"]
+    task = summary["task"].iloc[0]
+    parameters = result.parameters()
+    shape = parameters[(parameters["parameter"] == "item_shape")
+                       & (parameters["trend"] == "power_law")]["mean"]  # fmt: skip
+    return summary.assign(
+        # The family the reported fit uses (with "compare": the one LOO kept) and its shape Q.
+        items=task_item_family(result.meta, task)["family"],
+        shape=float(shape.iloc[0]) if len(shape) else np.nan,
+        diagnostics_ok=result.diagnostics_by_fit[(task, "power_law")].ok,
+    )
 
 
 def _as_read(frame: pd.DataFrame, seed: int) -> pd.DataFrame:
@@ -100,7 +111,9 @@ def exponent(
                                                  grid.loc[model].to_numpy()[keep]))  # fmt: skip
                 row = b.loc[model]
                 frames.append(pd.DataFrame([{
-                    "population": population, "items": family, "seed": seed, "model": model,
+                    "population": population, "fitted": family, "items": row["items"],
+                    "shape": row["shape"], "diagnostics_ok": row["diagnostics_ok"],
+                    "seed": seed, "model": model,
                     "n_params": row["n_params"], "ks": int(keep.sum()), "b_true": true_b,
                     "b_mean": row["mean"], "b_low": row["hdi_low"], "b_high": row["hdi_high"],
                     "b_covered": row["hdi_low"] <= true_b <= row["hdi_high"],
@@ -127,7 +140,9 @@ def until_pass(
             one = summary[summary["quantity"] == "pass_at_1"].set_index("model")
             want = truth[truth["k"] == 1].set_index("model")["pass_at_k"][one.index]
             frames.append(pd.DataFrame({
-                "population": population, "items": family, "seed": seed, "model": one.index,
+                "population": population, "fitted": family, "items": one["items"],
+                "shape": one["shape"], "diagnostics_ok": one["diagnostics_ok"],
+                "seed": seed, "model": one.index,
                 "n_params": one["n_params"], "truth": want, "mean": one["mean"],
                 "hdi_low": one["hdi_low"], "hdi_high": one["hdi_high"],
                 "below_one_over_items": want < 1.0 / items, "covered": _covered(one, want),
@@ -172,7 +187,7 @@ def main() -> None:
     parser.add_argument("--draws", type=int, default=500)
     parser.add_argument(
         "--family",
-        choices=("normal", "log_gamma"),
+        choices=("normal", "log_gamma", "compare"),
         default="normal",
         help="the item family fitted (fit --items)",
     )
@@ -186,6 +201,8 @@ def main() -> None:
         summary = table.groupby("population").agg(
             cells=("b_covered", "size"), b_covered=("b_covered", "mean"),
             pass_top_covered=("pass_top_covered", "mean"),
+            log_gamma_kept=("items", lambda v: float((v == "log_gamma").mean())),
+            shape=("shape", "median"), diagnostics_ok=("diagnostics_ok", "mean"),
         )  # fmt: skip
     elif o.study == "until_pass":
         populations = o.populations.split(",")

@@ -250,8 +250,8 @@ class FitResult(TrendFits):
 
     def parameters(self) -> pd.DataFrame:
         """Posterior mean and 94% HDI of σ_item, the chance factor κ (``chance_scale``, where the
-        task has chance matches), the log-gamma item family's shape (``item_shape``, where items
-        are log-gamma) and each trend's parameters on the paper's scale
+        task has chance matches), the log-gamma item family's shape ``Q`` (``item_shape``,
+        where items are log-gamma) and each trend's parameters on the paper's scale
         (power law: α and log10 c of ``L_CE = (N/c)^α``; broken power law: c0, c1, log10 b,
         log10 d, f of Caballero et al.)."""
         return super().parameters()

@@ -55,9 +55,9 @@ def item_family_section(family: dict, parameters: pd.DataFrame) -> dict[str, Any
     text = f"Item difficulty is {name} on the log cross-entropy scale"
     if len(shape):
         best = shape.iloc[0]
-        text += (f", with shape k = {format_number(best['mean'])} "
-                 f"{hdi_text(best['hdi_low'], best['hdi_high'])} (small k: a light hard-item "
-                 "tail and a long easy one; large k: close to normal)")  # fmt: skip
+        text += (f", with shape Q = {format_number(best['mean'])} "
+                 f"{hdi_text(best['hdi_low'], best['hdi_high'])} (Q = 0 is the normal; Q > 0: "
+                 "a light hard-item tail and a long easy one; Q < 0: the reverse)")  # fmt: skip
     if not rows:
         return {"text": text + ".", "table": None}
     text += (". Both families were fitted and compared by leave-one-item-out ELPD on the "

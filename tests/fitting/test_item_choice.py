@@ -89,7 +89,7 @@ def test_items_option_is_checked(tmp_path, capsys):
 @pytest.mark.slow
 def test_compare_finds_a_skewed_item_population(tmp_path):
     """Items whose success probability is uniform at the middle size are Gumbel-distributed on
-    the log cross-entropy scale (log-gamma with k = 1): LOO prefers the log-gamma family, whose
+    the log cross-entropy scale (log-gamma with Q = 1): LOO prefers the log-gamma family, whose
     shape is recovered, and the report and summary.json say so."""
     outputs, _ = simulate_attempts(n_params=np.logspace(8, 11, 4), n_items=80, length=4,
                                    max_attempts=20, until_pass=False, population="beta",
@@ -107,7 +107,7 @@ def test_compare_finds_a_skewed_item_population(tmp_path):
     parameters = pd.read_csv(out / "parameters.csv") if (out / "parameters.csv").exists() else None
     report = (out / "report.md").read_text()
     assert "### Item difficulty" in report and "the log-gamma family fits better" in report
-    shape = report.split("with shape k = ")[1].split(" (")[0]
+    shape = report.split("with shape Q = ")[1].split(" (")[0]
     low, high = (float(v) for v in shape.split("[")[1].rstrip("]").split(", "))
     assert low < 1.0 < high, shape
     assert parameters is None or "item_shape" in set(parameters["parameter"])
