@@ -284,6 +284,17 @@ def forecast(
     if "exact_match" not in outputs:
         scored, tokenizers = score_outputs(outputs, tokenizer)
     tasks = split_tasks(scored)
+    repeated = [data.task for data in tasks if data.has_attempts]
+    if repeated:
+        # The refits and the held-out test sets take one attempt per item: with repeats they
+        # would report the share of failed attempts as the per-token error rate.
+        raise InputError(
+            f"has repeated attempts per item (task {', '.join(map(repr, repeated))}), and "
+            "forecast takes one attempt per item",
+            where=str(outputs.attrs.get("source") or "the table"),
+            fix="keep one attempt per item for forecast (e.g. the rows with attempt 1), or use "
+            "mirage-bayes fit, which reports pass@k across sizes",
+        )
     plan = {
         data.task: [t for t in wanted if TRENDS[t].min_scales < data.n_scales] for data in tasks
     }

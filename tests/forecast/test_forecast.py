@@ -29,6 +29,7 @@ from mirage_bayes.models import TRENDS, build_model
 from mirage_bayes.models.chance_link import scored_error
 from mirage_bayes.models.generation import epsilon_from_eta, quadrature_grid, set_task_data
 from mirage_bayes.models.likelihood import pattern_loglik_draws
+from mirage_bayes.simulate.attempts import simulate_attempts
 from mirage_bayes.simulate.generation import GPT3_SIZES, log_cross_entropy, simulate_outputs
 
 from support import run_main, simulated_task
@@ -333,6 +334,20 @@ def test_too_few_sizes_is_an_input_error(tmp_path, capsys):
     assert run_main(["forecast", path, "--out", out, "--quiet"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "no task has enough model sizes" in err[0], err
+    assert not out.exists()
+
+
+def test_repeated_attempts_are_refused_before_any_refit(tmp_path, capsys):
+    """Forecast's refits take one attempt per item; a table of repeats gets one line, no output."""
+    outputs, _ = simulate_attempts(n_params=GPT3_SIZES[:5], n_items=10, length=3,
+                                   max_attempts=4, until_pass=False, seed=0)  # fmt: skip
+    path = tmp_path / "attempts.csv"
+    outputs.to_csv(path, index=False)
+    out = tmp_path / "out"
+    assert run_main(["forecast", path, "--out", out, "--quiet"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "repeated attempts per item (task 'attempts')" in err[0], err
+    assert "mirage-bayes fit" in err[0]
     assert not out.exists()
 
 
