@@ -7,6 +7,7 @@ worker processes and notebooks can draw them side by side.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
@@ -104,26 +105,36 @@ def _observed(ax, curve: dict) -> np.ndarray:
     return n
 
 
+def _panels(ranked: pd.DataFrame, curves: dict, top: int, usable: Callable[[dict], bool]):
+    """A grid for the first ``top`` triplets of ``ranked`` with a usable curve: the figure and
+    ``(axes, key, curve, row)`` per panel (spare axes hidden), or ``None`` when there is none."""
+    triples = zip(ranked["family"], ranked["task"], ranked["metric"], strict=True)
+    keys = [k for k in triples if k in curves and usable(curves[k])][:top]
+    if not keys:
+        return None
+    fig, axes = _grid(len(keys))
+    for ax in list(axes.flat)[len(keys) :]:
+        ax.set_visible(False)
+    indexed = ranked.set_index(["family", "task", "metric"])
+    panels = zip(axes.flat, keys, strict=False)  # the grid may have more axes than keys
+    return fig, [(ax, key, curves[key], indexed.loc[key]) for ax, key in panels]
+
+
 def plot_top_curves(table: pd.DataFrame, curves: dict, *, top: int = TOP) -> Figure | None:
     """Observed curves (±2 SE) of the lowest-ppp triplets with the smooth law's 94% band."""
     ranked = table[table["ppp"].notna()].sort_values(["q_value", "emergence_score"],
                                                      ascending=[True, False])  # fmt: skip
-    triples = zip(ranked["family"], ranked["task"], ranked["metric"], strict=True)
-    keys = [k for k in triples if k in curves][:top]
-    if not keys:
+    panels = _panels(ranked, curves, top, lambda curve: True)
+    if panels is None:
         return None
-    fig, axes = _grid(len(keys))
-    indexed = ranked.set_index(["family", "task", "metric"])
-    for ax, key in zip(axes.flat, keys, strict=False):
-        curve, row = curves[key], indexed.loc[key]
+    fig, drawn = panels
+    for ax, key, curve, row in drawn:
         n = _observed(ax, curve)
         ax.fill_between(n, curve["smooth_low"], curve["smooth_high"], color="#1f77b4", alpha=0.2,
                         lw=0)  # fmt: skip
         ax.plot(n, curve["smooth_mean"], color="#1f77b4", lw=1.2)
         _title(ax, key, f"{row['class']} · score {format_number(row['emergence_score'])} · "
                         f"ppp {format_number(row['ppp'])}")  # fmt: skip
-    for ax in list(axes.flat)[len(keys) :]:
-        ax.set_visible(False)
     return fig
 
 
@@ -133,14 +144,11 @@ def plot_flagged(table: pd.DataFrame, curves: dict, *, top: int = TOP) -> Figure
     has = table[table["p_late"].notna()]
     late = has[has["class"] == "late_jump"].sort_values("p_late")
     ranked = late if len(late) else has.sort_values("p_late")
-    triples = zip(ranked["family"], ranked["task"], ranked["metric"], strict=True)
-    keys = [k for k in triples if k in curves and "forecast_low" in curves[k]][:top]
-    if not keys:
+    panels = _panels(ranked, curves, top, lambda curve: "forecast_low" in curve)
+    if panels is None:
         return None
-    fig, axes = _grid(len(keys))
-    indexed = ranked.set_index(["family", "task", "metric"])
-    for ax, key in zip(axes.flat, keys, strict=False):
-        curve, row = curves[key], indexed.loc[key]
+    fig, drawn = panels
+    for ax, key, curve, row in drawn:
         n = _observed(ax, curve)
         h = int(curve["n_future"])
         low, high, mean = (np.asarray(curve[f"forecast_{s}"]) for s in ("low", "high", "mean"))
@@ -150,6 +158,4 @@ def plot_flagged(table: pd.DataFrame, curves: dict, *, top: int = TOP) -> Figure
         ax.fill_between(n[future], low[future], high[future], color="#ff7f0e", alpha=0.25, lw=0)
         ax.plot(n[future], mean[future], color="#ff7f0e", lw=1.2, ls="--")
         _title(ax, key, f"{row['class']} · p_late {format_number(row['p_late'])}")
-    for ax in list(axes.flat)[len(keys) :]:
-        ax.set_visible(False)
     return fig
