@@ -30,7 +30,7 @@ import pandas as pd
 
 from mirage_bayes.errors import InputError
 from mirage_bayes.inputs.model_sizes import family_of
-from mirage_bayes.inputs.tables import check_readable_file, os_error
+from mirage_bayes.inputs.tables import check_readable_file, json_lines, os_error
 
 __all__ = [
     "Run", "check_one_run_each", "choose_tasks", "item_key", "json_records", "load_json",
@@ -91,21 +91,8 @@ def load_json(path: Path, fix: str) -> Any:
 def json_records(path: Path, fix: str) -> Iterator[tuple[int, dict[str, Any]]]:
     """The records of a JSON Lines file with their line numbers; one :class:`InputError` line
     for a file that cannot be read, a line that is not a JSON object, or no record at all."""
-    text = _read_text(path, fix)
     found = False
-    # Only "\n" ends a record: writers with ensure_ascii=False (lm-eval among them) leave U+2028
-    # or U+0085 raw inside strings, at which str.splitlines() would cut a valid record in two.
-    for number, line in enumerate(text.split("\n"), start=1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as err:
-            what = f"is not valid JSON ({err.msg} at column {err.colno})"
-            raise InputError(what, where=f"{path}, line {number}", fix=fix) from None
-        if not isinstance(record, dict):
-            what = f"is a JSON {type(record).__name__}, not an object"
-            raise InputError(what, where=f"{path}, line {number}", fix=fix)
+    for number, record in json_lines(_read_text(path, fix), str(path), fix):
         found = True
         yield number, record
     if not found:

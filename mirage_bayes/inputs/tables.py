@@ -21,7 +21,7 @@ import json
 import os
 import re
 import stat
-from collections.abc import Collection
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from io import StringIO
 from pathlib import Path
@@ -236,28 +236,31 @@ def _csv_parse_problem(text: str) -> str:
     return f"cannot be parsed as CSV ({one_line(text)})"
 
 
-def _read_jsonl(path: Path, shown: str, columns: Collection[str]) -> Table:
-    text = _decode(path, shown)
-    records: list[dict[str, Any]] = []
-    numbers: list[int] = []
+def json_lines(text: str, where: str, fix: str) -> Iterator[tuple[int, dict[str, Any]]]:
+    """The records of JSON Lines text with their line numbers; one :class:`InputError` line,
+    at ``where, line N``, for a line that is not a JSON object."""
     # Parsed line by line (not with pandas.read_json) so a broken line can be named exactly.
     # JSON Lines ends lines at "\n" only: str.splitlines() also splits at U+2028 or U+0085,
-    # which JSON writers with ensure_ascii=False leave raw inside strings.
+    # which JSON writers with ensure_ascii=False (lm-eval among them) leave raw inside strings.
     for number, line in enumerate(text.split("\n"), start=1):
         if not line.strip():
             continue
         try:
             record = json.loads(line)
         except json.JSONDecodeError as err:
-            what = f"line {number} is not valid JSON ({err.msg} at column {err.colno})"
-            raise InputError(what, where=shown, fix=_JSON_FIX) from None
+            what = f"is not valid JSON ({err.msg} at column {err.colno})"
+            raise InputError(what, where=f"{where}, line {number}", fix=fix) from None
         if not isinstance(record, dict):
-            what = f"line {number} is a JSON {type(record).__name__}, not an object"
-            raise InputError(what, where=shown, fix=_JSON_FIX)
-        records.append(record)
-        numbers.append(number)
-    if not records:
+            what = f"is a JSON {type(record).__name__}, not an object"
+            raise InputError(what, where=f"{where}, line {number}", fix=fix)
+        yield number, record
+
+
+def _read_jsonl(path: Path, shown: str, columns: Collection[str]) -> Table:
+    numbered = list(json_lines(_decode(path, shown), shown, _JSON_FIX))
+    if not numbered:
         raise InputError("the file is empty", where=shown, fix=_JSON_FIX)
+    numbers, records = zip(*numbered, strict=True)
     frame = pd.DataFrame.from_records(records)
     # " model" and "model" would both become "model"
     _unique_columns(list(frame.columns), shown, columns)
