@@ -39,13 +39,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from mirage_bayes.errors import InputError
 from mirage_bayes.inputs.choices import validate_choices
 from mirage_bayes.inputs.lmeval_records import LOG_FIX, Choice, choice, generation, item_id, settle
-from mirage_bayes.inputs.log_table import check_one_run_each, json_records
+from mirage_bayes.inputs.log_table import check_one_run_each, generation_frame, json_records
 from mirage_bayes.inputs.model_sizes import family_of
 
 __all__ = ["GENERATION", "MULTIPLE_CHOICE", "is_samples_file", "read_lmeval", "sample_files"]
@@ -306,30 +305,9 @@ def read_lmeval(
     for log in logs:
         log.rows.sort(key=lambda r: _sort_key(r["item"]))
     if kinds.pop() == "generation":
-        return _generation_frame(logs, n_params, source)
+        rows = [{"task": g.task, "model": g.model, **row} for g in logs for row in g.rows]
+        return generation_frame(rows, n_params, prescored=False, source=source)
     return _choice_frame(logs, n_params, source)
-
-
-def _generation_frame(logs: list[_Log], n_params: dict[str, float], source: str) -> pd.DataFrame:
-    """The table with the columns, dtypes and attrs :func:`~mirage_bayes.inputs.io.read_outputs`
-    gives."""
-    rows = [{"task": g.task, "model": g.model, **row} for g in logs for row in g.rows]
-    models = [r["model"] for r in rows]
-    out = pd.DataFrame(
-        {
-            "task": pd.Series([r["task"] for r in rows], dtype=str),
-            "model": pd.Series(models, dtype=str),
-            "n_params": np.array([n_params[m] for m in models], dtype=np.float64),
-            "item": pd.Series([r["item"] for r in rows], dtype=str),
-            "family": pd.Series([family_of(m) for m in models], dtype=object),
-            "target": pd.Series([r["target"] for r in rows], dtype=str),
-            "output": pd.Series([r["output"] for r in rows], dtype=str),
-        }
-    )
-    if any("attempt" in r for r in rows):
-        out["attempt"] = pd.Series([r.get("attempt", "1") for r in rows], dtype=str)
-    out.attrs.update(kind="generation", prescored=False, item_ids=True, source=source)
-    return out
 
 
 def _choice_frame(logs: list[_Log], n_params: dict[str, float], source: str) -> pd.DataFrame:

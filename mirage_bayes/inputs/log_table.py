@@ -174,6 +174,15 @@ def log_frame(
         for run in runs
         for row in sorted(run.rows, key=lambda r: (item_key(r["item"]), r.get("attempt", 0)))
     ]
+    return generation_frame(rows, n_params, prescored=prescored, source=source)
+
+
+def generation_frame(
+    rows: list[dict[str, Any]], n_params: dict[str, float], *, prescored: bool, source: str
+) -> pd.DataFrame:
+    """The per-item table of ordered rows (``task``, ``model``, ``item``, then ``target`` and
+    ``output`` or, pre-scored, ``correct``; ``attempt`` where items were repeated), with the
+    columns, dtypes and attrs :func:`mirage_bayes.inputs.io.read_outputs` gives."""
     models = [r["model"] for r in rows]
     out = pd.DataFrame(
         {
