@@ -6,6 +6,7 @@ quantities."""
 from __future__ import annotations
 
 import html
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,9 +19,12 @@ from mirage_bayes.fitting.inference import Diagnostics, stacked
 from mirage_bayes.models import TRENDS
 from mirage_bayes.output.figures import png_data_uri
 from mirage_bayes.output.plots import plot_comparison
-from mirage_bayes.settings import HDI_PROB
+from mirage_bayes.settings import HDI_PROB, REFERENCE_TREND
 
-__all__ = ["TrendFits", "hdi", "posterior_dict"]
+__all__ = ["CURVE_DRAWS", "CURVE_POINTS", "TrendFits", "hdi", "posterior_dict"]
+
+CURVE_POINTS = 80
+CURVE_DRAWS = 500  # bands on the fine grid are for display: a thinned posterior draws them
 
 
 def hdi(samples: np.ndarray) -> np.ndarray:
@@ -61,6 +65,17 @@ class TrendFits:
             if data.task == task:
                 return data
         raise KeyError(f"no task {task!r}; tasks are {self.task_names()}")
+
+    def _curve_posteriors(self, data: Any) -> Iterator[tuple[str, np.ndarray, dict]]:
+        """For each parametric trend of a task: its name, the fine grid of sizes the curves are
+        drawn on and the posterior thinned to about :data:`CURVE_DRAWS` draws."""
+        grid = np.geomspace(data.n_params.min(), data.n_params.max(), CURVE_POINTS)
+        for trend, idata in self.idatas[data.task].items():
+            if trend == REFERENCE_TREND:
+                continue  # no shape between scales: drawn at the scales only
+            post = posterior_dict(idata)
+            every = max(1, len(next(iter(post.values()))) // CURVE_DRAWS)
+            yield trend, grid, {name: values[::every] for name, values in post.items()}
 
     def comparison(self) -> pd.DataFrame:
         """LOO comparison per task (leave one item out): ``task, trend, rank, elpd_loo, se,

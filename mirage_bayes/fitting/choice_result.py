@@ -17,8 +17,6 @@ import pandas as pd
 
 from mirage_bayes.fitting.base import TrendFits, posterior_dict
 from mirage_bayes.fitting.result import (
-    CURVE_DRAWS,
-    CURVE_POINTS,
     SUMMARY_COLUMNS,
     rows_for,
 )
@@ -32,7 +30,7 @@ from mirage_bayes.models.choice import (
 )
 from mirage_bayes.output.choice_report import plot_choice_metrics, render_choice_report
 from mirage_bayes.output.save import staged_folder, summary_tasks, write_posteriors
-from mirage_bayes.settings import HDI_PROB, REFERENCE_TREND, VERSION
+from mirage_bayes.settings import HDI_PROB, VERSION
 
 if TYPE_CHECKING:
     from mirage_bayes.fitting.choice_data import ChoiceTaskData
@@ -165,13 +163,7 @@ class ChoiceFitResult(TrendFits):
     def _curves(self) -> pd.DataFrame:
         frames = []
         for data in self.tasks:
-            grid = np.geomspace(data.n_params.min(), data.n_params.max(), CURVE_POINTS)
-            for trend, idata in self.idatas[data.task].items():
-                if trend == REFERENCE_TREND:
-                    continue  # no shape between scales: drawn at the scales only
-                post = posterior_dict(idata)
-                every = max(1, len(post["sigma_obs"]) // CURVE_DRAWS)
-                post = {name: values[::every] for name, values in post.items()}
+            for trend, grid, post in self._curve_posteriors(data):
                 x = data.standardize(grid)
                 mu = guessing_log_ce(TRENDS[trend].mu(post, x), data.chance)
                 metrics = expected_metrics(data, mu, _total_spread(post), x)

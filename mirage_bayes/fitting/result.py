@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from mirage_bayes.fitting.attempts import attempt_ks, attempt_quantities
-from mirage_bayes.fitting.base import TrendFits, hdi, posterior_dict
+from mirage_bayes.fitting.base import TrendFits, hdi
 from mirage_bayes.fitting.data import TaskData
 from mirage_bayes.fitting.inference import chance_scale_of, item_shape_of, stacked
 from mirage_bayes.fitting.resolution import observed_test_sets, p_zero_draws, resolution_table
@@ -25,14 +25,12 @@ from mirage_bayes.models.item_families import SHAPE_PARAMETER
 from mirage_bayes.output.attempts import attempt_table, plot_pass_at_k
 from mirage_bayes.output.plots import plot_epsilon, plot_metric, plot_resolution
 from mirage_bayes.output.save import save_result
-from mirage_bayes.settings import HDI_PROB, REFERENCE_TREND, SMOOTH_TREND
+from mirage_bayes.settings import HDI_PROB, SMOOTH_TREND
 
 SUMMARY_COLUMNS = [
     "task", "trend", "model", "n_params", "quantity", "length",
     "observed", "mean", "hdi_low", "hdi_high",
 ]  # fmt: skip
-CURVE_POINTS = 80
-CURVE_DRAWS = 500  # bands on the fine grid are for display: a thinned posterior draws them
 
 
 def rows_for(task, trend, models, n_params, quantity, length, observed, draws):
@@ -214,14 +212,8 @@ class FitResult(TrendFits):
         frames = []
         choices = int(self.meta.get("choices", 2))
         for data in self.tasks:
-            grid = np.geomspace(data.n_params.min(), data.n_params.max(), CURVE_POINTS)
             lengths = self.lengths(data)
-            for trend, idata in self.idatas[data.task].items():
-                if trend == REFERENCE_TREND:
-                    continue  # no shape between scales: drawn at the scales only
-                post = posterior_dict(idata)
-                every = max(1, len(post["sigma_item"]) // CURVE_DRAWS)
-                post = {name: values[::every] for name, values in post.items()}
+            for trend, grid, post in self._curve_posteriors(data):
                 mu = TRENDS[trend].mu(post, data.standardize(grid))
                 draws = population_quantities(
                     mu, post["sigma_item"], lengths, item_shape=post.get(SHAPE_PARAMETER)

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 from scipy.special import logsumexp
 
-from mirage_bayes.fitting.base import hdi
+from mirage_bayes.fitting.base import CURVE_DRAWS, hdi
 from mirage_bayes.fitting.data import TaskData
 from mirage_bayes.models import TRENDS, population_quantities
 from mirage_bayes.models.chance_link import effective_chance, scored_error
@@ -33,8 +33,7 @@ CURVE_COLUMNS = [
     "task", "trend", "fitted_scales", "n_params", "quantity", "length", "mean", "hdi_low",
     "hdi_high",
 ]  # fmt: skip
-CURVE_POINTS = 40
-CURVE_DRAWS = 500
+CURVE_POINTS = 40  # fewer than a fit's: a forecast draws one curve per refit
 PREDICTIVE_VALUES = 4_000_000  # draws × items × sizes per block of predictive simulation
 
 
