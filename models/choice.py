@@ -174,6 +174,7 @@ def _residual_sums(data: ChoiceData, mu: np.ndarray):
     return n[:, None], s1, s2
 
 
+# Named and shaped as models.generation.item_log_likelihood: LOO reads either kind alike.
 def item_log_likelihood(
     data: ChoiceData, mu: np.ndarray, sigma_item: np.ndarray, sigma_obs: np.ndarray
 ) -> np.ndarray:

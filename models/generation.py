@@ -280,6 +280,7 @@ def item_log_likelihood(
     return loglik[:, data.pattern_of_item]
 
 
+# Same arguments as item_log_likelihood, which reads this per-pattern form per item.
 def pattern_log_likelihood(
     data: GenerationData,
     mu: np.ndarray,

@@ -92,6 +92,8 @@ class ScaleFree(Trend):
         return posterior["level"]
 
 
+# Each trend declares every attribute of the Trend protocol, though some repeat: the class
+# is the one place a trend is described, read top to bottom.
 class PowerLaw(Trend):
     """``L_CE = (N / c)^alpha``: η linear in log N."""
 

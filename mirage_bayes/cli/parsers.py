@@ -285,6 +285,9 @@ def add_plan(commands) -> None:
     plan.set_defaults(run_module="mirage_bayes.cli.plan_command")
 
 
+# Each command declares its options in full, even where two commands word an option alike:
+# the declaration is the help a user reads. Options that mean the same everywhere come from
+# add_sampler_options and add_run_flags.
 def add_meta(commands) -> None:
     """``mirage-bayes meta``."""
     meta = commands.add_parser(

@@ -133,6 +133,7 @@ def _stderr(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
+# Keyword options as fit's, listed in full so that help() shows them; fit hands them on.
 def fit_choices(
     outputs: pd.DataFrame,
     *,

@@ -93,6 +93,8 @@ def _task(task: str, rows: pd.DataFrame, item_ids: bool, source: str) -> ChoiceT
         matrices[column] = matrix
     n_choices = np.zeros(shape, dtype=np.int64)
     n_choices[codes, scale] = rows["n_choices"].to_numpy(np.int64)
+    # Built field by field like TaskData: the two kinds share the task protocol, not their
+    # matrices, so a common constructor would take the union of both.
     return ChoiceTaskData(
         task=task,
         models=models,

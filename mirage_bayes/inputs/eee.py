@@ -142,6 +142,7 @@ def _runs(files: Sequence[Path]) -> list[Run]:
     return list(runs.values())
 
 
+# Same signature as the other log readers (see inputs/log_formats.py): called alike.
 def read_eee(
     files: Sequence[Path],
     *,

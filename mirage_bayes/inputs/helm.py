@@ -246,6 +246,8 @@ def _exact_match(stats: list[Any], where: str) -> bool | None:
     return None
 
 
+# The log readers share this signature and the shape of its docstring on purpose: the front
+# door (inputs/log_formats.py) calls any of them alike, and each documents its own files.
 def read_helm(
     folders: Sequence[Path],
     *,

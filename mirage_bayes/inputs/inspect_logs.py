@@ -162,6 +162,7 @@ def _run(path: Path, log: Any) -> Run:
     return run
 
 
+# Same signature as the other log readers (see inputs/log_formats.py): called alike.
 def read_inspect(
     files: Sequence[Path],
     *,

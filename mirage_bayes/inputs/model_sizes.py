@@ -164,6 +164,8 @@ def _table() -> tuple[ModelSize, ...]:
             ("66b", 64, 9216, None),
         ]
     ]  # fmt: skip
+    # One table per family, written out: each row is checked against its model card, and a
+    # generator over families would hide which numbers were checked.
     bloom = [
         _entry(name, "bloom", f"bigscience/{name}", f"n_layer {n}, hidden_size {d}", _bloom(n, d))
         for name, n, d in [

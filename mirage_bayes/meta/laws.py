@@ -84,23 +84,10 @@ def parameter_names(kind: str, trend: str) -> tuple[str, ...]:
 
 
 def build_model(kind: str, trend: str, n_scales: int = 8) -> pm.Model:
-    """The PyMC model of one curve, with its data as ``pm.Data`` placeholders.
-
-    Parameters
-    ----------
-    kind
-        ``"proportion"`` (data ``x``, ``x_center``, ``k``, ``n``, ``chance``), ``"continuous"``
-        (``x``, ``x_center``, ``z``, ``floor``) or ``"loss"`` (``x``, ``x_center``, ``ell``,
-        ``floor``).
-    trend
-        ``"power_law"`` or ``"broken_power_law"``.
-    n_scales
-        Length of the placeholder data; any length can be set later.
-
-    Returns
-    -------
-    pymc.Model
-    """
+    """The PyMC model of one curve, as :func:`mirage_bayes.models.aggregate.build_model` (which
+    builds the proportions' model), for ``kind`` ``"continuous"`` with a per-size noise
+    ``floor`` (data ``x``, ``x_center``, ``z``, ``floor``) and ``"loss"`` (``ell`` instead of
+    ``z``, an irreducible loss ``e`` added on the log scale)."""
     if kind not in KINDS or trend not in TRENDS:
         raise ValueError(f"unknown model {kind}/{trend}")
     if kind == "proportion":
@@ -161,6 +148,7 @@ def pointwise_loglik(
     return stats.norm.logpdf(observed, curve, _total_sd(posterior, data))
 
 
+# The signature mirrors models.aggregate.replicate, to which proportions are handed on.
 def replicate(
     kind: str,
     curve: np.ndarray,

@@ -303,6 +303,7 @@ def _overlay_legend(fit: FitCurves, quantity: str, lengths: list, colors: list) 
     return [*handles, observed]
 
 
+# The plot functions share a docstring layout (task, ax, the figure returned), ArviZ style.
 def plot_comparison(comparison: pd.DataFrame, *, task: str, ax: Axes | None = None) -> Figure:
     """LOO comparison of the trends of one task, drawn from the comparison table.
 

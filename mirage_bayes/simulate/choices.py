@@ -89,6 +89,7 @@ def choice_truth(
     return pd.concat(frames, ignore_index=True)
 
 
+# The truth's keyword options again, in full, so that help() lists them for each entry point.
 def simulate_choices(
     *,
     n_params: Sequence[float] = GPT3_SIZES,

@@ -186,6 +186,7 @@ def _check_rates(noise: _Noise) -> None:
         )
 
 
+# Every setting a keyword with its default, as fit's are: the shape duplicates finds is that.
 def simulate_outputs(
     *,
     n_params: Sequence[float] = GPT3_SIZES,

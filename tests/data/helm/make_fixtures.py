@@ -202,6 +202,8 @@ def main() -> None:
             {"adapter_spec": adapter_spec(model), "request_states": states},
         )
         write(folder / "per_instance_stats.json", stats)
+    # Each fixture script stands alone (run by hand, beside its data), so the CSV writing
+    # repeats the EEE script's rather than importing across fixture folders.
     for rows_out, file in ((outputs, "helm_outputs.csv"), (prescored, "helm_prescored.csv")):
         with (HERE / file).open("w", newline="", encoding="utf-8") as handle:
             writer = csv.DictWriter(handle, fieldnames=list(rows_out[0]))
