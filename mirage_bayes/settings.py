@@ -74,8 +74,13 @@ META_DRAWS = 500
 META_TUNE = 500
 META_CHAINS = 4
 META_RETRIES = 2
-ITEM_CHOICES = ("normal", "log_gamma", "compare")
-"""``fit --items``: the item families of :mod:`mirage_bayes.models.item_families`, or both."""
+ITEM_CHOICES = ("auto", "normal", "log_gamma", "compare")
+"""``fit --items``: ``auto`` (per task, :data:`AUTO_ITEM_FAMILIES`), the item families of
+:mod:`mirage_bayes.models.item_families`, or ``compare`` (both, by LOO)."""
+AUTO_ITEM_FAMILIES = {"repeated attempts": "log_gamma", "one attempt": "normal"}
+"""``--items auto``: repeated attempts see the hardest items' tail, which sets pass@k, so they get
+the log-gamma family (it contains the normal at shape 0; ``validation/README.md``, "Repeated
+attempts"); with one attempt per item the normal, at half the sampling."""
 LATE_ALPHA = 0.05
 """The late-jump threshold, ``p_late < LATE_ALPHA``: at 0.05 the simulated late jumps of
 ``validation/late_alpha_tradeoff.py`` are found in 91–97% of curves and at most 2.7% of the

@@ -13,7 +13,7 @@ family is a set of log weights on that grid; ``σ_item`` stays the standard devi
   gives a light hard-item tail, ``P(u > v)`` falling like ``exp(−c·e^{Q·v/σ})``, and a heavy,
   exponential easy-item tail; ``Q = 1`` is the Gumbel law of ``log(−log a)`` when an item's
   success probability ``a`` is uniform, or Beta(α, 1). Items whose success probabilities are
-  beta distributed map closely onto ``Q > 0``: Beta(0.3, 3) to ``Q ≈ 0.45``
+  beta distributed map closely onto ``Q > 0``: Beta(0.3, 3) to ``Q ≈ 0.4``
   (``validation/run_attempts_validation.py tails``). ``Q < 0`` mirrors it: a heavy hard-item
   tail. Since the hardest items set how pass@k grows with ``k``, this is the family to compare
   with the normal (by LOO) when a task has repeated attempts.

@@ -24,11 +24,14 @@ Three studies, each over many simulated data sets fitted with the power law:
 Run from the repository root::
 
     python validation/run_attempts_validation.py exponent [--datasets 40] [--family log_gamma]
-    python validation/run_attempts_validation.py until_pass [--datasets 40]
+    python validation/run_attempts_validation.py until_pass [--datasets 40] [--family log_gamma]
     python validation/run_attempts_validation.py rendered [--datasets 10]
     python validation/run_attempts_validation.py tails
 
-Writes ``validation/results/attempts_<study>.csv`` and prints a Markdown table.
+``--family`` is the item family fitted (``fit --items``; ``compare`` records which one LOO kept).
+Writes ``validation/results/attempts_<study>[_<family>].csv`` (per fit: the family kept, the
+posterior mean of its shape ``Q`` and whether the sampler checks passed) and prints a Markdown
+table.
 """
 
 from __future__ import annotations

@@ -39,7 +39,7 @@ def refuse_generation_options(args: argparse.Namespace, source: str) -> None:
         "--chance": args.chance is not None,
         "--choices": args.choices != 2,
         "--k": bool(args.k),
-        "--items": args.items != "normal",
+        "--items": args.items != "auto",
     }
     for flag in (f for f, on in given.items() if on):
         raise InputError(

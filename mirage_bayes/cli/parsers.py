@@ -108,9 +108,10 @@ def add_fit(commands) -> None:
     fit.add_argument(
         "--items",
         choices=ITEM_CHOICES,
-        default="normal",
-        help="item difficulty: normal (default), log_gamma (skewed, light hard-item tail, shape "
-        "learnt) or compare (both, by LOO per task; twice the sampling)",
+        default="auto",
+        help="item difficulty: auto (default: log_gamma for tasks with repeated attempts, normal "
+        "otherwise), normal, log_gamma (generalized log-gamma: skew learnt, normal at shape 0) "
+        "or compare (both, by LOO per task; twice the sampling)",
     )
     fit.add_argument(
         "--choices", type=int, default=2, help="K of the K-way choice in the Brier transform (2)"

@@ -12,7 +12,7 @@ from mirage_bayes.fitting.attempts import unit_note
 from mirage_bayes.fitting.choice import fit_choices
 from mirage_bayes.fitting.data import TaskData, split_tasks
 from mirage_bayes.fitting.inference import SamplerConfig, diagnose, sample_trend
-from mirage_bayes.fitting.item_choice import choose_item_families
+from mirage_bayes.fitting.item_choice import auto_item_family, choose_item_families
 from mirage_bayes.fitting.late_check import LateCheck, headline_length, late_check_rows
 from mirage_bayes.fitting.result import FitResult
 from mirage_bayes.fitting.trend_loop import KindSteps, run_trend_loop
@@ -40,6 +40,11 @@ def _late_check(data: TaskData, log: Callable[[str], None], *, seed: int) -> Lat
     )
 
 
+def _sample(data: TaskData, trend: str, config: SamplerConfig, *, families: dict[str, str]):
+    """One trend's fit of a task under the item family ``families`` gives the task."""
+    return sample_trend(data, trend, config, items=families[data.task])
+
+
 def _note(data: TaskData, source: str) -> str:
     """The task's note under its verdict: chance matches, then the unit counted attempts use."""
     return "; ".join(part for part in (chance_note(data, source), unit_note(data)) if part)
@@ -64,7 +69,7 @@ def fit(
     log: Callable[[str], None] | None = _stderr,
     chance: float | None = None,
     ks: Sequence[int] = (),
-    items: str = "normal",
+    items: str = "auto",
 ) -> FitResult:
     """Infer the per-token error rate of every model size and compare trends in scale.
 
@@ -96,10 +101,13 @@ def fit(
         attempted several times (rows with an ``attempt`` column); default 1, 2, 5, 10, ... up
         to the most attempts of an item (:mod:`mirage_bayes.fitting.attempts`).
     items
-        How item difficulty is distributed: ``normal``, ``log_gamma`` (skewed, with a shape
-        learnt from the data; :mod:`mirage_bayes.models.item_families`), whose hard-item tail
-        decides how pass@k grows with ``k``, or ``compare``: both, compared by LOO per task,
-        each task keeping the better (:mod:`mirage_bayes.fitting.item_choice`).
+        How item difficulty is distributed: ``normal``, ``log_gamma`` (the generalized
+        log-gamma, its skew learnt from the data and the normal at shape 0;
+        :mod:`mirage_bayes.models.item_families`), whose hard-item tail decides how pass@k
+        grows with ``k``, ``compare``: both, compared by LOO per task, each task keeping the
+        better (:mod:`mirage_bayes.fitting.item_choice`), or ``auto`` (the default): per task,
+        log-gamma with repeated attempts and normal without
+        (:data:`~mirage_bayes.settings.AUTO_ITEM_FAMILIES`).
 
     Returns
     -------
@@ -141,19 +149,27 @@ def fit(
     config = SamplerConfig(
         draws=draws, tune=tune, chains=chains, seed=seed, progressbar=progressbar
     )
-    families = list(ITEM_FAMILIES) if items == "compare" else [items]
+    task_items = {t.task: auto_item_family(t) if items == "auto" else items for t in tasks}
+    for data in tasks:
+        if items == "auto" and task_items[data.task] != "normal":
+            log(f"{data.task}: repeated attempts, so item difficulty is log-gamma "
+                "(--items normal to assume normal items)")  # fmt: skip
+    if items == "compare":  # every task under each family in turn
+        runs = {family: dict.fromkeys(task_items, family) for family in ITEM_FAMILIES}
+    else:
+        runs = {"as given": task_items}
     loops = {}
-    for family in families:
-        if len(families) > 1:
+    for family, families in runs.items():
+        if len(runs) > 1:
             log(f"item difficulty: the {family} family")
         steps = KindSteps(
-            sample=partial(sample_trend, items=family),
+            sample=partial(_sample, families=families),
             diagnose=lambda _data, idata: diagnose(idata),
             late_check=partial(_late_check, seed=seed),
         )
         loops[family] = run_trend_loop(tasks, trends, config, steps, log)
     loop, family_records = (
-        choose_item_families(loops, tasks) if items == "compare" else (loops[items], [])
+        choose_item_families(loops, tasks) if items == "compare" else (loops["as given"], [])
     )
     meta = {
         "input": outputs.attrs.get("source"),
@@ -163,6 +179,7 @@ def fit(
         "lengths": sorted({int(v) for v in lengths}),
         "ks": sorted({int(v) for v in ks}),
         "items": items,
+        "task_items": {} if items == "compare" else task_items,
         "item_families": family_records,
         "chance": {
             t.task: chance_summary(t, chance_sources[t.task])

@@ -16,8 +16,16 @@ from typing import Any
 
 from mirage_bayes.fitting.comparison import compare_trends
 from mirage_bayes.fitting.trend_loop import TrendLoop
+from mirage_bayes.settings import AUTO_ITEM_FAMILIES
 
-__all__ = ["choose_item_families", "item_family_records", "task_item_family"]
+__all__ = ["auto_item_family", "choose_item_families", "item_family_records", "task_item_family"]
+
+
+def auto_item_family(data: Any) -> str:
+    """The family ``--items auto`` gives a task: see
+    :data:`~mirage_bayes.settings.AUTO_ITEM_FAMILIES`."""
+    key = "repeated attempts" if data.has_attempts else "one attempt"
+    return AUTO_ITEM_FAMILIES[key]
 
 
 def _task_table(loop: TrendLoop, task: str):
@@ -41,7 +49,7 @@ def task_item_family(meta: dict, task: str) -> dict:
     and, with ``--items compare``, the comparison records."""
     rows = [r for r in meta.get("item_families") or [] if r["task"] == task]
     if not rows:
-        return {"family": meta.get("items", "normal")}
+        return {"family": (meta.get("task_items") or {}).get(task, meta.get("items", "normal"))}
     return {"family": next(r["items"] for r in rows if r["kept"]), "comparison": rows}
 
 

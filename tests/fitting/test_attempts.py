@@ -161,8 +161,11 @@ def test_fit_with_attempts_reports_pass_at_k(tmp_path):
     report = (out / "report.md").read_text()
     assert "### Repeated attempts: pass@k" in report and "With 12 attempts per item" in report
     assert (out / "figures" / "simulated_arithmetic_pass_at_k.png").exists()
-    floors = json.loads((out / "summary.json").read_text())["tasks"]["simulated_arithmetic"]
-    floors = floors["resolution"]
+    entry = json.loads((out / "summary.json").read_text())["tasks"]["simulated_arithmetic"]
+    # --items auto: repeated attempts get the log-gamma family, and the report says so.
+    assert entry["item_family"] == {"family": "log_gamma"}
+    assert "Item difficulty is log-gamma" in report and "with shape Q = " in report
+    floors = entry["resolution"]
     assert floors[0]["attempts_per_item"] == 12
     assert floors[0]["floor_attempts"] == pytest.approx(1 / (40 * 12))
 

@@ -13,7 +13,11 @@ import pytest
 from mirage_bayes.fitting.comparison import compare_trends
 from mirage_bayes.fitting.generation import fit
 from mirage_bayes.fitting.inference import Diagnostics
-from mirage_bayes.fitting.item_choice import choose_item_families, task_item_family
+from mirage_bayes.fitting.item_choice import (
+    auto_item_family,
+    choose_item_families,
+    task_item_family,
+)
 from mirage_bayes.fitting.trend_loop import TrendLoop
 from mirage_bayes.simulate.attempts import simulate_attempts
 
@@ -73,6 +77,16 @@ def test_each_task_keeps_the_family_with_the_higher_elpd():
     assert task_item_family(meta, "b")["family"] == "normal"
     assert len(task_item_family(meta, "b")["comparison"]) == 2
     assert task_item_family({"items": "log_gamma"}, "b") == {"family": "log_gamma"}
+
+
+def test_auto_gives_repeated_attempts_the_log_gamma_family():
+    assert auto_item_family(SimpleNamespace(has_attempts=True)) == "log_gamma"
+    assert auto_item_family(SimpleNamespace(has_attempts=False)) == "normal"
+    meta = {"items": "auto", "task_items": {"a": "log_gamma", "b": "normal"}}
+    assert task_item_family(meta, "a") == {"family": "log_gamma"}
+    assert task_item_family(meta, "b") == {"family": "normal"}
+    # A summary.json written before --items auto names one family for every task.
+    assert task_item_family({"items": "normal"}, "a") == {"family": "normal"}
 
 
 def test_an_unknown_family_is_refused():

@@ -82,7 +82,7 @@ def test_pytensor_weights_and_gradient_equal_numpy(q):
 
 def test_the_cli_choices_are_the_families_and_compare():
     """``fit --items`` is parsed without importing the models: its choices live in settings."""
-    assert ITEM_CHOICES == (*ITEM_FAMILIES, "compare")
+    assert ITEM_CHOICES == ("auto", *ITEM_FAMILIES, "compare")
 
 
 def test_family_of_a_posterior():
