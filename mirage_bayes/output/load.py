@@ -60,8 +60,7 @@ def load_fit(fit_dir: str | Path) -> list[dict]:
             post, const = idata.posterior, idata.constant_data
             mu = post["mu"].transpose("chain", "draw", "scale").values
             sigma = post["sigma_item"].values.reshape(-1)
-            # Present where items were fitted as log-gamma (mirage_bayes.models.item_families).
-            shape = post[SHAPE_PARAMETER].values.reshape(-1) if SHAPE_PARAMETER in post else None
+            shape = _item_shape(post)
             tokens = const["n_tokens"].values
             sizes = const["n_params"].values.astype(float)
             models = [str(m) for m in post["scale"].values]
@@ -89,3 +88,14 @@ def load_fit(fit_dir: str | Path) -> list[dict]:
             }
         )
     return fits
+
+
+def _item_shape(post) -> np.ndarray | None:
+    """The log-gamma shape ``Q`` per draw where items were fitted as log-gamma
+    (:mod:`mirage_bayes.models.item_families`), else ``None``. A posterior written while the
+    shape was ``k > 0`` (sampled as ``log_item_shape``) describes the same law at
+    ``Q = 1/√k``."""
+    if SHAPE_PARAMETER not in post:
+        return None
+    shape = post[SHAPE_PARAMETER].values.reshape(-1)
+    return 1.0 / np.sqrt(shape) if f"log_{SHAPE_PARAMETER}" in post else shape

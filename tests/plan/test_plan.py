@@ -19,6 +19,7 @@ from scipy.stats import binom
 from mirage_bayes.cli.plan_command import write_plan
 from mirage_bayes.errors import InputError
 from mirage_bayes.models.generation import epsilon_from_eta, population_quantities
+from mirage_bayes.output.load import load_fit
 from mirage_bayes.plan.design import (
     MAX_ITEMS,
     PLAN_COLUMNS,
@@ -222,6 +223,26 @@ def test_plan_from_fit_uses_the_power_law_posterior(fit_folder):
     assert np.all(np.diff(at5) <= 0) and at5[0] > at5[-1]
     other = plan_from_fit(fit_folder, trend="scale_free", lengths=[2])
     assert set(other["trend"]) == {"scale_free"} and set(other["length"]) == {2}
+
+
+@pytest.mark.parametrize("written_as", ["Q", "k"])
+def test_a_log_gamma_fit_loads_with_its_signed_shape(tmp_path, written_as):
+    """The loader gives the shape Q, also from a posterior written when the shape was k > 0
+    (sampled as log_item_shape): the same law at Q = 1/√k."""
+    q = np.full((2, 50), 0.5)
+    shape = {"item_shape": q} if written_as == "Q" else {
+        "item_shape": 1 / q**2, "log_item_shape": np.log(1 / q**2)}  # fmt: skip
+    idata = az.from_dict(
+        posterior={"mu": np.zeros((2, 50, len(SIZES))), "sigma_item": np.full((2, 50), 0.5)}
+        | shape,
+        constant_data={"n_tokens": np.full((3, len(SIZES)), 4), "n_params": SIZES},
+        dims={"mu": ["scale"], "n_tokens": ["item", "scale"], "n_params": ["scale"]},
+        coords={"scale": MODELS, "item": ["a", "b", "c"]},
+    )
+    idata.attrs.update({"task": "t", "trend": "power_law"})
+    idata.to_netcdf(str(tmp_path / "posterior_power_law.nc"))
+    (fit,) = load_fit(tmp_path)
+    assert fit["item_shape"] == pytest.approx(np.full(100, 0.5))
 
 
 def test_plan_from_fit_errors(fit_folder, tmp_path):
