@@ -152,7 +152,8 @@ def fit(
     task_items = {t.task: auto_item_family(t) if items == "auto" else items for t in tasks}
     for data in tasks:
         if items == "auto" and task_items[data.task] != "normal":
-            log(f"{data.task}: repeated attempts, so item difficulty is log-gamma "
+            family = task_items[data.task].replace("_", "-")
+            log(f"{data.task}: repeated attempts, so item difficulty is {family} "
                 "(--items normal to assume normal items)")  # fmt: skip
     if items == "compare":  # every task under each family in turn
         runs = {family: dict.fromkeys(task_items, family) for family in ITEM_FAMILIES}
