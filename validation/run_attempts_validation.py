@@ -153,13 +153,13 @@ def until_pass(
     return pd.concat(frames, ignore_index=True)
 
 
-def rendered(datasets: int, items: int, attempts: int, draws: int) -> pd.DataFrame:
+def rendered(datasets: int, items: int, attempts: int, draws: int, family: str) -> pd.DataFrame:
     frames = []
     for seed in range(datasets):
         outputs, truth = simulate_outputs(n_items=items, lengths=(3,), attempts=attempts,
                                           seed=seed, n_params=np.logspace(8, 11, 8))  # fmt: skip
         outputs.attrs.update(item_ids=True, prescored=False, source=f"seed {seed}")
-        summary = _fit_summary(outputs, seed, draws)
+        summary = _fit_summary(outputs, seed, draws, family=family)
         for k in (1, attempts):
             want = truth[(truth["quantity"] == "pass_at_k") & (truth["k"] == k)]
             want = want.set_index("model")["value"]
@@ -216,7 +216,7 @@ def main() -> None:
             above_zero=("hdi_low", lambda v: float((v > 0).mean())),
         )  # fmt: skip
     else:
-        table = rendered(o.datasets, o.items, o.attempts, o.draws)
+        table = rendered(o.datasets, o.items, o.attempts, o.draws, o.family)
         summary = table.groupby("k").agg(cells=("covered", "size"), covered=("covered", "mean"))
     RESULTS.mkdir(exist_ok=True)
     suffix = "" if o.family == "normal" else f"_{o.family}"
