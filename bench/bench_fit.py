@@ -7,7 +7,13 @@ Measured side by side in one run, because the machine is shared and absolute tim
    cache (a fresh ``compiledir``) and then warm (the same cache again);
 3. the baseline: a point fit of the smoothly broken power law the way Caballero et al. fit it
    (``scipy.optimize.brute`` over their coarse grid, then ``curve_fit``) to the same data's
-   observed per-token cross-entropy per model size.
+   observed per-token cross-entropy per model size;
+4. two floors no faster implementation of this fit can go below: importing PyMC, ArviZ and
+   Matplotlib in a fresh interpreter, and the marginal item likelihood (the fused kernel, value
+   and gradient, timed alone at the warm fit's posterior means) times the gradient evaluations
+   NUTS made in the kept draws of the warm fit (per chain, the busier chain, all trends; chains
+   run side by side). Tuning makes about as many evaluations again and is left out, so the
+   second floor is a lower bound.
 
 Usage: ``python bench/bench_fit.py [--draws 1000 --tune 1000]``. Prints a Markdown table.
 """
@@ -78,6 +84,48 @@ def time_fit(out: Path, compiledir: Path, draws: int, tune: int) -> float:
     return elapsed
 
 
+def time_imports() -> float:
+    """Seconds for a fresh interpreter to import the libraries every ``fit`` needs."""
+    command = [sys.executable, "-c", "import pymc, arviz, matplotlib.pyplot"]
+    start = time.perf_counter()
+    subprocess.run(command, check=True, capture_output=True)
+    return time.perf_counter() - start
+
+
+def kernel_floor(fit_dir: Path, repeats: int = 2000) -> tuple[float, int, float]:
+    """Seconds of likelihood kernel the warm fit's kept draws needed, the evaluations counted
+    and the seconds per evaluation (see the module docstring)."""
+    import arviz as az
+
+    from mirage_bayes.fitting.data import split_tasks
+    from mirage_bayes.inputs.io import read_outputs
+    from mirage_bayes.inputs.scoring import score_outputs
+    from mirage_bayes.models.generation import quadrature_grid
+    from mirage_bayes.models.likelihood import marginal_loglik_and_grad
+
+    (data,) = split_tasks(score_outputs(read_outputs(EXAMPLE))[0])
+    per_chain = 0
+    for path in sorted(fit_dir.glob("posterior_*.nc")):
+        idata = az.from_netcdf(path)
+        per_chain += int(idata.sample_stats["n_steps"].sum("draw").max())
+        if path.stem.endswith("power_law") and "broken" not in path.stem:
+            mu = idata.posterior["mu"].mean(("chain", "draw")).to_numpy()
+            sigma = float(idata.posterior["sigma_item"].mean())
+    nodes, log_w = quadrature_grid(data.trials.sum(1).max())
+    args = (
+        np.ascontiguousarray(mu), sigma, nodes, log_w, data.pattern_errors.astype(float),
+        (data.pattern_trials - data.pattern_errors).astype(float),
+        data.pattern_counts.astype(float), data.pattern_log_binom.astype(float),
+        data.chance_groups.astype(float), data.pattern_group.astype(np.int64),
+    )  # fmt: skip
+    marginal_loglik_and_grad(*args)  # compiled (or loaded from Numba's cache) before timing
+    start = time.perf_counter()
+    for _ in range(repeats):
+        marginal_loglik_and_grad(*args)
+    per_evaluation = (time.perf_counter() - start) / repeats
+    return per_chain * per_evaluation, per_chain, per_evaluation
+
+
 def time_scoring(n_pairs: int) -> float:
     from mirage_bayes.inputs.scoring import score_outputs
 
@@ -116,11 +164,18 @@ def main() -> None:
         cold = time_fit(tmp / "cold", tmp / "cache", args.draws, args.tune)
         baseline = caballero_point_fit(per_size.index.to_numpy(float), loss.to_numpy())
         warm = time_fit(tmp / "warm", tmp / "cache", args.draws, args.tune)
+        imports = time_imports()
+        floor, evaluations, per_evaluation = kernel_floor(tmp / "warm")
     print("| measurement | seconds | ratio to baseline |\n|---|---|---|")
     print(f"| score {args.pairs:,} pairs (char) | {scoring:.1f} | |")
     print(f"| baseline: BNSL brute + curve_fit | {baseline:.1f} | 1.0 |")
     print(f"| fit, cold cache ({args.draws} draws) | {cold:.1f} | {cold / baseline:.1f} |")
     print(f"| fit, warm cache ({args.draws} draws) | {warm:.1f} | {warm / baseline:.1f} |")
+    print(f"| floor: import PyMC, ArviZ, Matplotlib | {imports:.1f} | {imports / baseline:.1f} |")
+    print(
+        f"| floor: {evaluations:,} kernel evaluations ({per_evaluation * 1e3:.3f} ms each) "
+        f"| {floor:.1f} | {floor / baseline:.1f} |"
+    )
 
 
 if __name__ == "__main__":

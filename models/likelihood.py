@@ -51,6 +51,9 @@ def _link_tables(mu, sigma, nodes, chance, chance_grad):
     derr_dg = np.zeros(shape_dg)
     dok_dg = np.zeros(shape_dg)
     for s in range(n_scales):
+        chance_here = False
+        for g in range(n_groups):
+            chance_here = chance_here or chance[g, s] != 0.0
         for q in range(n_nodes):
             lam = np.exp(mu[s] + sigma * nodes[q])
             if lam < LOG2:  # log(1 − e^−λ) accurately at both ends
@@ -59,6 +62,10 @@ def _link_tables(mu, sigma, nodes, chance, chance_grad):
                 log_eps = np.log1p(-np.exp(-lam))
             # d/dη log(1 − e^−λ) = λ e^−λ / (1 − e^−λ) = λ / expm1(λ); → 1 as λ → 0.
             ratio = lam / np.expm1(lam) if lam > 1e-300 else 1.0
+            eps = survive = bounded_power = 0.0
+            if chance_here:  # what every group with chance matches shares, computed once
+                eps, survive = np.exp(log_eps), np.exp(-lam)
+                bounded_power = np.exp(CHANCE_EXPONENT * log_eps)
             for g in range(n_groups):
                 c = chance[g, s]
                 if c == 0.0:
@@ -69,15 +76,14 @@ def _link_tables(mu, sigma, nodes, chance, chance_grad):
                     continue
                 bounded = c * (CHANCE_EXPONENT + 1.0) <= 1.0
                 m = CHANCE_EXPONENT if bounded else 1.0 / c - 1.0
-                eps = np.exp(log_eps)
-                power = np.exp(m * log_eps)  # ε^m
+                power = bounded_power if bounded else np.exp(m * log_eps)  # ε^m
                 log_err[g, s, q] = log_eps + np.log1p(-c * power)
                 # d/dη log(1 − g ε^m) = −g m ε^m / (1 − g ε^m) · d log ε / dη
                 dlog_err[g, s, q] = ratio * (1.0 - c * m * power / (1.0 - c * power))
                 if eps < 0.5:
                     ok = np.log1p(-eps * (1.0 - c * power))
                 else:  # 1 − ε + g ε^(m+1) = e^−λ + g ε^(m+1), without cancellation near ε = 1
-                    ok = np.log(np.exp(-lam) + c * eps * power)
+                    ok = np.log(survive + c * eps * power)
                 log_ok[g, s, q] = ok
                 # d/dη log(1 − ε + g ε^(m+1)) = −(1 − g (m+1) ε^m)·λ e^−λ / (1 − ε + g ε^(m+1))
                 dlog_ok[g, s, q] = -(1.0 - c * (m + 1.0) * power) * lam * np.exp(-lam - ok)
