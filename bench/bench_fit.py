@@ -12,10 +12,12 @@ Measured side by side in one run, because the machine is shared and absolute tim
    Matplotlib in a fresh interpreter, and the marginal item likelihood (the fused kernel, value
    and gradient, timed alone at the warm fit's posterior means) times the gradient evaluations
    NUTS made in the kept draws of the warm fit (per chain, the busier chain, all trends; chains
-   run side by side). Tuning makes about as many evaluations again and is left out, so the
-   second floor is a lower bound.
+   run side by side). ``fit`` keeps no tuning statistics, so tuning is left out and the second
+   floor is a lower bound; ``--count-tuning`` samples the three trends once more, as ``fit``
+   does but keeping the tuning steps, and prints the evaluations of both phases per trend.
 
-Usage: ``python bench/bench_fit.py [--draws 1000 --tune 1000]``. Prints a Markdown table.
+Usage: ``python bench/bench_fit.py [--draws 1000 --tune 1000] [--count-tuning]``. Prints
+Markdown tables.
 """
 
 from __future__ import annotations
@@ -126,6 +128,35 @@ def kernel_floor(fit_dir: Path, repeats: int = 2000) -> tuple[float, int, float]
     return per_chain * per_evaluation, per_chain, per_evaluation
 
 
+def count_tuning(draws: int, tune: int) -> list[tuple[str, float, float]]:
+    """Gradient evaluations per chain (mean of the chains) in tuning and in the kept draws, per
+    trend, from ``fit``'s own model and sampler settings with the tuning steps kept."""
+    import pymc as pm
+
+    from mirage_bayes.fitting.data import split_tasks
+    from mirage_bayes.fitting.inference import SamplerConfig, dense_mass_matrix, seed_for
+    from mirage_bayes.inputs.io import read_outputs
+    from mirage_bayes.inputs.scoring import score_outputs
+    from mirage_bayes.models import TRENDS
+    from mirage_bayes.models.generation import build_model
+
+    (data,) = split_tasks(score_outputs(read_outputs(EXAMPLE))[0])
+    config = SamplerConfig(draws=draws, tune=tune)
+    rows = []
+    for name, trend in TRENDS.items():
+        with build_model(data, trend), dense_mass_matrix():
+            idata = pm.sample(
+                draws=draws, tune=tune, chains=config.chains, cores=config.chains,
+                target_accept=config.target_accept, init="jitter+adapt_full",
+                random_seed=seed_for(config, data, name), progressbar=False,
+                compute_convergence_checks=False, discard_tuned_samples=False,
+            )  # fmt: skip
+        steps = [idata[group]["n_steps"].sum("draw").mean() for group in
+                 ("warmup_sample_stats", "sample_stats")]  # fmt: skip
+        rows.append((name, float(steps[0]), float(steps[1])))
+    return rows
+
+
 def time_scoring(n_pairs: int) -> float:
     from mirage_bayes.inputs.scoring import score_outputs
 
@@ -147,6 +178,7 @@ def main() -> None:
     parser.add_argument("--draws", type=int, default=1000)
     parser.add_argument("--tune", type=int, default=1000)
     parser.add_argument("--pairs", type=int, default=1_000_000)
+    parser.add_argument("--count-tuning", action="store_true")
     args = parser.parse_args()
 
     scoring = time_scoring(args.pairs)
@@ -176,6 +208,11 @@ def main() -> None:
         f"| floor: {evaluations:,} kernel evaluations ({per_evaluation * 1e3:.3f} ms each) "
         f"| {floor:.1f} | {floor / baseline:.1f} |"
     )
+
+    if args.count_tuning:
+        print("\n| trend | evaluations per chain: tuning | kept draws | ratio |\n|---|---|---|---|")
+        for name, tuning, kept in count_tuning(args.draws, args.tune):
+            print(f"| {name} | {tuning:,.0f} | {kept:,.0f} | {tuning / kept:.2f} |")
 
 
 if __name__ == "__main__":
