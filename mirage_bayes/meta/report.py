@@ -30,7 +30,7 @@ from mirage_bayes.meta.plots import (
     plot_top_curves,
 )
 from mirage_bayes.output.destination import staged_folder
-from mirage_bayes.output.formatting import format_number
+from mirage_bayes.output.formatting import format_number, format_p_value
 from mirage_bayes.output.report import template_environment
 from mirage_bayes.settings import LATE_ALPHA, VERSION
 
@@ -159,7 +159,13 @@ def _figures(result: MetaResult, directory: Path) -> list[dict[str, str]]:
     return entries
 
 
-def _cell(value: Any, column: str) -> str:
+# Monte Carlo p-values: 0 means no replicate reached the observed value, not probability 0.
+P_VALUE_COLUMNS = frozenset({"p_late", "q_late", "ppp", "q_value"})
+
+
+def _cell(value: Any, column: str, p_floor: float) -> str:
+    if column in P_VALUE_COLUMNS:
+        return format_p_value(value, p_floor)
     if isinstance(value, str):
         return value if len(value) <= NAME_WIDTH else value[: NAME_WIDTH - 1] + "…"
     if column.startswith("n_") and not column.endswith(("_mean", "_low", "_high")):
@@ -167,13 +173,15 @@ def _cell(value: Any, column: str) -> str:
     return format_number(value)
 
 
-def _rows(frame: pd.DataFrame, columns: list[str]) -> list[list[str]]:
-    return [[_cell(v, c) for v, c in zip(row, columns, strict=True)]
+def _rows(frame: pd.DataFrame, columns: list[str], p_floor: float) -> list[list[str]]:
+    return [[_cell(v, c, p_floor) for v, c in zip(row, columns, strict=True)]
             for row in frame[columns].itertuples(index=False)]  # fmt: skip
 
 
-def _table(frame: pd.DataFrame, columns: dict[str, str]) -> dict[str, list]:
-    return {"headers": list(columns.values()), "rows": _rows(frame, list(columns))}
+def _table(frame: pd.DataFrame, columns: dict[str, str], p_floor: float) -> dict[str, list]:
+    """Header and formatted rows; a p-value of 0 reads as below ``p_floor``, one over the
+    number of posterior predictive draws."""
+    return {"headers": list(columns.values()), "rows": _rows(frame, list(columns), p_floor)}
 
 
 def _headline(s: dict) -> list[tuple[str, str]]:
@@ -199,15 +207,6 @@ def _notes(s: dict) -> list[str]:
     if s["n_not_analysed"]:
         out.append(f"{s['n_not_analysed']} triplet(s) have fewer than 2 sizes and are not "
                    "analysed (note column of meta.csv).")  # fmt: skip
-    refits = s["n_loo_exact_refits"]
-    if refits:
-        out.append(
-            f"PSIS-LOO had Pareto k > 0.7 at some sizes: {refits} exact leave-one-size-out "
-            f"refits replace those terms ({s['n_loo_exact_refits_divergent']} with "
-            f"divergences); {s['n_broken_pareto_k_above_07']} comparison(s) keep a Pareto "
-            f"k above 0.7; in {s['n_loo_mcse_large']} the refits' Monte Carlo error is "
-            "above a quarter of dse (note column)."
-        )
     return out
 
 
@@ -232,6 +231,7 @@ def render_meta_report(result: MetaResult, directory: str | Path) -> Path:
                       "n_saturating": "saturating", "n_worse": "worse",
                       "n_irregular": "irregular", "n_too_few": "too few"}  # fmt: skip
     sensitivity = s.get("chance_sensitivity")
+    p_floor = 1.0 / (result.config.draws * result.config.chains)
     context = {
         "title": "mirage-bayes meta report",
         "verdict": verdict(s),
@@ -240,10 +240,10 @@ def render_meta_report(result: MetaResult, directory: str | Path) -> Path:
         "warnings": _notes(s),
         "sensitivity": sensitivity["statement"] if sensitivity else None,
         "figures": _figures(result, directory),
-        "by_metric": _table(result.by_metric.head(TABLE_ROWS * 2), metric_columns),
-        "late": _table(shown.head(TABLE_ROWS), columns),
+        "by_metric": _table(result.by_metric.head(TABLE_ROWS * 2), metric_columns, p_floor),
+        "late": _table(shown.head(TABLE_ROWS), columns, p_floor),
         "late_title": "Late jumps" if len(flagged) else "No late jump: the smallest p_late",
-        "others": _table(others.head(TABLE_ROWS), columns),
+        "others": _table(others.head(TABLE_ROWS), columns, p_floor),
         "settings": [
             (k, str(v))
             for k, v in {**result.config.to_dict(), **result.meta, "version": VERSION}.items()

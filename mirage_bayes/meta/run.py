@@ -235,6 +235,17 @@ def _warnings(triplets: Sequence[Triplet], table: pd.DataFrame, summary: dict) -
                 "sampler diagnostics after retries (r̂ > 1.01, bulk ESS < 400 or "
                 f"divergences; columns {part}_* of meta.csv)"
             )
+    refits = summary["n_loo_exact_refits"]
+    if refits:
+        # The refits' sampler trouble is in their ELPD terms: it belongs beside the other
+        # diagnostics in summary.json and on the terminal, not in the report alone.
+        out.append(
+            f"PSIS-LOO had Pareto k > 0.7 at some sizes: {refits} exact leave-one-size-out "
+            f"refits replace those terms ({summary['n_loo_exact_refits_divergent']} with "
+            f"divergences); {summary['n_broken_pareto_k_above_07']} comparison(s) keep a "
+            f"Pareto k above 0.7; in {summary['n_loo_mcse_large']} the refits' Monte Carlo "
+            "error is above a quarter of dse (note column of meta.csv)"
+        )
     return out
 
 

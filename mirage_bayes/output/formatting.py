@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-__all__ = ["MISSING", "format_number", "format_params", "hdi_text"]
+__all__ = ["MISSING", "format_number", "format_p_value", "format_params", "hdi_text"]
 
 MISSING = "—"
 """What an empty cell shows."""
@@ -65,3 +65,11 @@ def format_params(value: Any) -> str:
 def hdi_text(low: Any, high: Any) -> str:
     """A 94% interval as ``[low, high]``."""
     return f"[{format_number(low)}, {format_number(high)}]"
+
+
+def format_p_value(value: Any, floor: float) -> str:
+    """A Monte Carlo p-value: ``< floor`` where no replicate reached the observed value (0 is
+    the resolution of the draws, not a probability of 0), else :func:`format_number`."""
+    if value == 0:
+        return f"< {floor:.1g}"
+    return format_number(value)

@@ -60,6 +60,31 @@ def test_late_jump_needs_the_forecast_and_the_shape():
     assert _classify(steady, LATE_ALPHA / 2) == "accelerating"
 
 
+def test_a_spike_that_falls_back_at_the_largest_size_is_no_late_jump():
+    # Pythia 0-shot multiplication-like: 1/50 at five sizes, 7/50, then 2/50.
+    spike = np.array([1, 1, 1, 1, 1, 7, 2]) / 50
+    assert _classify(spike, LATE_ALPHA / 10, n=50) != "late_jump"
+    # The same jump kept at the largest size is one.
+    kept = np.array([1, 1, 1, 1, 1, 7, 30]) / 50
+    assert _classify(kept, LATE_ALPHA / 10, n=50) == "late_jump"
+    # Fallen half way back: the largest size keeps less than half the range.
+    halved = np.array([2, 2, 2, 2, 2, 20, 9]) / 50
+    assert _classify(halved, LATE_ALPHA / 10, n=50) == "accelerating"
+
+
+def test_beyond_the_forecast_without_a_real_gain_gets_the_ordinary_class():
+    # BIG-G metaphor_understanding-like: flat, the largest size 1 SE above the best smaller one.
+    k = np.array([18, 20, 17, 20, 20, 17, 15, 19, 17, 13, 20, 25])
+    assert _classify(k / 47, LATE_ALPHA / 2, n=47) == _classify(k / 47, 0.5, n=47) == "flat"
+
+
+def test_late_shape_and_classify_agree_on_the_largest_size():
+    past, se_past = np.zeros(5), np.full(5, 0.01)
+    futures = np.array([[0.4, 0.05], [0.05, 0.4], [0.4, 0.38]])
+    se = np.full((3, 2), 0.03)
+    np.testing.assert_array_equal(late_shape(past, se_past, futures, se), [False, True, True])
+
+
 def test_the_threshold_is_the_configured_one():
     p = np.array([0.0, 0.0, 0.01, 0.0, 0.0, 0.0, 0.05, 0.45])
     se = _se(p, 200)

@@ -69,8 +69,11 @@ def test_chance_sensitivity_and_warning():
 def test_exact_leave_one_out_replaces_high_pareto_k():
     frame = _curve("late", [0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.13], n_items=204)
     config = MetaConfig(draws=200, tune=300, chains=2, retries=1, broken=True)
-    row = analyse(triplets_from_frame(frame), config, workers=1, progress=False).table.iloc[0]
+    result = analyse(triplets_from_frame(frame), config, workers=1, progress=False)
+    row = result.table.iloc[0]
     assert row["loo_refits"] > 0 and "exact leave-one-size-out" in row["note"]
+    # The refits' diagnostics reach summary.json and the terminal, not the report alone.
+    assert any("exact leave-one-size-out refits" in w for w in result.summary["warnings"])
     assert not row["pareto_k_max"] > 0.7
     assert np.isfinite(row["elpd_diff_broken"]) and np.isfinite(row["dse"])
 

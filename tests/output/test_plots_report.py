@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 from matplotlib.figure import Figure
 
-from mirage_bayes.output.formatting import format_number, format_params
+from mirage_bayes.output.formatting import format_number, format_p_value, format_params
 from mirage_bayes.output.plots import (
     figure_stems,
     plot_comparison,
@@ -284,6 +284,12 @@ def test_number_formatting():
     assert format_number(1.23456e-5) == "1.23e-5"
     assert format_number(float("nan")) == "—"
     assert format_number(0) == "0"
+
+
+def test_a_monte_carlo_p_value_of_zero_reads_as_below_the_resolution():
+    assert format_p_value(0.0, 1 / 2000) == "< 0.0005"
+    assert format_p_value(0.012345, 1 / 2000) == "0.0123"
+    assert format_p_value(float("nan"), 1 / 2000) == "—"
 
 
 @pytest.fixture(scope="module")
