@@ -7,9 +7,11 @@ the statistics.
 * Everything is written into a hidden staging folder ``.<name>.staging-<pid>-<hex>`` beside the
   destination and renamed into place at the end, so an error, Ctrl-C or a kill leaves either the
   complete results or none.
-* Every result folder holds a marker file, :data:`MARKER`, naming the command, version and time.
-  ``--force`` replaces only a folder that carries it; a destination that is the current folder
-  (or contains it), or contains an input, is refused even then. An empty folder may be used.
+* Every result folder holds a marker file, :data:`MARKER`, naming the command, version and time
+  and listing every file the run wrote. ``--force`` replaces only a folder that carries it and
+  holds nothing else (a file a user added since is never deleted); a destination that is the
+  current folder (or contains it), or contains an input, is refused even then. An empty folder
+  may be used.
 * A run claims its destination when it starts (an exclusive lock on ``.<name>.lock`` beside it),
   so a second run into the same destination fails at once instead of replacing the first one's
   results. The claim ends with the run; the kernel drops the lock of a killed run.
@@ -58,6 +60,25 @@ def read_marker(folder: str | Path) -> dict | None:
     except (OSError, ValueError):
         return None
     return content if isinstance(content, dict) and content.get("tool") == "mirage-bayes" else None
+
+
+def _written(folder: Path) -> list[str]:
+    """Every file and folder under ``folder`` (not following links), as relative POSIX paths."""
+    found = []
+    for root, dirs, files in os.walk(folder):
+        base = Path(root).relative_to(folder)
+        found += [(base / name).as_posix() for name in (*dirs, *files)]
+    return sorted(name for name in found if name != MARKER)
+
+
+def foreign_entries(folder: str | Path) -> list[str] | None:
+    """What a result folder holds that its run did not write (relative paths, sorted), or
+    ``None`` when its marker lists nothing (a folder written before markers listed files)."""
+    marker = read_marker(folder) or {}
+    listed = marker.get("files")
+    if not isinstance(listed, list):
+        return None
+    return [name for name in _written(Path(folder)) if name not in set(listed)]
 
 
 def _marker(command: str, destination: str) -> dict:
@@ -136,6 +157,22 @@ def check_destination(
                 f"not a mirage-bayes result folder (no {MARKER}), so --force will not replace it",
                 where=where,
                 fix="choose another --out",
+            )
+        foreign = foreign_entries(directory)
+        if foreign is None:
+            raise InputError(
+                f"the folder's {MARKER} does not list the files its run wrote (an older "
+                "mirage-bayes), so --force cannot tell them from files added since",
+                where=where,
+                fix="delete the folder yourself or choose another --out",
+            )
+        if foreign:
+            more = f" and {len(foreign) - 3} more" if len(foreign) > 3 else ""
+            raise InputError(
+                f"the result folder holds files mirage-bayes did not write "
+                f"({', '.join(foreign[:3])}{more}), so --force will not replace it",
+                where=where,
+                fix="move them out of the folder, or choose another --out",
             )
     return directory
 
@@ -384,6 +421,13 @@ def _make_staging(target: Path, command: str) -> Path:
         return staging
 
 
+def _list_written(staging: Path) -> None:
+    """Add the list of every file the run wrote to the staging folder's marker."""
+    marker = read_marker(staging) or {}
+    marker["files"] = _written(staging)
+    (staging / MARKER).write_text(json.dumps(marker, indent=2) + "\n", encoding="utf-8")
+
+
 def _swap(staging: Path, target: Path) -> None:
     """Rename ``staging`` to ``target``, moving previous results aside and deleting them after.
 
@@ -435,6 +479,7 @@ def staged_folder(
         staging = _make_staging(target, command)
         try:
             yield staging
+            _list_written(staging)
             check_destination(directory, force=force, inputs=_CLAIMS[target].inputs)
             _swap(staging, target)
         except BaseException:

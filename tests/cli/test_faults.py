@@ -424,7 +424,7 @@ def test_full_disk_while_saving_keeps_the_previous_results(tmp_path, capsys, mon
     path = good_csv(tmp_path / "o.csv")
     out = tmp_path / "r"
     out.mkdir()
-    marker = {"tool": "mirage-bayes", "command": "fit", "pid": 1}
+    marker = {"tool": "mirage-bayes", "command": "fit", "pid": 1, "files": ["summary.csv"]}
     (out / destination.MARKER).write_text(json.dumps(marker))
     (out / "summary.csv").write_text("previous")
 

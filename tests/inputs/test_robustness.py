@@ -299,7 +299,8 @@ def snapshot(folder: Path) -> dict[str, bytes]:
 
 def old_results(folder: Path) -> dict[str, bytes]:
     folder.mkdir()
-    (folder / ".mirage-bayes.json").write_text('{"tool": "mirage-bayes"}')  # --force replaces it
+    marker = {"tool": "mirage-bayes", "files": ["figures", "figures/old.png", "summary.csv"]}
+    (folder / ".mirage-bayes.json").write_text(json.dumps(marker))  # --force replaces it
     (folder / "summary.csv").write_text("previous,results\n1,2\n")
     (folder / "figures").mkdir()
     (folder / "figures" / "old.png").write_bytes(b"\x89PNG old")

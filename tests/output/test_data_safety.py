@@ -53,7 +53,8 @@ def hidden(parent: Path, name: str) -> list[str]:
 def marked_results(folder: Path) -> dict[str, bytes]:
     """A previous mirage-bayes result folder (with the marker)."""
     folder.mkdir(parents=True)
-    marker = {"tool": "mirage-bayes", "command": "fit", "version": __version__, "pid": 1}
+    marker = {"tool": "mirage-bayes", "command": "fit", "version": __version__, "pid": 1,
+              "files": ["summary.csv"]}  # fmt: skip
     (folder / MARKER).write_text(json.dumps(marker))
     (folder / "summary.csv").write_text("previous,results\n1,2\n")
     return snapshot(folder)
@@ -153,6 +154,15 @@ def test_check_destination_rules(tmp_path):
     with pytest.raises(InputError, match=r"not empty.*--force \(force=True in Python\)"):
         check_destination(ours, force=False)
     assert check_destination(ours, force=True) == ours
+    (ours / "my_notes.txt").write_text("a user's file, added after the run")
+    (ours / "mine").mkdir()
+    with pytest.raises(InputError, match=r"did not write \(mine, my_notes.txt\)"):
+        check_destination(ours, force=True)
+    (ours / "my_notes.txt").unlink()
+    (ours / "mine").rmdir()
+    (ours / MARKER).write_text('{"tool": "mirage-bayes"}')  # an older marker lists no files
+    with pytest.raises(InputError, match="does not list the files"):
+        check_destination(ours, force=True)
     (ours / MARKER).write_text('{"tool": "something else"}')
     with pytest.raises(InputError, match="not a mirage-bayes result folder"):
         check_destination(ours, force=True)
@@ -160,6 +170,21 @@ def test_check_destination_rules(tmp_path):
     file.write_text("x")
     with pytest.raises(InputError, match="not a folder"):
         check_destination(file, force=True)
+
+
+def test_force_keeps_a_file_the_user_added_to_a_result_folder(tmp_path, capsys):
+    out = tmp_path / "res"
+    assert run_main(["fit", EXAMPLE, "--out", out, "--draws", "100", "--tune", "100",
+                     "--quiet", "--trends", "power_law"]) in (0, 3)  # fmt: skip
+    listed = json.loads((out / MARKER).read_text())["files"]
+    assert "summary.csv" in listed and "figures" in listed and MARKER not in listed
+    (out / "mydata").mkdir()
+    (out / "mydata" / "keep.csv").write_text("x\n")
+    before = snapshot(out)
+    capsys.readouterr()
+    assert run_main(["fit", EXAMPLE, "--out", out, "--force", "--quiet"]) == 2
+    assert "did not write (mydata, mydata/keep.csv)" in one_error_line(capsys)
+    assert snapshot(out) == before
 
 
 def test_input_through_a_link_is_recognised(tmp_path):
@@ -334,7 +359,8 @@ def test_ctrl_c_during_the_final_renames_undoes_them(tmp_path, monkeypatch):
 def leftover(parent: Path, name: str, pid: int, **marker) -> Path:
     folder = parent / name
     folder.mkdir()
-    content = {"tool": "mirage-bayes", "pid": pid, "host": socket.gethostname(), **marker}
+    content = {"tool": "mirage-bayes", "pid": pid, "host": socket.gethostname(),
+               "files": ["summary.csv"], **marker}  # fmt: skip
     (folder / MARKER).write_text(json.dumps(content))
     (folder / "summary.csv").write_text("partial")
     return folder
