@@ -8,21 +8,29 @@ Module-level imports stay light (no pandas, no PyMC), like the rest of the comma
 from __future__ import annotations
 
 import argparse
+import csv
 import errno
+import json
 import os
 import re
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 
 from mirage_bayes.errors import EXIT_OS_ERROR, InputError, one_line
 
 __all__ = [
+    "EXISTS_FIX",
     "NEGATIVE_NUMBERS",
     "os_failure",
     "probe_folder",
+    "refuse_foreign_table",
     "refuse_generation_options",
     "write_tables",
 ]
+
+EXISTS_FIX = "choose another path, or pass --force to overwrite a table mirage-bayes wrote"
+"""What to do about an output file that exists (``--force`` alone does not replace a user's)."""
 
 # A negative number, or a comma-separated list starting with one ("-1e9", "-0.5,2"): argparse
 # took "--n-params -1e9" for two options ("expected one argument"), as it knows only "-1" and
@@ -72,6 +80,54 @@ def probe_folder(folder: Path, where: str) -> None:
             fix="free disk space or fix the folder's permissions, or write elsewhere",
             code=EXIT_OS_ERROR,
         ) from None
+
+
+def _columns(path: Path) -> list[str] | None:
+    """The column names of a CSV, JSON Lines or Parquet table (``None`` if unreadable)."""
+    try:
+        suffix = path.suffix.lower()
+        if suffix == ".parquet":
+            import pyarrow.parquet  # only when a Parquet file is about to be replaced
+
+            return list(pyarrow.parquet.read_schema(path).names)
+        with path.open(encoding="utf-8", newline="") as file:
+            if suffix == ".jsonl":
+                first = json.loads(file.readline())
+                return list(first) if isinstance(first, dict) else None
+            return next(csv.reader(file), None)
+    except (OSError, UnicodeDecodeError, ValueError, ImportError):
+        return None
+
+
+def refuse_foreign_table(
+    path: Path, columns: Sequence[str], *, force: bool, inputs: Sequence[str | Path] = ()
+) -> None:
+    """Before a table is written to ``path``: refuse an existing file unless ``force`` and it is
+    a table with the same columns, as mirage-bayes wrote it before, and refuse a path that is
+    or lies inside one of ``inputs`` even then. A user's file is never overwritten."""
+    target = Path(os.path.abspath(path))
+    for item in inputs:
+        source = Path(os.path.abspath(item))
+        if target == source or source in target.parents:
+            raise InputError(
+                f"is {'the' if target == source else 'inside the'} input {item}, which would be "
+                "replaced",
+                where=str(path),
+                fix="write the table somewhere else",
+            )
+    if not os.path.lexists(path):
+        return
+    if not force:
+        raise InputError("file exists", where=str(path), fix=EXISTS_FIX)
+    if path.is_symlink() or not path.is_file():
+        raise InputError("exists and is not a file", where=str(path), fix="choose another path")
+    if _columns(path) != list(columns):
+        raise InputError(
+            "not a table mirage-bayes wrote (its columns differ from the new table's), so "
+            "--force will not overwrite it",
+            where=str(path),
+            fix="choose another path",
+        )
 
 
 def write_tables(tables: dict) -> None:

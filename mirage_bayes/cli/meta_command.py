@@ -8,7 +8,7 @@ import os
 import sys
 from pathlib import Path
 
-from mirage_bayes.cli.checks import probe_folder
+from mirage_bayes.cli.checks import EXISTS_FIX, probe_folder, refuse_foreign_table
 from mirage_bayes.cli.runtime import progress_log, raise_if_interrupted
 from mirage_bayes.errors import EXIT_DIAGNOSTICS, InputError
 from mirage_bayes.meta.fit import MetaConfig
@@ -36,7 +36,7 @@ def _table(args: argparse.Namespace):
             print(f"note: metric(s) {', '.join(assumed)} read as continuous scores (the name "
                   "says neither proportion nor loss)", file=sys.stderr)  # fmt: skip
         if args.convert:
-            _write_csv(frame, Path(args.convert), args.force)
+            _write_csv(frame, Path(args.convert), args.force, inputs=[args.file, args.params])
             return None
         return triplets_from_frame(frame, name=f"{args.source} table from {args.file}", **options)
     triplets = read_meta_table(args.file, **options)
@@ -45,9 +45,8 @@ def _table(args: argparse.Namespace):
     return triplets
 
 
-def _write_csv(frame, path, force: bool) -> None:
-    if path.exists() and not force:
-        raise InputError("file exists", where=str(path), fix="pass --force to overwrite it")
+def _write_csv(frame, path, force: bool, inputs) -> None:
+    refuse_foreign_table(path, list(frame.columns), force=force, inputs=[i for i in inputs if i])
     tmp = path.with_name(f".{path.name}.tmp")
     frame.to_csv(tmp, index=False)
     os.replace(tmp, path)
@@ -59,8 +58,8 @@ def run(args: argparse.Namespace) -> int:
     if args.convert:
         # Refused before the (slow) conversion, not after it.
         convert = Path(args.convert)
-        if convert.exists() and not args.force:
-            raise InputError("file exists", where=str(convert), fix="pass --force to overwrite it")
+        if os.path.lexists(convert) and not args.force:
+            raise InputError("file exists", where=str(convert), fix=EXISTS_FIX)
         probe_folder(convert.parent, str(convert))
     else:
         claim_destination(args.out, force=args.force, inputs=[args.file], command="meta")

@@ -132,7 +132,9 @@ def _check_destination(out: Path, *, force: bool) -> Path:
         if not path.exists():
             continue
         if not force:
-            raise InputError("file exists", where=str(path), fix="pass --force to overwrite it")
+            ours = csv_is_ours if path == out else _is_our_plan_png(png, csv_is_ours)
+            fix = "pass --force to overwrite it" if ours else "choose another --out"
+            raise InputError("file exists", where=str(path), fix=fix)
         if not path.is_file():
             raise InputError(
                 "exists and is not a file", where=str(path), fix="choose another --out"

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 
 import numpy as np
 
-from mirage_bayes.cli.checks import probe_folder, write_tables
+from mirage_bayes.cli.checks import EXISTS_FIX, probe_folder, refuse_foreign_table, write_tables
 from mirage_bayes.errors import InputError
 from mirage_bayes.simulate.generation import GPT3_SIZES, Break, simulate_outputs
 
@@ -56,9 +57,20 @@ def run(args: argparse.Namespace) -> int:
         )
     out = Path(args.out)
     targets = [out] + ([Path(args.truth)] if args.truth else [])
+    if args.truth and Path(os.path.abspath(args.truth)) == Path(os.path.abspath(out)):
+        raise InputError(
+            "--truth names the --out file, which the truth table would replace",
+            where=str(out),
+            fix="give --truth another file name",
+        )
+    if len(set(scales)) < len(scales):
+        raise InputError(
+            "--scales names a size twice, which would give each item two rows for one model",
+            fix="give each size once",
+        )
     for path in targets:
-        if path.exists() and not args.force:
-            raise InputError("file exists", where=str(path), fix="pass --force to overwrite it")
+        if os.path.lexists(path) and not args.force:
+            raise InputError("file exists", where=str(path), fix=EXISTS_FIX)
         if path.suffix.lower() not in {".csv", ".parquet", ".jsonl"}:
             raise InputError(
                 "unsupported file type", where=str(path), fix="use .csv, .parquet or .jsonl"
@@ -70,6 +82,9 @@ def run(args: argparse.Namespace) -> int:
         sigma_item=args.sigma_item, brk=brk, task=args.task, seed=args.seed,
         operation=args.operation, attempts=args.attempts, **rates,
     )  # fmt: skip
-    write_tables({out: outputs, **({Path(args.truth): truth} if args.truth else {})})
+    tables = {out: outputs, **({Path(args.truth): truth} if args.truth else {})}
+    for path, table in tables.items():
+        refuse_foreign_table(path, list(table.columns), force=args.force)
+    write_tables(tables)
     print(f"wrote {len(outputs)} rows to {out}")
     return 0

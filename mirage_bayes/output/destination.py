@@ -36,7 +36,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from mirage_bayes.errors import InputError
+from mirage_bayes.errors import EXIT_OS_ERROR, InputError
 from mirage_bayes.settings import VERSION
 
 try:
@@ -295,6 +295,7 @@ def claim_destination(
                     f"cannot write there ({error.strerror or error})",
                     where=str(directory),
                     fix="choose another --out",
+                    code=EXIT_OS_ERROR,  # the operating system refused, not the input
                 ) from None
             raise
         _CLAIMS[target] = claim

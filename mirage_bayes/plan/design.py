@@ -177,6 +177,24 @@ def items_for_halfwidth(
 # --- plans from a fit or from given error rates ------------------------------------------------
 
 
+# The item-population centres η searched; beyond them every item is right, or wrong.
+MU_RANGE = (-60.0, 10.0)
+
+
+def _centre(excess: Callable[[float], float], wanted: str, sigma_item: float) -> float:
+    """The centre η in :data:`MU_RANGE` where ``excess`` crosses 0 (it rises with η), or one
+    line saying that no centre gives ``wanted``: a wide item spread keeps the population
+    average away from the extremes (the easiest items stay right, the hardest wrong)."""
+    low, high = (excess(mu) for mu in MU_RANGE)
+    if not low <= 0.0 <= high:
+        raise InputError(
+            f"no item population with --sigma-item {sigma_item:g} has {wanted}: items spread "
+            "that widely keep the population average away from it",
+            fix="give a smaller --sigma-item, or a target nearer the middle",
+        )
+    return float(brentq(excess, *MU_RANGE, xtol=1e-12))
+
+
 def mu_for_epsilon(epsilon: float, sigma_item: float) -> float:
     """η = log L_CE at the item-population centre whose population-mean ε equals ``epsilon``."""
     if sigma_item == 0:
@@ -186,18 +204,19 @@ def mu_for_epsilon(epsilon: float, sigma_item: float) -> float:
         eps = population_quantities(np.array([[mu]]), np.array([sigma_item]), [1])["epsilon"]
         return float(eps[0, 0]) - epsilon
 
-    return float(brentq(excess, -60.0, 10.0, xtol=1e-12))
+    return _centre(excess, f"a mean per-token error rate of {epsilon:g}", sigma_item)
 
 
 def epsilon_for_accuracy(accuracy: float, length: int, sigma_item: float) -> float:
     """The population-mean ε at which targets of ``length`` tokens are matched with population
     accuracy ``accuracy`` (items spread by ``sigma_item``)."""
 
-    def excess(mu: float) -> float:
+    def excess(mu: float) -> float:  # rises with η: accuracy falls
         acc = population_quantities(np.array([[mu]]), np.array([sigma_item]), [length])
-        return float(np.log(max(acc["accuracy"][0, 0, 0], 1e-300))) - float(np.log(accuracy))
+        return float(np.log(accuracy)) - float(np.log(max(acc["accuracy"][0, 0, 0], 1e-300)))
 
-    mu = float(brentq(excess, -60.0, 10.0, xtol=1e-12))
+    wanted = f"an accuracy of {accuracy:g} on {length}-token targets"
+    mu = _centre(excess, wanted, sigma_item)
     eps = population_quantities(np.array([[mu]]), np.array([sigma_item]), [length])["epsilon"]
     return float(eps[0, 0])
 

@@ -207,9 +207,24 @@ def test_simulate_refuses_to_overwrite_without_force(tmp_path, capsys):
     one_error_line(capsys)
     assert not out.exists() and truth.read_text() == "precious truth"
 
-    assert run_main([*args, "--force"]) == 0
+    # --force replaces only tables simulate wrote: a user's file stays.
+    assert run_main([*args, "--force"]) == 2
+    assert "not a table mirage-bayes wrote" in one_error_line(capsys)
+    assert truth.read_text() == "precious truth" and not out.exists()
+    truth.unlink()
+    assert run_main(args) == 0
+    assert run_main([*args, "--seed", "7", "--force"]) == 0
     assert len(pd.read_csv(out)) == 10
     assert "epsilon" in truth.read_text()
+
+
+def test_simulate_refuses_truth_over_its_outputs_and_repeated_sizes(tmp_path, capsys):
+    out = tmp_path / "s.csv"
+    assert run_main(["simulate", "--out", out, "--truth", out, "--items", 3]) == 2
+    assert "--truth names the --out file" in one_error_line(capsys)
+    assert run_main(["simulate", "--out", out, "--scales", "1e9,1e9", "--items", 3]) == 2
+    assert "names a size twice" in one_error_line(capsys)
+    assert not out.exists()
 
 
 @pytest.mark.parametrize(

@@ -417,7 +417,7 @@ def test_output_parent_that_cannot_be_written_is_refused_before_reading(tmp_path
 
     monkeypatch.setattr(destination, "_lock", read_only)
     refused(capsys, tmp_path, ["fit", path, "--out", tmp_path / "deep" / "r"],
-            "cannot write there (Read-only file system)")  # fmt: skip
+            "cannot write there (Read-only file system)", code=1)  # fmt: skip
 
 
 def test_full_disk_while_saving_keeps_the_previous_results(tmp_path, capsys, monkeypatch):

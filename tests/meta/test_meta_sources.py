@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import shutil
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -82,6 +84,23 @@ def test_cli_convert_writes_a_table_meta_reads(tmp_path, capsys):
     assert len(triplets) == 85
     assert main(["meta", str(BIGG), "--from", "bigbench-bigg", "--convert", str(out)]) == 2
     assert "file exists" in capsys.readouterr().err
+    # --force replaces an earlier conversion, never a user's file or the data set itself.
+    assert main(["meta", str(BIGG), "--from", "bigbench-bigg", "--convert", str(out),
+                 "--force"]) == 0  # fmt: skip
+    mine = tmp_path / "mine.csv"
+    mine.write_text("precious\n")
+    assert main(["meta", str(BIGG), "--from", "bigbench-bigg", "--convert", str(mine),
+                 "--force"]) == 2  # fmt: skip
+    assert "not a table mirage-bayes wrote" in capsys.readouterr().err
+    assert mine.read_text() == "precious\n"
+    data = tmp_path / "bigg"
+    shutil.copytree(BIGG, data)
+    before = {p.name: p.read_bytes() for p in data.iterdir()}
+    inside = data / sorted(before)[0]
+    assert main(["meta", str(data), "--from", "bigbench-bigg", "--convert", str(inside),
+                 "--force"]) == 2  # fmt: skip
+    assert "inside the input" in capsys.readouterr().err
+    assert {p.name: p.read_bytes() for p in data.iterdir()} == before
 
 
 LMEVAL = DATA / "meta_lmeval"

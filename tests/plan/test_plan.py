@@ -432,3 +432,16 @@ def test_cli_plan_for_a_resolution(tmp_path, capsys):
                            "exactly one")):  # fmt: skip
         assert run_main(["plan", *bad, "--out", tmp_path / "x.csv"]) == 2
         assert mentions in one_error_line(capsys)
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--resolve", "1e-8", "--length", "5", "--sigma-item", "2"],
+        ["--epsilon", "0.1", "--length", "5", "--sigma-item", "50"],
+    ],
+)
+def test_a_target_no_item_population_reaches_is_one_line(args, tmp_path, capsys):
+    assert run_main(["plan", *args, "--out", tmp_path / "p.csv"]) == 2
+    assert "no item population with --sigma-item" in one_error_line(capsys)
+    assert not (tmp_path / "p.csv").exists()
