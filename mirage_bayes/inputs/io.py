@@ -66,7 +66,17 @@ def _attempts(table: Table, item_ids: bool) -> list[str] | None:
             where=table.path,
             fix="add the item id of every row, so that the attempts of one item can be found",
         )
-    return identifier_column(table, "attempt")
+    return [_attempt_number(value) for value in identifier_column(table, "attempt")]
+
+
+def _attempt_number(value: str) -> str:
+    """An attempt number in one spelling: ``1``, ``1.0`` and ``01`` are the same attempt (a
+    spreadsheet or a float column writes them differently); other ids are kept as written."""
+    try:
+        number = float(value)
+    except ValueError:
+        return value
+    return str(int(number)) if number.is_integer() and abs(number) < _MAX_COUNT else value
 
 
 def _require_columns(table: Table) -> tuple[bool, bool]:

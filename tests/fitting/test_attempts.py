@@ -105,6 +105,11 @@ def test_a_repeated_attempt_is_refused(tmp_path, capsys):
     line = one_error_line(capsys)
     assert "item 'q1', attempt '1'" in line and "number each attempt" in line
     assert not (tmp_path / "o").exists()
+    # The same attempt written as 1.0 is the same attempt.
+    table["attempt"] = table["attempt"].astype(object)
+    table.loc[1, "attempt"] = "1.0"
+    assert run_main(["fit", _write(table, tmp_path), "--out", tmp_path / "o"]) == 2
+    assert "attempt '1'" in one_error_line(capsys)
 
 
 def test_attempts_need_item_ids(tmp_path, capsys):
