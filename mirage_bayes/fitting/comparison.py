@@ -185,6 +185,10 @@ def verdict(
             "diagnostics): read the comparison below with care."
         )
     main = pair(comparison, SMOOTH_TREND, BROKEN_TREND)
+    if no_signal:
+        # Without a signal, ELPD differences are rounding noise (0.0 ± 0.0 can still "exceed"
+        # two standard errors): no sentence may read a preference or a late jump into them.
+        return " ".join(parts)
     if main is not None:
         parts.append(preference_sentence(task, main, SMOOTH_TREND, BROKEN_TREND))
         better, diff, se = main

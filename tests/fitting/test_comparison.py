@@ -88,7 +88,12 @@ def test_no_signal_and_sampler_trouble_come_first():
     assert first == "Verdict: no signal"
     assert second.startswith("The data carry no scaling signal: every target token")
     assert "sampler failed its checks for the scale free and broken power law fits" in text
-    assert text.index("sampler failed") < text.index("fits t better")
+    # No preference or change of scaling is read into differences without a signal.
+    pairs[("broken_power_law", "power_law")] = ("broken_power_law", 0.1, 0.0)
+    text = verdict("t", _table(pairs), 6, [], no_signal="every target token is wrong",
+                   late=lambda broken: "Late-jump check: a late jump.")  # fmt: skip
+    assert "better" not in text and "standard errors" not in text
+    assert "changes its scaling" not in text and "Late-jump" not in text
 
 
 def test_no_signal_of_the_data():
