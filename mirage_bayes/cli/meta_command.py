@@ -66,6 +66,13 @@ def run(args: argparse.Namespace) -> int:
     triplets = _table(args)
     if triplets is None:
         return 0
+    if not any(len(t.n_params) >= 2 for t in triplets):
+        raise InputError(
+            f"no curve has 2 model sizes or more ({len(triplets)} curve(s), each at one size): "
+            "there is nothing to analyse",
+            where=str(args.file),
+            fix="give each (family, task, metric) scores at several model sizes",
+        )
     config = MetaConfig(draws=args.draws, tune=args.tune, chains=args.chains, seed=args.seed,
                         threshold=args.threshold, broken=not args.no_broken,
                         retries=args.retries, late_alpha=args.late_alpha)  # fmt: skip

@@ -156,7 +156,10 @@ def add_simulate(commands) -> None:
     )
     simulate.add_argument("--break-at", type=float, default=None, help="size of a break")
     simulate.add_argument(
-        "--break-slope", type=float, default=-1.0, help="change of log-log slope at the break"
+        "--break-slope",
+        type=float,
+        default=None,
+        help="change of log-log slope at the break (-1; needs --break-at)",
     )
     simulate.add_argument(
         "--operation", choices=("add", "multiply"), default="add", help="problem type (add)"

@@ -44,7 +44,13 @@ def run(args: argparse.Namespace) -> int:
     for name, value in rates.items():
         # `0 <= value <= 1` is also false for NaN.
         checks["--" + name.replace("_", "-")] = (value, 0 <= value <= 1, "a probability in [0, 1]")
+    if args.break_slope is not None and args.break_at is None:
+        raise InputError(
+            "--break-slope without --break-at simulates no break",
+            fix="give --break-at, the size where the slope changes",
+        )
     if args.break_at is not None:
+        args.break_slope = -1.0 if args.break_slope is None else args.break_slope
         checks["--break-at"] = (args.break_at, 0 < args.break_at < np.inf, "a positive size")
         checks["--break-slope"] = (args.break_slope, np.isfinite(args.break_slope), "a number")
     for flag, (value, ok, fix) in checks.items():

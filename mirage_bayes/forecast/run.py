@@ -310,7 +310,8 @@ def forecast(
         raise InputError(
             f"no task has enough model sizes for a forecast (at least {need} are needed)",
             where=str(outputs.attrs.get("source", "input")),
-            fix="add model sizes or choose --trends power_law",
+            fix="add model sizes"
+            + ("" if list(wanted) == ["power_law"] else " or choose --trends power_law"),
         )
     for warning in warnings_:  # only now: printed before the error, they split its one line
         log(f"warning: {warning}")

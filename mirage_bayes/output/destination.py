@@ -154,7 +154,8 @@ def check_destination(
             )
         if not ours:
             raise InputError(
-                f"not a mirage-bayes result folder (no {MARKER}), so --force will not replace it",
+                f"not a mirage-bayes result folder (no valid {MARKER}), so --force will not "
+                "replace it",
                 where=where,
                 fix="choose another --out",
             )

@@ -321,3 +321,10 @@ def test_simulate_then_fit_writes_every_file(tmp_path, capsys):
     assert proc.returncode == (0 if all_ok else 3), (proc.returncode, trends)
     summary = pd.read_csv(out / "summary.csv")
     assert set(summary["model"]) == {"125M", "1.3B", "13B", "175B"}
+
+
+def test_simulate_refuses_a_break_slope_without_a_break(tmp_path, capsys):
+    out = tmp_path / "s.csv"
+    assert run_main(["simulate", "--out", out, "--break-slope", "-2", "--items", 3]) == 2
+    assert "--break-slope without --break-at" in one_error_line(capsys)
+    assert not out.exists()

@@ -272,3 +272,13 @@ def test_cli_rejects_bad_threshold(capsys):
         main(["meta", "x.csv", "--threshold", "-1"])
     assert stop.value.code == 2
     assert "positive number" in capsys.readouterr().err
+
+
+def test_a_table_without_a_curve_of_two_sizes_is_one_line(tmp_path, capsys):
+    path = tmp_path / "one.csv"
+    _frame().query("model == 'a'").to_csv(path, index=False)
+    out = tmp_path / "out"
+    assert main(["meta", str(path), "--out", str(out), "--quiet"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "no curve has 2 model sizes or more" in err[0]
+    assert not out.exists()
