@@ -55,6 +55,7 @@ def run(name: str, source: str, folder: Path, params: Path | None, workers: int)
         "retried": s["n_retried"],
         "loo_compared": s["n_loo_compared"],
         "loo_exact_refits": s["n_loo_exact_refits"],
+        "loo_exact_refits_divergent": s["n_loo_exact_refits_divergent"],
         "pareto_k_above_07_left": s["n_broken_pareto_k_above_07"],
         "classes": s["classes"],
         "late_jumps_observed": s["n_late_jumps_observed"],
