@@ -71,7 +71,7 @@ from mirage_bayes.inputs.tables import file_sha256
 from mirage_bayes.models import TRENDS
 from mirage_bayes.models.generation import build_model, set_task_data
 from mirage_bayes.seeds import derive_seed
-from mirage_bayes.settings import DEFAULT_TRENDS, HDI_PROB, REFERENCE_TREND
+from mirage_bayes.settings import DEFAULT_TRENDS, HDI_PROB, REFERENCE_TREND, SMOOTH_TREND
 
 DIAGNOSTIC_COLUMNS = [
     "task", "trend", "fitted_scales", "max_rhat", "min_ess_bulk", "divergences", "ok", "problems"
@@ -311,7 +311,7 @@ def forecast(
             f"no task has enough model sizes for a forecast (at least {need} are needed)",
             where=str(outputs.attrs.get("source", "input")),
             fix="add model sizes"
-            + ("" if list(wanted) == ["power_law"] else " or choose --trends power_law"),
+            + ("" if list(wanted) == [SMOOTH_TREND] else f" or choose --trends {SMOOTH_TREND}"),
         )
     for warning in warnings_:  # only now: printed before the error, they split its one line
         log(f"warning: {warning}")

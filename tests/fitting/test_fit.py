@@ -218,13 +218,17 @@ def test_save_writes_every_file(power_law_fit, tmp_path):
     replicated = idata.posterior_predictive["n_errors"].to_numpy()
     assert np.all(replicated <= result.tasks[0].trials)
 
-    # A second save must not overwrite silently; with force it replaces the folder.
-    (out / "marker.txt").write_text("old run")
+    # A second save must not overwrite silently; with force it replaces the folder, but not
+    # while it holds a file the run did not write.
     with pytest.raises(InputError, match="not empty"):
         result.save(out)
-    assert (out / "marker.txt").is_file()
+    (out / "notes.txt").write_text("a user's notes")
+    with pytest.raises(InputError, match=r"did not write \(notes.txt\)"):
+        result.save(out, force=True, report=False)
+    assert (out / "notes.txt").read_text() == "a user's notes"
+    (out / "notes.txt").unlink()
     result.save(out, force=True, report=False)
-    assert not (out / "marker.txt").exists()
+    assert not (out / "report.html").exists()  # replaced by a run without the report
     assert (out / "summary.csv").is_file() and (out / "posterior_power_law.nc").is_file()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
 
