@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from mirage_bayes.errors import InputError
+from mirage_bayes.output.marker import record_written
 from mirage_bayes.plan.design import (
     PLAN_COLUMNS,
     format_plan,
@@ -173,6 +174,7 @@ def write_plan(
     finally:
         for path in staged:
             path.unlink(missing_ok=True)
+    record_written(out.parent, [out.name, png.name])  # a fit's --force may then replace both
     return out, png
 
 

@@ -29,69 +29,26 @@ import secrets
 import shutil
 import signal
 import socket
-import sys
-import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from mirage_bayes.errors import EXIT_OS_ERROR, InputError
-from mirage_bayes.settings import VERSION
+from mirage_bayes.output.marker import (
+    MARKER,
+    foreign_entries,
+    list_written,
+    new_marker,
+    read_marker,
+)
 
 try:
     import fcntl
 except ImportError:  # Windows: the claim falls back to an exclusively created lock file
     fcntl = None
 
-MARKER = ".mirage-bayes.json"
-"""The file that marks a folder as written by mirage-bayes (the only kind ``--force`` replaces)."""
-
 _NOT_OURS = "choose another --out (--force replaces only a folder mirage-bayes wrote)"
-
-
-def read_marker(folder: str | Path) -> dict | None:
-    """The content of ``folder``'s marker file, or ``None`` when it has none (or not ours)."""
-    path = Path(folder) / MARKER
-    try:
-        if path.is_symlink() or not path.is_file():
-            return None
-        content = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    return content if isinstance(content, dict) and content.get("tool") == "mirage-bayes" else None
-
-
-def _written(folder: Path) -> list[str]:
-    """Every file and folder under ``folder`` (not following links), as relative POSIX paths."""
-    found = []
-    for root, dirs, files in os.walk(folder):
-        base = Path(root).relative_to(folder)
-        found += [(base / name).as_posix() for name in (*dirs, *files)]
-    return sorted(name for name in found if name != MARKER)
-
-
-def foreign_entries(folder: str | Path) -> list[str] | None:
-    """What a result folder holds that its run did not write (relative paths, sorted), or
-    ``None`` when its marker lists nothing (a folder written before markers listed files)."""
-    marker = read_marker(folder) or {}
-    listed = marker.get("files")
-    if not isinstance(listed, list):
-        return None
-    return [name for name in _written(Path(folder)) if name not in set(listed)]
-
-
-def _marker(command: str, destination: str) -> dict:
-    return {
-        "tool": "mirage-bayes",
-        "command": command,
-        "argv": sys.argv[1:],
-        "version": VERSION,
-        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "pid": os.getpid(),
-        "host": socket.gethostname(),
-        "destination": destination,
-    }
 
 
 def _contains(folder: Path, path: Path) -> bool:
@@ -415,19 +372,12 @@ def _make_staging(target: Path, command: str) -> Path:
         except FileExistsError:
             continue
         try:
-            text = json.dumps(_marker(command, target.name), indent=2)
+            text = json.dumps(new_marker(command, target.name), indent=2)
             (staging / MARKER).write_text(text + "\n", encoding="utf-8")
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
             raise
         return staging
-
-
-def _list_written(staging: Path) -> None:
-    """Add the list of every file the run wrote to the staging folder's marker."""
-    marker = read_marker(staging) or {}
-    marker["files"] = _written(staging)
-    (staging / MARKER).write_text(json.dumps(marker, indent=2) + "\n", encoding="utf-8")
 
 
 def _swap(staging: Path, target: Path) -> None:
@@ -481,7 +431,7 @@ def staged_folder(
         staging = _make_staging(target, command)
         try:
             yield staging
-            _list_written(staging)
+            list_written(staging)
             check_destination(directory, force=force, inputs=_CLAIMS[target].inputs)
             _swap(staging, target)
         except BaseException:

@@ -185,6 +185,14 @@ def test_force_keeps_a_file_the_user_added_to_a_result_folder(tmp_path, capsys):
     assert run_main(["fit", EXAMPLE, "--out", out, "--force", "--quiet"]) == 2
     assert "did not write (mydata, mydata/keep.csv)" in one_error_line(capsys)
     assert snapshot(out) == before
+    # What plan writes into a fit folder is listed too: --force may then replace the folder.
+    shutil.rmtree(out / "mydata")
+    assert run_main(["plan", out, "--length", "3"]) == 0
+    assert {"plan.csv", "plan.png"} <= set(json.loads((out / MARKER).read_text())["files"])
+    capsys.readouterr()
+    assert run_main(["fit", EXAMPLE, "--out", out, "--force", "--quiet", "--draws", "100",
+                     "--tune", "100", "--trends", "power_law"]) in (0, 3)  # fmt: skip
+    assert not (out / "plan.csv").exists()
 
 
 def test_input_through_a_link_is_recognised(tmp_path):
