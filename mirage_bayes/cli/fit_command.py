@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 from mirage_bayes.cli.args import sampler_settings
 from mirage_bayes.cli.checks import refuse_generation_options
@@ -36,6 +37,10 @@ def run(args: argparse.Namespace) -> int:
     if outputs.attrs.get("kind") == "multiple_choice":
         refuse_generation_options(args, outputs.attrs.get("source") or args.file[0])
     log = progress_log(args.quiet)
+    ignored = outputs.attrs.get("ignored_columns")
+    if ignored:  # printed even with --quiet: it is about the data, not progress
+        print(f"note: columns {' and '.join(ignored)} are ignored: the counts are scored anew "
+              "from target and output", file=sys.stderr)  # fmt: skip
     result = fit(
         outputs,
         trends=args.trends,

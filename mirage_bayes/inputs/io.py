@@ -264,6 +264,9 @@ def read_outputs(
     if item_ids:
         check_duplicates(table, tasks, models, items, attempts)  # type: ignore[arg-type]
     out.attrs["prescored"] = prescored
+    if not prescored and all(c in table.frame for c in _PRESCORED):
+        # Raw text wins (see _require_columns); the caller says so rather than drop them quietly.
+        out.attrs["ignored_columns"] = list(_PRESCORED)
     out.attrs["item_ids"] = item_ids
     out.attrs["source"] = str(path)
     return out

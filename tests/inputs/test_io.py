@@ -81,6 +81,13 @@ def test_csv_happy_path(tmp_path):
     assert df.attrs == {"prescored": False, "item_ids": True, "source": str(path)}
 
 
+def test_counts_beside_raw_text_are_named_as_ignored(tmp_path):
+    rows = [row + ",2,0" for row in GOOD_ROWS]
+    df = read_outputs(csv_file(tmp_path, *rows, header=HEADER + ",n_tokens,n_errors"))
+    assert df.attrs["prescored"] is False
+    assert df.attrs["ignored_columns"] == ["n_tokens", "n_errors"]
+
+
 def _same(a: pd.DataFrame, b: pd.DataFrame) -> None:
     assert list(a.columns) == list(b.columns)
     for column in a.columns:
