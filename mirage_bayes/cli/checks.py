@@ -20,17 +20,16 @@ from pathlib import Path
 from mirage_bayes.errors import EXIT_OS_ERROR, InputError, one_line
 
 __all__ = [
-    "EXISTS_FIX",
     "NEGATIVE_NUMBERS",
     "os_failure",
     "probe_folder",
+    "refuse_existing",
     "refuse_foreign_table",
     "refuse_generation_options",
     "write_tables",
 ]
 
-EXISTS_FIX = "choose another path, or pass --force to overwrite a table mirage-bayes wrote"
-"""What to do about an output file that exists (``--force`` alone does not replace a user's)."""
+_EXISTS_FIX = "choose another path, or pass --force to overwrite a table mirage-bayes wrote"
 
 # A negative number, or a comma-separated list starting with one ("-1e9", "-0.5,2"): argparse
 # took "--n-params -1e9" for two options ("expected one argument"), as it knows only "-1" and
@@ -99,6 +98,13 @@ def _columns(path: Path) -> list[str] | None:
         return None
 
 
+def refuse_existing(path: Path, *, force: bool) -> None:
+    """Refuse an output file that exists, without ``force`` (called before long work, and again
+    by :func:`refuse_foreign_table` just before writing)."""
+    if os.path.lexists(path) and not force:
+        raise InputError("file exists", where=str(path), fix=_EXISTS_FIX)
+
+
 def refuse_foreign_table(
     path: Path, columns: Sequence[str], *, force: bool, inputs: Sequence[str | Path] = ()
 ) -> None:
@@ -115,10 +121,9 @@ def refuse_foreign_table(
                 where=str(path),
                 fix="write the table somewhere else",
             )
+    refuse_existing(path, force=force)
     if not os.path.lexists(path):
         return
-    if not force:
-        raise InputError("file exists", where=str(path), fix=EXISTS_FIX)
     if path.is_symlink() or not path.is_file():
         raise InputError("exists and is not a file", where=str(path), fix="choose another path")
     if _columns(path) != list(columns):

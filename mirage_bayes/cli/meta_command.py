@@ -8,7 +8,7 @@ import os
 import sys
 from pathlib import Path
 
-from mirage_bayes.cli.checks import EXISTS_FIX, probe_folder, refuse_foreign_table
+from mirage_bayes.cli.checks import probe_folder, refuse_existing, refuse_foreign_table
 from mirage_bayes.cli.runtime import progress_log, raise_if_interrupted
 from mirage_bayes.errors import EXIT_DIAGNOSTICS, InputError
 from mirage_bayes.meta.fit import MetaConfig
@@ -58,8 +58,7 @@ def run(args: argparse.Namespace) -> int:
     if args.convert:
         # Refused before the (slow) conversion, not after it.
         convert = Path(args.convert)
-        if os.path.lexists(convert) and not args.force:
-            raise InputError("file exists", where=str(convert), fix=EXISTS_FIX)
+        refuse_existing(convert, force=args.force)
         probe_folder(convert.parent, str(convert))
     else:
         claim_destination(args.out, force=args.force, inputs=[args.file], command="meta")

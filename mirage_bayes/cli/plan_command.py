@@ -132,15 +132,15 @@ def _check_destination(out: Path, *, force: bool) -> Path:
     for path in (out, png):
         if not path.exists():
             continue
+        ours = csv_is_ours if path == out else _is_our_plan_png(png, csv_is_ours)
         if not force:
-            ours = csv_is_ours if path == out else _is_our_plan_png(png, csv_is_ours)
             fix = "pass --force to overwrite it" if ours else "choose another --out"
             raise InputError("file exists", where=str(path), fix=fix)
         if not path.is_file():
             raise InputError(
                 "exists and is not a file", where=str(path), fix="choose another --out"
             )
-        if not (csv_is_ours if path == out else _is_our_plan_png(png, csv_is_ours)):
+        if not ours:
             raise InputError(
                 "not a plan written by mirage-bayes, so --force will not overwrite it",
                 where=str(path),

@@ -8,7 +8,12 @@ from pathlib import Path
 
 import numpy as np
 
-from mirage_bayes.cli.checks import EXISTS_FIX, probe_folder, refuse_foreign_table, write_tables
+from mirage_bayes.cli.checks import (
+    probe_folder,
+    refuse_existing,
+    refuse_foreign_table,
+    write_tables,
+)
 from mirage_bayes.errors import InputError
 from mirage_bayes.simulate.generation import GPT3_SIZES, Break, simulate_outputs
 
@@ -75,8 +80,7 @@ def run(args: argparse.Namespace) -> int:
             fix="give each size once",
         )
     for path in targets:
-        if os.path.lexists(path) and not args.force:
-            raise InputError("file exists", where=str(path), fix=EXISTS_FIX)
+        refuse_existing(path, force=args.force)
         if path.suffix.lower() not in {".csv", ".parquet", ".jsonl"}:
             raise InputError(
                 "unsupported file type", where=str(path), fix="use .csv, .parquet or .jsonl"

@@ -100,7 +100,8 @@ def check_destination(
                 fix="choose another --out",
             )
     if directory.is_dir() and any(directory.iterdir()):
-        ours = read_marker(directory) is not None
+        marker = read_marker(directory)
+        ours = marker is not None
         if not force:
             raise InputError(
                 "the output folder is not empty",
@@ -116,7 +117,7 @@ def check_destination(
                 where=where,
                 fix="choose another --out",
             )
-        foreign = foreign_entries(directory)
+        foreign = foreign_entries(directory, marker)
         if foreign is None:
             raise InputError(
                 f"the folder's {MARKER} does not list the files its run wrote (an older "

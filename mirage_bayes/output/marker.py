@@ -49,14 +49,15 @@ def written_entries(folder: Path) -> list[str]:
     return sorted(name for name in found if name != MARKER)
 
 
-def foreign_entries(folder: str | Path) -> list[str] | None:
-    """What a result folder holds that its run did not write (relative paths, sorted), or
-    ``None`` when its marker lists nothing (a folder written before markers listed files)."""
-    marker = read_marker(folder) or {}
+def foreign_entries(folder: str | Path, marker: dict) -> list[str] | None:
+    """What a result folder holds that its run did not write (relative paths, sorted), by its
+    ``marker`` (:func:`read_marker`), or ``None`` when the marker lists nothing (a folder
+    written before markers listed files)."""
     listed = marker.get("files")
     if not isinstance(listed, list):
         return None
-    return [name for name in written_entries(Path(folder)) if name not in set(listed)]
+    listed = set(listed)
+    return [name for name in written_entries(Path(folder)) if name not in listed]
 
 
 def record_written(folder: str | Path, names: Iterable[str]) -> None:
